@@ -1,0 +1,273 @@
+"""Reward functions and the schemes that combine them.
+
+Every reward follows TRL's contract, ``fn(completions, **dataset_columns) ->
+list[float | None]``: ``completions`` are strings or chat-message lists, and the
+dataset columns arrive as keyword lists (``answer``: the gold; ``tag_style``:
+``"think"`` or ``"reasoning"``). Each returns a score in [0, 1]; a *scheme* gives
+each reward its weight, which is what it is worth in points. The function names
+are the metric keys users see (``rewards/correctness/mean``).
+
+All are module-level functions (picklable), return a finite number for any
+input, and run in time linear in the completion: tags are found with
+``str.count``/``str.find``, never with backtracking regular expressions.
+
+Schemes (see ``docs/rewards.md`` for why each rule exists):
+
+* ``mini-r1`` (``think`` style): ``format_rubric`` worth 13 points and
+  ``correctness`` worth 10. A right answer in exactly the prompted format earns
+  23; a wrong one at most 13.
+* ``grpo-demo`` (``reasoning`` style): ``xml_count`` 0.5, ``soft_format`` 0.5,
+  ``strict_format`` 0.5, ``int_answer`` 0.5 and ``correctness`` 2.0.
+
+    >>> done = "<think>\\n9 * 2 = 18\\n</think>\\n<answer>\\n18\\n</answer>"
+    >>> format_rubric([done]), correctness([done], answer=["18"])
+    ([1.0], [1.0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from . import answers
+from .errors import UserError
+from .prompts import STYLES
+
+ANSWER_OPEN, ANSWER_CLOSE = answers.ANSWER_OPEN, answers.ANSWER_CLOSE
+DEFAULT_STYLE = "think"
+
+
+def completion_text(completion) -> str:
+    """The text of a completion given as a string or as chat messages (their contents, joined)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        return str(completion.get("content", ""))
+    if isinstance(completion, (list, tuple)):
+        return "".join(
+            str(m.get("content", "")) if isinstance(m, dict) else str(m) for m in completion
+        )
+    return "" if completion is None else str(completion)
+
+
+def _styles(tag_style, n: int) -> Sequence[str]:
+    if tag_style is None:
+        return [DEFAULT_STYLE] * n
+    if isinstance(tag_style, str):
+        return [tag_style] * n
+    return tag_style
+
+
+def _tags(style: str) -> tuple[str, str]:
+    s = STYLES.get(style) or STYLES[DEFAULT_STYLE]
+    return s.open, s.close
+
+
+# --- mini-r1: the 13-point format rubric -------------------------------------------------
+
+# Points of each rule, in the order the rubric checks them (they add up to 13).
+RUBRIC = (
+    ("reasoning open tag exactly once", 1),
+    ("reasoning close tag exactly once", 1),
+    ("answer open tag exactly once", 1),
+    ("answer close tag exactly once", 1),
+    ("tags in order: reasoning, then answer", 2),
+    ("nothing before the reasoning block", 1),
+    ("nothing after the answer block", 2),
+    ("nothing between the two blocks", 1),
+    ("reasoning is not empty", 1),
+    ("answer is a bare number", 2),
+)
+RUBRIC_POINTS = sum(points for _, points in RUBRIC)
+
+
+def rubric_points(text: str, style: str = DEFAULT_STYLE) -> list[int]:
+    """Points earned on each rule of :data:`RUBRIC` (the last six need the first four)."""
+    r_open, r_close = _tags(style)
+    earned = [0] * len(RUBRIC)
+    once = [text.count(t) == 1 for t in (r_open, r_close, ANSWER_OPEN, ANSWER_CLOSE)]
+    for i, ok in enumerate(once):
+        earned[i] = RUBRIC[i][1] if ok else 0
+    if not all(once):
+        return earned
+    a, b = text.index(r_open), text.index(r_close)
+    c, d = text.index(ANSWER_OPEN), text.index(ANSWER_CLOSE)
+    if not a < b < c < d:
+        return earned
+    checks = (
+        True,
+        not text[:a].strip(),
+        not text[d + len(ANSWER_CLOSE) :].strip(),
+        not text[b + len(r_close) : c].strip(),
+        bool(text[a + len(r_open) : b].strip()),
+        answers.is_bare_number(text[c + len(ANSWER_OPEN) : d]),
+    )
+    for i, ok in enumerate(checks, start=4):
+        earned[i] = RUBRIC[i][1] if ok else 0
+    return earned
+
+
+def format_rubric(completions, tag_style=None, **kwargs) -> list[float]:
+    """Mini-R1's strict format score as a fraction of its 13 points (see :data:`RUBRIC`)."""
+    styles = _styles(tag_style, len(completions))
+    return [
+        sum(rubric_points(completion_text(c), s)) / RUBRIC_POINTS
+        for c, s in zip(completions, styles, strict=True)
+    ]
+
+
+# --- shared: correctness ------------------------------------------------------------------
+
+
+def correctness(completions, answer=None, **kwargs) -> list[float | None]:
+    """1.0 when the answer block holds the gold number (:func:`minir1.answers.check`), else 0.0.
+
+    A row whose gold has no number is unscorable and gets None (TRL then skips it).
+    """
+    if answer is None:
+        raise TypeError("correctness needs the gold answers: pass answer=[...] (a dataset column)")
+    out: list[float | None] = []
+    for c, gold in zip(completions, answer, strict=True):
+        gold_value = answers.parse_gold(gold) if gold is not None else None
+        if gold_value is None:
+            out.append(None)
+        else:
+            out.append(1.0 if answers.check(completion_text(c), gold_value).correct else 0.0)
+    return out
+
+
+# --- grpo-demo: the GRPO notebook's five rewards (here each in [0, 1]) ----------------------
+
+# Characters of trailing text that cost the whole xml_count score (0.002 per character).
+_TRAILING_COST = 0.002
+
+
+def xml_count(completions, tag_style=None, **kwargs) -> list[float]:
+    """A quarter for each of the four newline-framed tags found exactly once, less 0.002 per
+    character after the final ``</answer>`` (never below zero)."""
+    out = []
+    for c, style in zip(completions, _styles(tag_style, len(completions)), strict=True):
+        text = completion_text(c)
+        r_open, r_close = _tags(style)
+        pieces = (f"{r_open}\n", f"\n{r_close}\n", f"\n{ANSWER_OPEN}\n", f"\n{ANSWER_CLOSE}")
+        score = 0.25 * sum(text.count(p) == 1 for p in pieces)
+        end = text.rfind(f"\n{ANSWER_CLOSE}")
+        if end != -1:
+            after = end + len(ANSWER_CLOSE) + 1  # first character after "\n</answer>"
+            trailing = len(text) - after - text.startswith("\n", after)  # one newline is free
+            score -= min(score, _TRAILING_COST * trailing)
+        out.append(score)
+    return out
+
+
+def _blocks_in_order(text: str, style: str) -> tuple[int, int, int, int] | None:
+    """Positions of the four tags when each occurs exactly once and in order, else None."""
+    r_open, r_close = _tags(style)
+    tags = (r_open, r_close, ANSWER_OPEN, ANSWER_CLOSE)
+    if any(text.count(t) != 1 for t in tags):
+        return None
+    pos = tuple(text.index(t) for t in tags)
+    return pos if pos[0] < pos[1] < pos[2] < pos[3] else None
+
+
+def soft_format(completions, tag_style=None, **kwargs) -> list[float]:
+    """1.0 when the completion opens with the reasoning block and the answer block follows it
+    (any whitespace, multi-line content, each tag once); trailing text is allowed."""
+    out = []
+    for c, style in zip(completions, _styles(tag_style, len(completions)), strict=True):
+        text = completion_text(c)
+        pos = _blocks_in_order(text, style)
+        r_close = _tags(style)[1]
+        ok = (
+            pos is not None
+            and not text[: pos[0]].strip()
+            and not text[pos[1] + len(r_close) : pos[2]].strip()
+        )
+        out.append(1.0 if ok else 0.0)
+    return out
+
+
+def strict_format(completions, tag_style=None, **kwargs) -> list[float]:
+    """1.0 for exactly ``<R>\\n…\\n</R>\\n<answer>\\n…\\n</answer>`` (one final newline allowed),
+    both blocks non-empty and each tag once."""
+    out = []
+    for c, style in zip(completions, _styles(tag_style, len(completions)), strict=True):
+        text = completion_text(c)
+        r_open, r_close = _tags(style)
+        body = text[:-1] if text.endswith("\n") else text
+        head, tail, sep = f"{r_open}\n", f"\n{ANSWER_CLOSE}", f"\n{r_close}\n{ANSWER_OPEN}\n"
+        ok = False
+        if _blocks_in_order(text, style) and body.startswith(head) and body.endswith(tail):
+            middle = body[len(head) : len(body) - len(tail)]
+            if middle.count(sep) == 1:
+                reasoning, answer = middle.split(sep)
+                ok = bool(reasoning.strip()) and bool(answer.strip())
+        out.append(1.0 if ok else 0.0)
+    return out
+
+
+def int_answer(completions, **kwargs) -> list[float]:
+    """1.0 when the single answer block holds a bare integer (``18``, ``-3``, ``1,250``)."""
+    out = []
+    for c in completions:
+        content, _ = answers.answer_block(completion_text(c))
+        out.append(1.0 if content is not None and answers.is_bare_integer(content) else 0.0)
+    return out
+
+
+# --- registry and schemes -----------------------------------------------------------------
+
+RewardFn = Callable[..., list]
+REWARDS: dict[str, RewardFn] = {
+    fn.__name__: fn for fn in (format_rubric, correctness, xml_count, soft_format, strict_format, int_answer)
+}
+
+SCHEMES: dict[str, dict] = {
+    "mini-r1": {"style": "think", "rewards": {"format_rubric": 13.0, "correctness": 10.0}},
+    "grpo-demo": {
+        "style": "reasoning",
+        "rewards": {
+            "xml_count": 0.5,
+            "soft_format": 0.5,
+            "strict_format": 0.5,
+            "int_answer": 0.5,
+            "correctness": 2.0,
+        },
+    },
+}
+
+
+def get_scheme(name: str) -> dict:
+    """The scheme called ``name`` (``{"style": ..., "rewards": {reward: weight}}``)."""
+    try:
+        return SCHEMES[name]
+    except KeyError:
+        raise UserError(f"unknown reward scheme {name!r}: choose one of {', '.join(SCHEMES)}") from None
+
+
+def resolve(names: Sequence[str], weights: Sequence[float] | None = None) -> tuple[list[RewardFn], list[float]]:
+    """Reward functions and weights for reward names (weights default to 1.0 each).
+
+    >>> fns, weights = resolve(["format_rubric", "correctness"], [13, 10])
+    >>> [f.__name__ for f in fns], weights
+    (['format_rubric', 'correctness'], [13.0, 10.0])
+    """
+    unknown = [n for n in names if n not in REWARDS]
+    if unknown:
+        raise UserError(f"unknown reward {unknown[0]!r}: choose from {', '.join(REWARDS)}")
+    if len(set(names)) != len(names):
+        raise UserError(f"reward names must be unique, got {list(names)}")
+    if weights is None:
+        weights = [1.0] * len(names)
+    if len(weights) != len(names):
+        raise UserError(f"got {len(weights)} reward weights for {len(names)} rewards: give one weight per reward")
+    return [REWARDS[n] for n in names], [float(w) for w in weights]
+
+
+def score(completions, answer, rewards: dict[str, float], tag_style=None) -> list[dict]:
+    """Weighted rewards of each completion: ``{"rewards": {name: points}, "total": points}``."""
+    columns = {name: REWARDS[name](completions, answer=answer, tag_style=tag_style) for name in rewards}
+    out = []
+    for i in range(len(completions)):
+        points = {name: (col[i] or 0.0) * rewards[name] for name, col in columns.items()}
+        out.append({"rewards": points, "total": sum(points.values())})
+    return out

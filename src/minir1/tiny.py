@@ -1,0 +1,158 @@
+"""A tiny Qwen2-architecture model with random weights, built offline in seconds.
+
+Tests, the ``tiny`` recipe and ``minir1 demo`` run on it: it has the same
+architecture and chat template as Qwen2.5-Instruct, so every code path that a
+real run takes (LoRA targets, chat prompts, generation, saving) is exercised, at
+a size a CPU trains in seconds.
+
+The tokenizer is a byte-level BPE trained here with the ``tokenizers`` library
+on the bundled GSM8K text. It is trained with exactly the normalizer and
+pre-tokenizer that transformers' ``Qwen2Tokenizer`` rebuilds when it reloads a
+``qwen2`` folder, so token ids are the same before and after a reload. The same
+seed gives the same files.
+
+    >>> path = build_tiny_model("/tmp/tiny")            # doctest: +SKIP
+    >>> AutoModelForCausalLM.from_pretrained(path)     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+# Qwen2.5's ChatML template, without tool calls: what the real model's prompts look like.
+CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{%- if loop.first and message['role'] != 'system' %}"
+    "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' }}"
+    "{%- if message['role'] == 'assistant' %}{% generation %}{{- message['content'] + '<|im_end|>' }}{% endgeneration %}"
+    "{%- else %}{{- message['content'] + '<|im_end|>' }}{%- endif %}"
+    "{{- '\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+# Qwen2Tokenizer's pre-tokenizer pattern (transformers/models/qwen2/tokenization_qwen2.py).
+PRETOKENIZE_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+# Default size: two layers, enough to exercise every path, trained in seconds.
+DEFAULT_SIZE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+                "num_key_value_heads": 2}
+VERSION = 1  # bump when the recipe for the tiny model changes, so caches are rebuilt
+
+
+def _corpus() -> list[str]:
+    """Text to train the tokenizer on: GSM8K train, the prompts and tags of every style."""
+    from .data import BUNDLED, bundled_path
+    from .prompts import STYLES, format_completion, solution_steps
+    from .synthetic import corpus as synthetic_corpus
+
+    texts = []
+    with bundled_path(BUNDLED["gsm8k:train"]).open(encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            texts.append(row["question"])
+            texts.append(solution_steps(row["answer"]))
+    for style in STYLES.values():
+        texts.append(style.system_prompt)
+        texts.append(format_completion("reasoning", "42", style.name))
+    texts.extend(synthetic_corpus())
+    return texts
+
+
+def train_tokenizer(vocab_size: int = 1024):
+    """A byte-level BPE tokenizer wrapped as transformers' Qwen2Tokenizer, with the ChatML template."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import Qwen2Tokenizer
+
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    vocab = tok.get_vocab()
+    merges = [tuple(pair) for pair in json.loads(tok.to_str())["model"]["merges"]]
+    hf = Qwen2Tokenizer(
+        vocab=vocab,
+        merges=merges,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+        additional_special_tokens=["<|im_start|>"],
+    )
+    hf.chat_template = CHAT_TEMPLATE
+    hf.model_max_length = 4096
+    return hf
+
+
+def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024,
+                     **size: int) -> Path:
+    """Build the tiny model and tokenizer into ``out_dir`` (created) and return its path.
+
+    ``size`` overrides any of :data:`DEFAULT_SIZE` (e.g. ``num_hidden_layers=4``).
+    """
+    import torch
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    unknown = set(size) - set(DEFAULT_SIZE)
+    if unknown:
+        raise TypeError(f"unknown tiny-model size settings: {sorted(unknown)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = train_tokenizer(vocab_size)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        **{**DEFAULT_SIZE, **size},
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=[config.eos_token_id, config.pad_token_id],
+        pad_token_id=config.pad_token_id,
+        do_sample=False,
+    )
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def cached_tiny_model(seed: int = 0) -> Path:
+    """The default tiny model, built once into the user cache (``$MINIR1_CACHE`` or ``~/.cache/minir1``)."""
+    root = Path(os.environ.get("MINIR1_CACHE", Path.home() / ".cache" / "minir1"))
+    path = root / f"tiny-v{VERSION}-seed{seed}"
+    if (path / "config.json").exists():
+        return path
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".building-"))
+    try:
+        build_tiny_model(tmp, seed=seed)
+        try:
+            tmp.rename(path)
+        except OSError:  # another process finished first; theirs is identical
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path

@@ -1,0 +1,147 @@
+"""Reward functions: full marks where due, partial credit by the rubric, fuzzing, pickling, speed guards."""
+
+import math
+import pickle
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minir1 import rewards
+from minir1.data import load_problems
+from minir1.prompts import format_completion, solution_steps
+from minir1.rewards import REWARDS, RUBRIC_POINTS, SCHEMES, resolve, rubric_points, score
+
+TAGS = ["<think>", "</think>", "<reasoning>", "</reasoning>", "<answer>", "</answer>", "\n", " ", "18", "1,250", "x"]
+
+
+def total(completion, gold, scheme):
+    spec = SCHEMES[scheme]
+    return score([completion], [gold], spec["rewards"], tag_style=spec["style"])[0]["total"]
+
+
+def test_rubric_is_worth_13_points_and_schemes_their_totals():
+    assert RUBRIC_POINTS == 13
+    assert sum(SCHEMES["mini-r1"]["rewards"].values()) == 23
+    assert sum(SCHEMES["grpo-demo"]["rewards"].values()) == 4.0
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_every_test_gold_in_the_prompted_format_scores_full_marks(scheme):
+    """A correctly formatted completion built from each of the 1,319 test golds earns the maximum."""
+    spec = SCHEMES[scheme]
+    problems = load_problems("gsm8k:test")
+    completions = [format_completion(solution_steps(p.solution), p.answer, spec["style"]) for p in problems]
+    scored = score(completions, [p.solution for p in problems], spec["rewards"], tag_style=spec["style"])
+    best = sum(spec["rewards"].values())
+    assert [s["total"] for s in scored] == [best] * len(problems)
+
+
+def test_a_wrong_answer_earns_at_most_the_format_points():
+    done = format_completion("9 * 2 = 19", "19", "think")
+    assert total(done, 18, "mini-r1") == 13
+
+
+@pytest.mark.parametrize(
+    "completion, points",
+    [
+        ("<think>\nsteps\n</think>\n<answer>\n18\n</answer>", 13),
+        ("  <think>steps</think>  <answer>18</answer>\n", 13),  # whitespace anywhere outside is fine
+        ("<think>\nsteps\n</think>\n<answer>\n$18\n</answer>", 11),  # not a bare number
+        ("<think>\n\n</think>\n<answer>\n18\n</answer>", 12),  # empty reasoning
+        ("Sure! <think>\nsteps\n</think>\n<answer>\n18\n</answer>", 12),  # text before
+        ("<think>\nsteps\n</think>\n<answer>\n18\n</answer> Hope this helps", 11),  # text after
+        ("<think>\nsteps\n</think>\nSo:\n<answer>\n18\n</answer>", 12),  # text between
+        ("<answer>\n18\n</answer><think>\nsteps\n</think>", 4),  # out of order
+        ("<think>\nsteps\n<answer>\n18\n</answer>", 3),  # no closing reasoning tag
+        ("<think>a</think><think>b</think><answer>18</answer>", 2),  # two reasoning blocks
+        ("<think>a</think><answer>18</answer><answer>18</answer>", 2),
+        ("18", 0),
+        ("", 0),
+    ],
+)
+def test_format_rubric_partial_credit(completion, points):
+    assert sum(rubric_points(completion, "think")) == points
+    assert rewards.format_rubric([completion]) == [points / 13]
+
+
+def test_format_rubric_follows_the_tag_style():
+    text = "<reasoning>\nsteps\n</reasoning>\n<answer>\n18\n</answer>"
+    assert rewards.format_rubric([text], tag_style=["reasoning"]) == [1.0]
+    assert rewards.format_rubric([text], tag_style=["think"]) == [2 / 13]
+
+
+@pytest.mark.parametrize(
+    "completion, expected",
+    [
+        # xml_count, soft_format, strict_format, int_answer, correctness (each in [0, 1])
+        ("<reasoning>\nsteps\nmore\n</reasoning>\n<answer>\n18\n</answer>\n", [1, 1, 1, 1, 1]),
+        ("<reasoning>\nsteps\n</reasoning>\n<answer>\n18\n</answer>", [1, 1, 1, 1, 1]),
+        ("<reasoning>steps</reasoning> <answer>18</answer>", [0, 1, 0, 1, 1]),  # soft only
+        ("<reasoning>\nsteps\n</reasoning>\n<answer>\n18.5\n</answer>\n", [1, 1, 1, 0, 0]),
+        ("<reasoning>\nsteps\n</reasoning>\n<answer>\n18\n</answer>\n" + "x" * 100, [0.8, 1, 0, 1, 1]),
+        ("<reasoning>\nsteps\n</reasoning>\n<answer>\n18\n</answer>\n" + "x" * 1000, [0, 1, 0, 1, 1]),
+        ("Sure.\n<reasoning>\nsteps\n</reasoning>\n<answer>\n18\n</answer>", [1, 0, 0, 1, 1]),
+        ("<reasoning>\n\n</reasoning>\n<answer>\n18\n</answer>", [1, 1, 0, 1, 1]),
+        ("", [0, 0, 0, 0, 0]),
+    ],
+)
+def test_grpo_demo_rewards(completion, expected):
+    names = list(SCHEMES["grpo-demo"]["rewards"])
+    got = [REWARDS[n]([completion], answer=["18"], tag_style=["reasoning"])[0] for n in names]
+    assert got == pytest.approx(expected)
+
+
+def test_chat_message_completions_are_accepted():
+    messages = [{"role": "assistant", "content": "<think>\nx\n</think>\n<answer>\n18\n</answer>"}]
+    assert rewards.correctness([messages], answer=["18"]) == [1.0]
+    assert rewards.format_rubric([messages]) == [1.0]
+
+
+def test_unscorable_gold_gives_none():
+    assert rewards.correctness(["<answer>1</answer>"], answer=["no number"]) == [None]
+
+
+@pytest.mark.parametrize("name", list(REWARDS))
+def test_rewards_are_picklable_and_named_by_their_key(name):
+    fn = REWARDS[name]
+    assert pickle.loads(pickle.dumps(fn)) is fn
+    assert fn.__name__ == name
+
+
+def test_resolve_checks_names_and_weights():
+    fns, weights = resolve(["correctness"], [10])
+    assert fns == [rewards.correctness] and weights == [10.0]
+    with pytest.raises(rewards.UserError, match="unknown reward 'nope'"):
+        resolve(["nope"])
+    with pytest.raises(rewards.UserError, match="one weight per reward"):
+        resolve(["correctness", "format_rubric"], [1.0])
+    with pytest.raises(rewards.UserError, match="unique"):
+        resolve(["correctness", "correctness"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.one_of(st.text(), st.lists(st.sampled_from(TAGS), max_size=40).map("".join)))
+def test_every_reward_is_finite_and_bounded_on_any_text(text):
+    for style in ("think", "reasoning"):
+        for name, fn in REWARDS.items():
+            (value,) = fn([text], answer=["18"], tag_style=[style])
+            assert isinstance(value, float) and math.isfinite(value), (name, text)
+            assert 0.0 <= value <= 1.0, (name, text, value)
+
+
+@pytest.mark.timeout(30)  # a guard against quadratic blow-ups, not a speed assertion: see bench/
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<answer>" * 50_000,
+        "<think>" * 25_000 + "</answer>" * 25_000,
+        "1," * 100_000,
+        "<think>\n" + "9 * 2 = 18. " * 17_000 + "\n</think>\n<answer>\n18\n</answer>",
+        "x" * 200_000 + "<answer>" + "1" * 1000 + "</answer>",
+    ],
+)
+def test_pathological_completions_are_scored(text):
+    for style in ("think", "reasoning"):
+        for fn in REWARDS.values():
+            assert math.isfinite(fn([text], answer=["18"], tag_style=[style])[0])
