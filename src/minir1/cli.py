@@ -1,16 +1,28 @@
 """The ``minir1`` command line: a thin dispatcher onto library functions.
 
-Each command imports what it needs when it runs, so ``minir1 --help`` and
-``minir1 score`` start without loading torch or transformers. Bad input raises
-:class:`~minir1.errors.UserError`, printed here as one line (exit status 2).
+Each command's arguments are declared here; its work is done by a function in
+the module that owns it, imported only when the command runs, so ``minir1
+--help`` and ``minir1 score`` start without loading torch or transformers. Bad
+input raises :class:`~minir1.errors.UserError`, printed here as one line (exit
+status 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from .errors import UserError
+
+
+def _handler(module: str, function: str):
+    """A command handler that imports ``minir1.<module>`` only when the command runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(f"minir1.{module}"), function)(args)
+
+    return run
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -28,22 +40,127 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_args(p: argparse.ArgumentParser, model_required: bool = False) -> None:
+    p.add_argument("--model", required=model_required,
+                   help="Hub id, local folder, or 'tiny'; default: the base model of --adapter")
+    p.add_argument("--adapter", help="a LoRA adapter folder, or a run folder from minir1 train")
+    p.add_argument("--tag_style", choices=["think", "reasoning"], help="default: the run's, else think")
+    p.add_argument("--system_prompt", help="default: the run's, else the tag style's own")
+    p.add_argument("--dtype", default="auto", help="auto (bf16 on a GPU that has it, else fp32), float32, bfloat16")
+    p.add_argument("--trust_remote_code", action="store_true", help="allow model code from the Hub")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minir1",
         description="Teach small language models to reason with GRPO on grade-school math.",
+        epilog="Run 'minir1 COMMAND --help' for a command's options.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser(
-        "score",
-        help="score completions with the reward functions",
-        description="Score JSON lines {completion, answer}; print {correct, extracted, rewards, total} per line.",
-    )
+    # --- rewards ---------------------------------------------------------------------------
+    p = sub.add_parser("score", help="score completions with the reward functions",
+                       description="Score JSON lines {completion, answer}; print {correct, extracted, rewards, "
+                                   "total} per line.")
     p.add_argument("file", help="a .jsonl file, or - for standard input")
     p.add_argument("--scheme", default="mini-r1", choices=["mini-r1", "grpo-demo"], help="reward scheme")
     p.add_argument("--style", choices=["think", "reasoning"], help="tag style (default: the scheme's own)")
     p.set_defaults(func=_score)
+
+    # --- training --------------------------------------------------------------------------
+    p = sub.add_parser("train", help="train with GRPO from a recipe", add_help=False,
+                       description="minir1 train --config RECIPE [--setting value ...]. "
+                                   "Run 'minir1 train --help' for every setting.")
+    p.add_argument("argv", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_handler("train", "cli_train"))
+
+    p = sub.add_parser("demo", help="the whole method offline on a CPU in minutes (tiny model)",
+                       description="Build a tiny model, warm-start it, run GRPO, evaluate before and after, "
+                                   "and write plots and report.md.")
+    p.add_argument("--output_dir", default="runs/demo", help="run folder (default: runs/demo)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing demo folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="a smaller demo for smoke tests (not a result)")
+    p.set_defaults(func=_handler("demo", "cli_demo"))
+
+    p = sub.add_parser("warmstart", help="supervised warm start on worked solutions (TRL's SFTTrainer)",
+                       description="Fine-tune on worked solutions in the tag format, so that GRPO starts from a "
+                                   "model that already writes the format.")
+    p.add_argument("--model", required=True, help="Hub id, local folder, or 'tiny'")
+    p.add_argument("--data", default="gsm8k:train", help="problems with worked solutions (default gsm8k:train)")
+    p.add_argument("--output_dir", required=True, help="where the warm-started model is written")
+    p.add_argument("--tag_style", default="think", choices=["think", "reasoning"])
+    p.add_argument("--limit", type=int, help="use only the first N problems")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--learning_rate", type=float, default=2e-5)
+    p.add_argument("--batch_size", type=int, default=8)
+    p.add_argument("--lora", action="store_true", help="train a LoRA adapter and merge it (default: full)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_handler("warmstart", "cli_warmstart"))
+
+    p = sub.add_parser("plot", help="draw a run's reward curves", description="Write RUN_DIR/plots/*.png from "
+                                                                            "RUN_DIR/metrics.jsonl.")
+    p.add_argument("run_dir")
+    p.set_defaults(func=_handler("plots", "cli_plot"))
+
+    p = sub.add_parser("tiny-model", help="build the offline tiny Qwen2 model",
+                       description="Build a Qwen2-architecture model with random weights and a locally trained "
+                                   "tokenizer (no network); the same seed gives the same files.")
+    p.add_argument("out_dir")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vocab_size", type=int, default=1024)
+    p.add_argument("--layers", type=int, help="number of layers (default 2)")
+    p.add_argument("--hidden", type=int, help="hidden size (default 64)")
+    p.set_defaults(func=_handler("tiny", "cli_tiny_model"))
+
+    # --- evaluation ------------------------------------------------------------------------
+    p = sub.add_parser("eval", help="GSM8K accuracy with honest statistics",
+                       description="Evaluate a model (and adapter or run folder) on a problem set; resumable.")
+    _model_args(p)
+    p.add_argument("--data", default="gsm8k:test", help="gsm8k:test, a local file, or a Hub id[:split]")
+    p.add_argument("--question_field", default="question")
+    p.add_argument("--answer_field", default="answer")
+    p.add_argument("--limit", type=int, help="evaluate the first N problems")
+    p.add_argument("--samples", type=int, default=1, help="K sampled completions per problem (pass@k, majority)")
+    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature when --samples > 1")
+    p.add_argument("--max_new_tokens", type=int, default=512)
+    p.add_argument("--batch_size", type=int, help="prompts per generation batch (default: chosen for the device)")
+    p.add_argument("--backend", default="hf", choices=["hf", "vllm"], help="generation engine")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output_dir", required=True, help="where samples.jsonl and summary.json go")
+    p.set_defaults(func=_handler("evaluate", "cli_eval"))
+
+    p = sub.add_parser("compare", help="two evaluations side by side, with a paired test",
+                       description="Compare two eval folders of the same problems: accuracies, McNemar's test, "
+                                   "flips.")
+    p.add_argument("out_a")
+    p.add_argument("out_b")
+    p.add_argument("--examples", type=int, default=3, help="examples shown of each kind of flip")
+    p.set_defaults(func=_handler("compare", "cli_compare"))
+
+    p = sub.add_parser("chat", help="ask a model a question and watch it reason",
+                       description="Answer QUESTION, or read questions interactively; streams the reasoning.")
+    _model_args(p)
+    p.add_argument("question", nargs="?", help="a question; omit to read questions from the terminal")
+    p.add_argument("--max_new_tokens", type=int, default=512)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 for greedy decoding")
+    p.set_defaults(func=_handler("chat", "cli_chat"))
+
+    # --- ecosystem -------------------------------------------------------------------------
+    p = sub.add_parser("export", help="merge a LoRA run into a standalone model",
+                       description="Merge RUN_DIR's adapter into its base model and write a model that plain "
+                                   "transformers loads.")
+    p.add_argument("run_dir")
+    p.add_argument("out_dir")
+    p.add_argument("--push_to_hub", metavar="REPO_ID", help="also push the exported model to this Hub repository")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_handler("export", "cli_export"))
+
+    p = sub.add_parser("doctor", help="check versions, GPU and Hub access",
+                       description="Report library versions, GPU, known incompatibilities and Hub access; "
+                                   "exit non-zero when something blocks training.")
+    p.add_argument("--no_network", action="store_true", help="skip the Hub check")
+    p.set_defaults(func=_handler("doctor", "cli_doctor"))
     return parser
 
 

@@ -156,3 +156,13 @@ def cached_tiny_model(seed: int = 0) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def cli_tiny_model(args) -> int:
+    """``minir1 tiny-model OUT_DIR``."""
+    size = {k: v for k, v in (("num_hidden_layers", args.layers), ("hidden_size", args.hidden)) if v is not None}
+    if "hidden_size" in size:
+        size["intermediate_size"] = 2 * size["hidden_size"]
+    path = build_tiny_model(args.out_dir, seed=args.seed, vocab_size=args.vocab_size, **size)
+    print(f"tiny model written to {path}")
+    return 0

@@ -1,0 +1,184 @@
+"""Finding and loading models: Hub ids, local folders, the tiny model, adapters and run folders.
+
+Every command that loads a model goes through here, so a missing model, an
+unreachable Hub or an adapter for another base model is the same one-line error
+everywhere, raised before anything heavy is loaded.
+
+A *run folder* is what ``minir1 train`` writes: ``config.yaml`` names the base
+model and the prompt settings, and ``final/`` holds the trained LoRA adapter (or
+the whole model after full fine-tuning).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import UserError
+
+TINY = "tiny"
+
+
+def resolve_model(name: str) -> str:
+    """A loadable model reference: a local folder, the built tiny model, or a Hub id that can be reached.
+
+    Raises UserError when the name is none of these, without downloading weights.
+    """
+    if name == TINY:
+        from .tiny import cached_tiny_model
+
+        return str(cached_tiny_model())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise UserError(f"model folder {name} has no config.json: is it a Hugging Face model folder?")
+        return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") != 1:
+        raise UserError(f"model not found: {name} is not a folder, and not a Hub id like Qwen/Qwen2.5-0.5B-Instruct")
+    _check_hub(name)
+    return name
+
+
+def _check_hub(repo_id: str) -> None:
+    """Pass when the Hub model is cached or reachable; a one-line UserError otherwise."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "config.json")
+    if isinstance(cached, str):
+        return
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise UserError(f"model {repo_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
+                        "download it first, or pass a local folder")
+    from huggingface_hub import model_info
+
+    try:
+        model_info(repo_id, timeout=10)
+    except Exception as e:  # connection errors, 404s and auth errors all mean the same to a user here
+        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise UserError(f"cannot reach model {repo_id} on the Hugging Face Hub ({reason}): check the name and "
+                        "your connection, or pass a local folder") from None
+
+
+def device_and_dtype(requested: str = "auto"):
+    """``(device, torch dtype)``: bf16 on a GPU that supports it, fp32 on a CPU, unless ``requested`` says."""
+    import torch
+
+    on_gpu = torch.cuda.is_available()
+    device = torch.device("cuda" if on_gpu else "cpu")
+    if requested == "auto":
+        dtype = torch.bfloat16 if on_gpu and torch.cuda.is_bf16_supported() else torch.float32
+    else:
+        dtype = getattr(torch, requested)
+    return device, dtype
+
+
+@dataclass
+class ModelSpec:
+    """What to load: base model, optional adapter, and the prompt settings that go with them."""
+
+    model: str
+    adapter: str | None = None
+    tag_style: str | None = None
+    system_prompt: str | None = None
+    scheme: str | None = None
+    run_dir: str | None = None
+
+
+def read_run_config(run_dir: str | os.PathLike) -> dict:
+    path = Path(run_dir) / "config.yaml"
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"cannot read run configuration {path}: {e}") from None
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / "config.yaml").is_file()
+
+
+def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpec:
+    """Work out base model and adapter from ``--model`` and ``--adapter`` (an adapter folder or a run folder).
+
+    A run folder supplies its base model (unless ``model`` is given), its tag
+    style, system prompt and scheme; its ``final/`` folder is the adapter, or the
+    model itself after full fine-tuning.
+    """
+    spec = ModelSpec(model=model or "")
+    if adapter is not None:
+        path = Path(adapter).expanduser()
+        if not path.exists():
+            raise UserError(f"adapter not found: {adapter}")
+        if is_run_dir(path):
+            run = read_run_config(path)
+            spec.run_dir = str(path)
+            spec.tag_style, spec.system_prompt, spec.scheme = run.get("tag_style"), run.get("system_prompt"), run.get(
+                "scheme")
+            final = path / "final"
+            if not final.is_dir():
+                raise UserError(f"run folder {adapter} has no final/ model yet: finish or resume the run first "
+                                "(or point --adapter at one of its checkpoint-N folders)")
+            if (final / "adapter_config.json").is_file():
+                spec.adapter = str(final)
+                spec.model = model or run.get("model") or ""
+            else:
+                if model:
+                    raise UserError(f"run folder {adapter} holds a fully fine-tuned model, not an adapter: "
+                                    f"drop --model, or pass --model {final}")
+                spec.model = str(final)
+        elif (path / "adapter_config.json").is_file():
+            spec.adapter = str(path)
+            if not spec.model:
+                spec.model = _adapter_base(path)
+        else:
+            raise UserError(f"{adapter} is neither a LoRA adapter (no adapter_config.json) nor a run folder "
+                            "(no config.yaml)")
+    if not spec.model:
+        raise UserError("no model given: pass --model (a Hub id, a local folder, or 'tiny')")
+    return spec
+
+
+def _adapter_base(path: Path) -> str:
+    try:
+        base = json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
+    except (OSError, KeyError, json.JSONDecodeError):
+        raise UserError(f"adapter {path} does not name its base model: pass --model") from None
+    if not base:
+        raise UserError(f"adapter {path} does not name its base model: pass --model")
+    return base
+
+
+def load_tokenizer(model: str, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(resolve_model(model), trust_remote_code=trust_remote_code)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_for_inference(spec: ModelSpec, dtype: str = "auto", trust_remote_code: bool = False):
+    """``(model, tokenizer)`` in eval mode on the best device, the adapter applied when there is one.
+
+    An adapter whose shapes do not fit the base model is a UserError naming both.
+    """
+    from transformers import AutoModelForCausalLM
+
+    model_path = resolve_model(spec.model)
+    device, torch_dtype = device_and_dtype(dtype)
+    tokenizer = load_tokenizer(spec.model, trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+    if spec.adapter:
+        from peft import PeftModel
+
+        try:
+            model = PeftModel.from_pretrained(model, spec.adapter)
+        except (RuntimeError, ValueError, KeyError) as e:
+            first = str(e).strip().splitlines()[0][:200]
+            raise UserError(f"adapter {spec.adapter} does not fit model {spec.model} (it was trained for "
+                            f"{_adapter_base(Path(spec.adapter))}): {first}") from None
+    model.to(device).eval()
+    return model, tokenizer
