@@ -71,8 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train with GRPO from a recipe", add_help=False,
                        description="minir1 train --config RECIPE [--setting value ...]. "
                                    "Run 'minir1 train --help' for every setting.")
-    p.add_argument("argv", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_handler("train", "cli_train"))
+    p.set_defaults(func=_handler("train", "cli_train"), passthrough=True)  # settings are parsed by minir1.config
 
     p = sub.add_parser("demo", help="the whole method offline on a CPU in minutes (tiny model)",
                        description="Build a tiny model, warm-start it, run GRPO, evaluate before and after, "
@@ -166,7 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "passthrough", False):
+        args.argv = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 0

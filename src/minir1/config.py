@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from .errors import UserError
-from .rewards import REWARDS, get_scheme
+from .rewards import get_scheme
 
 TAG_STYLES = ("think", "reasoning")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -129,6 +129,13 @@ class TrainConfig:
     @property
     def reward_names(self) -> list[str]:
         return list(self.rewards) if self.rewards is not None else list(get_scheme(self.scheme)["rewards"])
+
+    @property
+    def reward_points(self) -> dict[str, float]:
+        """Metric key of each reward and its weight in points, e.g. ``{"format_rubric": 13.0, ...}``."""
+        from .rewards import reward_key
+
+        return {reward_key(n): w for n, w in zip(self.reward_names, self.weights, strict=True)}
 
     @property
     def weights(self) -> list[float]:

@@ -251,21 +251,43 @@ def resolve(names: Sequence[str], weights: Sequence[float] | None = None) -> tup
     >>> [f.__name__ for f in fns], weights
     (['format_rubric', 'correctness'], [13.0, 10.0])
     """
-    unknown = [n for n in names if n not in REWARDS]
-    if unknown:
-        raise UserError(f"unknown reward {unknown[0]!r}: choose from {', '.join(REWARDS)}")
-    if len(set(names)) != len(names):
-        raise UserError(f"reward names must be unique, got {list(names)}")
+    fns = [get_reward(n) for n in names]
+    keys = [fn.__name__ for fn in fns]
+    if len(set(keys)) != len(keys):
+        raise UserError(f"reward names must be unique (they become metric keys), got {keys}")
     if weights is None:
         weights = [1.0] * len(names)
     if len(weights) != len(names):
         raise UserError(f"got {len(weights)} reward weights for {len(names)} rewards: give one weight per reward")
-    return [REWARDS[n] for n in names], [float(w) for w in weights]
+    return fns, [float(w) for w in weights]
+
+
+def reward_key(name: str) -> str:
+    """The metric key of a reward name: ``rewards/<key>/mean``. ``pkg.mod:length`` -> ``length``."""
+    return name.rpartition(":")[2]
+
+
+def get_reward(name: str) -> RewardFn:
+    """A reward by name: a built-in one, or your own as ``module.path:function`` (importable, module-level)."""
+    if name in REWARDS:
+        return REWARDS[name]
+    if ":" in name:
+        import importlib
+
+        module, _, attr = name.partition(":")
+        try:
+            fn = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            raise UserError(f"cannot import reward {name!r}: {e}") from None
+        if not callable(fn) or getattr(fn, "__name__", None) != attr:
+            raise UserError(f"reward {name!r} must be a module-level function named {attr!r}")
+        return fn
+    raise UserError(f"unknown reward {name!r}: choose from {', '.join(REWARDS)}, or give module.path:function")
 
 
 def score(completions, answer, rewards: dict[str, float], tag_style=None) -> list[dict]:
     """Weighted rewards of each completion: ``{"rewards": {name: points}, "total": points}``."""
-    columns = {name: REWARDS[name](completions, answer=answer, tag_style=tag_style) for name in rewards}
+    columns = {name: get_reward(name)(completions, answer=answer, tag_style=tag_style) for name in rewards}
     out = []
     for i in range(len(completions)):
         points = {name: (col[i] or 0.0) * rewards[name] for name, col in columns.items()}

@@ -1,0 +1,415 @@
+"""What minir1 adds around TRL's training loop, as ``TrainerCallback``s (never by subclassing).
+
+* :class:`MetricsLogger` writes one JSON line per logged step to
+  ``metrics.jsonl``: TRL's own metrics plus wall-clock step time and generated
+  tokens per second, and the health warnings raised at that step. On resume it
+  first drops the lines of steps after the checkpoint, which are about to be
+  redone, so no step is lost or duplicated.
+* :class:`HealthMonitor` turns those records into plain-language warnings:
+  truncated completions, groups with no reward spread, format saturated while
+  correctness stays flat.
+* :class:`GracefulStop` turns Ctrl-C or SIGTERM into "save a checkpoint at the
+  end of this step and stop"; a second Ctrl-C stops at once.
+* :class:`SampleRecorder` wraps a reward function (TRL hands rewards the
+  completions, callbacks never see them) and writes a few completions with their
+  rewards to ``samples.jsonl`` every N steps, returning the rewards unchanged.
+* :class:`PeriodicEval` evaluates on held-out problems every N steps, with the
+  same answer checker, and logs ``eval/*`` lines into ``metrics.jsonl``.
+
+Only the main process writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import time
+from collections import deque
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from .rewards import REWARDS, completion_text, score
+
+log = logging.getLogger("minir1")
+
+METRICS = "metrics.jsonl"
+SAMPLES = "samples.jsonl"
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def truncate_after(path: Path, step: int) -> int:
+    """Drop JSON lines whose ``step`` is greater than ``step`` (and any half-written line); returns lines kept."""
+    if not path.exists():
+        return 0
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+        if record.get("step", 0) <= step:
+            kept.append(line)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+    tmp.replace(path)
+    return len(kept)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Records of a JSON-lines file, skipping a half-written last line."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+class _JsonlWriter:
+    def __init__(self, path: Path):
+        self.path = path
+        self._f = None
+
+    def write(self, record: dict) -> None:
+        if self._f is None:
+            self._f = self.path.open("a", encoding="utf-8")
+        self._f.write(json.dumps(record, default=float) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+class HealthMonitor:
+    """Plain-language warnings from the metric records of recent steps.
+
+    Feed it one record per logged step with :meth:`update`; it returns the
+    warnings that fire at that step, each at most once per ``window`` steps.
+
+    >>> m = HealthMonitor(window=4, max_completion_length=64)
+    >>> [m.update({"step": s, "completions/clipped_ratio": 0.9}) for s in (1, 2, 3)][-1][0][:40]
+    'most completions are cut off at max_comp'
+    """
+
+    SHORT = 3  # steps averaged for the fast warnings (truncation, no spread)
+
+    def __init__(self, window: int = 20, max_completion_length: int | None = None,
+                 format_rewards: dict[str, float] | None = None, correctness: str | None = "correctness"):
+        self.window = window
+        self.max_completion_length = max_completion_length
+        self.format_rewards = format_rewards or {}
+        self.correctness = correctness
+        self.history: deque[dict] = deque(maxlen=2 * window)
+        self._last_fired: dict[str, int] = {}
+
+    def _mean(self, key: str, records) -> float | None:
+        values = [r[key] for r in records if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+        return sum(values) / len(values) if values else None
+
+    def update(self, record: dict) -> list[str]:
+        self.history.append(record)
+        step = record.get("step", 0)
+        recent = list(self.history)[-self.SHORT:]
+        found: dict[str, str] = {}
+        if len(recent) >= self.SHORT:
+            clipped = self._mean("completions/clipped_ratio", recent)
+            if clipped is not None and clipped > 0.5:
+                limit = f"={self.max_completion_length}" if self.max_completion_length else ""
+                found["truncation"] = (
+                    f"most completions are cut off at max_completion_length{limit} ({clipped:.0%} over the last "
+                    f"{len(recent)} steps): they never reach an answer, so raise --max_completion_length"
+                )
+            flat = self._mean("frac_reward_zero_std", recent)
+            if flat is not None and flat > 0.75:
+                found["no_spread"] = (
+                    f"{flat:.0%} of prompt groups have zero reward spread over the last {len(recent)} steps: "
+                    "GRPO learns nothing from them. Raise --num_generations or --temperature, or warm-start the "
+                    "model (minir1 warmstart) so that some completions earn reward"
+                )
+        saturated = self._format_saturated_correctness_flat()
+        if saturated:
+            found["format_saturated"] = saturated
+        fired = []
+        for kind, message in found.items():
+            if step - self._last_fired.get(kind, -10**9) >= self.window:
+                self._last_fired[kind] = step
+                fired.append(message)
+        return fired
+
+    def _format_saturated_correctness_flat(self) -> str | None:
+        if not self.format_rewards or not self.correctness or len(self.history) < 2 * self.window:
+            return None
+        records = list(self.history)
+        last, before = records[self.window:], records[: self.window]
+        total = sum(self.format_rewards.values())
+        points = 0.0
+        for name, weight in self.format_rewards.items():
+            mean = self._mean(f"rewards/{name}/mean", last)
+            if mean is None:
+                return None
+            points += mean * weight
+        now, then = (self._mean(f"rewards/{self.correctness}/mean", r) for r in (last, before))
+        if now is None or then is None or points < 0.95 * total:
+            return None
+        if now - then < 0.02:
+            return (
+                f"the format score is saturated ({points:.1f} of {total:g} points) while correctness has stayed "
+                f"flat at {now:.0%} for {len(records)} steps: the model has learned the format but not the task. "
+                "Train longer, raise --num_generations, lower the weight of format rewards, or start from a "
+                "stronger model"
+            )
+        return None
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+class MetricsLogger(TrainerCallback):
+    """Writes ``metrics.jsonl`` (one line per logged step) and prints health warnings.
+
+    At the start of training it trims ``metrics.jsonl`` and ``samples.jsonl`` to the
+    step training starts from, so a resumed run redoes later steps exactly once.
+    """
+
+    def __init__(self, run_dir: Path, completions_per_step: int, health: HealthMonitor | None = None):
+        self.path = Path(run_dir) / METRICS
+        self.completions_per_step = completions_per_step
+        self.health = health
+        self.writer = _JsonlWriter(self.path)
+        self._last_time: float | None = None
+        self._last_step = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            # Steps after the checkpoint we resume from are about to be redone.
+            truncate_after(self.path, state.global_step)
+            truncate_after(self.path.with_name(SAMPLES), state.global_step)
+            if self.health is not None:
+                for record in read_jsonl(self.path):
+                    if "reward" in record:
+                        self.health.update(record)
+        self._last_time, self._last_step = time.perf_counter(), state.global_step
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs or "train_runtime" in logs:
+            return
+        now = time.perf_counter()
+        steps = max(state.global_step - self._last_step, 1)
+        step_seconds = (now - self._last_time) / steps if self._last_time is not None else None
+        self._last_time, self._last_step = now, state.global_step
+        record = {"step": state.global_step}
+        record.update({k: v for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        if step_seconds:
+            record["step_seconds"] = step_seconds
+            length = logs.get("completions/mean_length")
+            if isinstance(length, (int, float)):
+                record["gen_tokens_per_second"] = length * self.completions_per_step / step_seconds
+        if self.health is not None:
+            warnings = self.health.update(record)
+            for w in warnings:
+                log.warning("step %d: %s", state.global_step, w)
+            if warnings:
+                record["health"] = warnings
+        self.writer.write(record)
+
+    def write(self, record: dict) -> None:
+        """Add a record (e.g. an evaluation) to metrics.jsonl."""
+        self.writer.write(record)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.writer.close()
+
+
+# --- progress -----------------------------------------------------------------------------
+
+
+class ProgressBar(TrainerCallback):
+    """One tqdm bar with the numbers a user watches (reward, correctness, length, seconds per step),
+    in place of transformers' bar, which prints every log dictionary."""
+
+    def __init__(self, reward_points: dict[str, float]):
+        self.reward_points = reward_points
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="GRPO", unit="step",
+                            dynamic_ncols=True)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is None or not logs or "reward" not in logs:
+            return
+        total = sum(self.reward_points.values())
+        post = {"reward": f"{logs['reward']:.2f}/{total:g}"}
+        if isinstance(logs.get("rewards/correctness/mean"), (int, float)):
+            post["correct"] = f"{logs['rewards/correctness/mean']:.0%}"
+        if isinstance(logs.get("completions/mean_length"), (int, float)):
+            post["len"] = f"{logs['completions/mean_length']:.0f}"
+        self.bar.set_postfix(post, refresh=False)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+# --- interruption ---------------------------------------------------------------------------
+
+
+class GracefulStop(TrainerCallback):
+    """Ctrl-C or SIGTERM: finish the current step, save a checkpoint, stop. A second Ctrl-C aborts."""
+
+    def __init__(self):
+        self.signal_name: str | None = None
+        self._previous: dict = {}
+
+    @property
+    def stopped(self) -> bool:
+        return self.signal_name is not None
+
+    def _handle(self, signum, frame):
+        if self.signal_name is not None:  # second signal: give up waiting
+            self._restore()
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+        log.warning("%s received: saving a checkpoint at the end of this step (press Ctrl-C again to abort)",
+                    self.signal_name)
+
+    def _restore(self):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        except ValueError:  # not the main thread (e.g. a notebook worker): no handlers, no graceful stop
+            self._previous = {}
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._any_process_stopping():
+            control.should_save = True
+            control.should_training_stop = True
+
+    def _any_process_stopping(self) -> bool:
+        # Every process must stop at the same step, or the others hang in the next collective.
+        import torch.distributed as dist
+
+        flag = self.stopped
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            import torch
+
+            t = torch.tensor([1.0 if flag else 0.0], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            flag = bool(t.item())
+            if flag and self.signal_name is None:
+                self.signal_name = "peer"
+        return flag
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._restore()
+
+
+# --- samples --------------------------------------------------------------------------------
+
+
+class SampleRecorder:
+    """A reward function that also writes samples: wraps ``fn`` and returns its rewards unchanged.
+
+    Every ``every`` steps (and at the first), the first ``num`` completions of
+    the batch (one prompt's group, so the spread GRPO learns from is visible) go
+    to ``samples.jsonl`` with their rewards in points. Picklable; named like the
+    function it wraps, so metric keys do not change.
+    """
+
+    def __init__(self, fn, path: str, every: int, num: int, rewards: dict[str, float], keys: dict[str, float]):
+        self.fn = fn
+        self.__name__ = fn.__name__
+        self.path = str(path)
+        self.every = every
+        self.num = num
+        self.rewards = dict(rewards)  # reward name -> weight, for scoring
+        self.keys = list(keys)  # the metric key of each, for the record
+        self._last_step = -1
+
+    def __call__(self, completions, prompts=None, trainer_state=None, **kwargs):
+        out = self.fn(completions, prompts=prompts, trainer_state=trainer_state, **kwargs)
+        step = trainer_state.global_step + 1 if trainer_state is not None else None
+        if step is not None and step != self._last_step and self.every and is_main_process() and (
+                step == 1 or step % self.every == 0):
+            self._last_step = step
+            self._write(step, completions[: self.num], prompts, kwargs)
+        return out
+
+    def _write(self, step, completions, prompts, columns):
+        n = len(completions)
+        answers = list(columns.get("answer") or [None] * n)[:n]
+        styles = list(columns.get("tag_style") or [None] * n)[:n]
+        ids = list(columns.get("id") or [None] * n)[:n]
+        scored = score(completions, answers, self.rewards, tag_style=styles)
+        correct = REWARDS["correctness"](completions, answer=answers) if all(a is not None for a in answers) else [
+            None] * n
+        with open(self.path, "a", encoding="utf-8") as f:
+            for i in range(n):
+                prompt = prompts[i] if prompts else None
+                question = prompt[-1]["content"] if isinstance(prompt, list) and prompt else prompt
+                f.write(json.dumps({
+                    "step": step, "id": ids[i], "question": question, "answer": answers[i],
+                    "completion": completion_text(completions[i]), "correct": correct[i] == 1.0,
+                    "rewards": dict(zip(self.keys, scored[i]["rewards"].values(), strict=True)),
+                    "total": scored[i]["total"],
+                }) + "\n")
+
+
+# --- evaluation during training ---------------------------------------------------------------
+
+
+class PeriodicEval(TrainerCallback):
+    """Every ``every`` steps, evaluate the model being trained on fixed held-out problems."""
+
+    def __init__(self, every: int, problems, style: str, system_prompt: str | None, max_new_tokens: int,
+                 metrics: MetricsLogger):
+        self.every, self.problems, self.style = every, problems, style
+        self.system_prompt, self.max_new_tokens, self.metrics = system_prompt, max_new_tokens, metrics
+
+    def _run(self, state, model, tokenizer):
+        from .evaluate import evaluate_problems
+
+        t = time.perf_counter()
+        result = evaluate_problems(model, tokenizer, self.problems, style=self.style,
+                                   system_prompt=self.system_prompt, max_new_tokens=self.max_new_tokens)
+        record = {"step": state.global_step, "eval_seconds": time.perf_counter() - t}
+        record.update({f"eval/{k}": v for k, v in result.items() if isinstance(v, (int, float))})
+        log.info("step %d: held-out accuracy %.1f%% (n=%d)", state.global_step, 100 * result["accuracy"],
+                 result["n"])
+        self.metrics.write(record)
+
+    def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):
+        if state.global_step == 0 and state.is_world_process_zero and model is not None:
+            self._run(state, model, processing_class)  # the starting point of the curve
+
+    def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
+        if state.global_step % self.every == 0 and state.is_world_process_zero and model is not None:
+            self._run(state, model, processing_class)

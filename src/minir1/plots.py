@@ -1,0 +1,145 @@
+"""Plots of a run, drawn from its ``metrics.jsonl`` (never from a tracking service).
+
+Functions here take records and return matplotlib figures; :func:`write_plots`
+and ``minir1 plot RUN_DIR`` write them to ``RUN_DIR/plots/``:
+
+* ``rewards.png``: the seed's reward-progression figure: each reward in points
+  (e.g. format out of 13, correctness out of 10) and the total, per step, raw
+  (thin) and smoothed (thick), with held-out accuracy when the run evaluated.
+* ``diagnostics.png``: completion length, truncated fraction, groups with no
+  reward spread, and KL (or entropy when no KL was computed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .callbacks import METRICS, read_jsonl
+from .errors import UserError
+
+
+def smooth(values: list[float], window: int = 10) -> list[float]:
+    """Trailing moving average over up to ``window`` points (NaN-free input).
+
+    >>> smooth([0, 2, 4, 6], window=2)
+    [0.0, 1.0, 3.0, 5.0]
+    """
+    out, acc = [], []
+    for v in values:
+        acc.append(v)
+        if len(acc) > window:
+            acc.pop(0)
+        out.append(sum(acc) / len(acc))
+    return out
+
+
+def series(records: list[dict], key: str, scale: float = 1.0) -> tuple[list[int], list[float]]:
+    """Steps and values of one metric, skipping records that lack it."""
+    pairs = [(r["step"], r[key] * scale) for r in records if isinstance(r.get(key), (int, float))]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _line(ax, steps, values, label, color, window):
+    if not steps:
+        return
+    ax.plot(steps, values, color=color, alpha=0.25, linewidth=1)
+    ax.plot(steps, smooth(values, window), color=color, linewidth=2, label=label)
+
+
+def plot_rewards(records: list[dict], rewards: dict[str, float], title: str = "Reward progression",
+                 window: int = 10):
+    """Each reward in points and the total per step; held-out accuracy on a second axis if logged."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    colors = plt.get_cmap("tab10").colors
+    for i, (name, weight) in enumerate(rewards.items()):
+        steps, values = series(records, f"rewards/{name}/mean", weight)
+        _line(ax, steps, values, f"{name} (of {weight:g})", colors[i % 10], window)
+    steps, values = series(records, "reward")
+    _line(ax, steps, values, f"total (of {sum(rewards.values()):g})", "black", window)
+    ax.set_xlabel("step")
+    ax.set_ylabel("reward (points)")
+    ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    eval_steps, accuracy = series(records, "eval/accuracy", 100)
+    if eval_steps:
+        ax2 = ax.twinx()
+        ax2.plot(eval_steps, accuracy, "o--", color="tab:red", label="held-out accuracy (%)")
+        ax2.set_ylabel("held-out accuracy (%)")
+        ax2.set_ylim(0, 100)
+        h2, l2 = ax2.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    if handles:
+        ax.legend(handles, labels, loc="best", fontsize=9)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_diagnostics(records: list[dict], max_completion_length: int | None = None, window: int = 10):
+    """Completion length, truncated fraction, zero-spread groups and KL (or entropy), one panel each."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    has_kl = any(isinstance(r.get("kl"), (int, float)) for r in records)
+    panels = [
+        ("completions/mean_length", "completion length (tokens)"),
+        ("completions/clipped_ratio", "truncated fraction"),
+        ("frac_reward_zero_std", "groups with no reward spread"),
+        ("kl" if has_kl else "entropy", "KL to reference" if has_kl else "entropy (no KL computed)"),
+    ]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
+    for ax, (key, label) in zip(axes.flat, panels, strict=True):
+        steps, values = series(records, key)
+        _line(ax, steps, values, label, "tab:blue", window)
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+        if key == "completions/mean_length" and max_completion_length:
+            ax.axhline(max_completion_length, color="tab:red", linestyle=":", label="max_completion_length")
+            ax.legend(fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    return fig
+
+
+def write_plots(run_dir: str | Path) -> list[Path]:
+    """Draw a run's plots into ``RUN_DIR/plots/`` and return their paths."""
+    import matplotlib.pyplot as plt
+
+    from .models import read_run_config
+
+    run = Path(run_dir)
+    records = read_jsonl(run / METRICS)
+    if not any("reward" in r for r in records):
+        raise UserError(f"{run / METRICS} has no logged training steps yet: nothing to plot")
+    cfg = read_run_config(run)
+    from .rewards import reward_key
+
+    rewards = {reward_key(n): w for n, w in zip(cfg.get("rewards") or [], cfg.get("reward_weights") or [],
+                                                   strict=True)}
+    out = run / "plots"
+    out.mkdir(exist_ok=True)
+    title = f"{cfg.get('recipe') or run.name}: {cfg.get('model', '')}"
+    paths = []
+    for name, fig in (("rewards.png", plot_rewards(records, rewards, title=title)),
+                      ("diagnostics.png", plot_diagnostics(records, cfg.get("max_completion_length")))):
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        paths.append(out / name)
+    return paths
+
+
+def cli_plot(args) -> int:
+    """``minir1 plot RUN_DIR``."""
+    if not (Path(args.run_dir) / "config.yaml").is_file():
+        raise UserError(f"{args.run_dir} is not a run folder (no config.yaml)")
+    for path in write_plots(args.run_dir):
+        print(path)
+    return 0

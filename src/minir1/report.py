@@ -1,0 +1,121 @@
+"""Model cards and Hub uploads for what minir1 writes.
+
+:func:`model_card` is a pure function of the run's settings and results (so its
+content is tested offline); :func:`write_model_card` puts it in a folder as
+``README.md``; :func:`push_folder` uploads a folder to the Hub.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import TrainConfig
+
+TAGS = ["minir1", "grpo", "trl", "reasoning", "gsm8k"]
+
+
+def _data_name(data: str) -> str:
+    return "openai/gsm8k" if data.startswith("gsm8k") else data
+
+
+def model_card(cfg: TrainConfig, summary: dict, evaluation: dict | None = None, merged: bool = False) -> str:
+    """The README.md of a trained adapter or model: base model, recipe, data, rewards, steps, results."""
+    is_adapter = cfg.lora and not merged
+    tags = "".join(f"  - {t}\n" for t in TAGS)
+    head = (f"---\nbase_model: {cfg.model}\n" + ("library_name: peft\n" if is_adapter else "library_name: transformers\n")
+            + f"tags:\n{tags}" + (f"datasets:\n  - {_data_name(cfg.data)}\n" if "/" in _data_name(cfg.data) else "")
+            + "---\n")
+    kind = "LoRA adapter" if is_adapter else ("merged model" if merged else "fully fine-tuned model")
+    lines = [
+        head,
+        f"# {cfg.recipe or 'minir1'}: {cfg.model} trained to reason with GRPO",
+        "",
+        f"A {kind} trained with [minir1](https://github.com/) (GRPO through TRL) so that the model reasons inside "
+        f"`<{cfg.style}>` tags and gives its final answer inside `<answer>` tags.",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+        f"| base model | `{cfg.model}` |",
+        f"| recipe | `{cfg.recipe}` |",
+        f"| data | `{cfg.data}`" + (f" (first {cfg.data_limit})" if cfg.data_limit else "") + " |",
+        f"| tag style | `{cfg.style}` |",
+        "| rewards | " + ", ".join(f"`{n}` ({w:g} points)" for n, w in zip(cfg.reward_names, cfg.weights,
+                                                                             strict=True)) + " |",
+        f"| steps | {summary.get('steps', '?')} |",
+        f"| GRPO | {cfg.num_generations} generations per prompt, learning rate {cfg.learning_rate:g}, "
+        f"beta {cfg.beta:g}, max completion {cfg.max_completion_length} tokens |",
+    ]
+    if cfg.lora:
+        lines.append(f"| LoRA | rank {cfg.lora_r}, alpha {cfg.lora_alpha}, targets `{cfg.lora_target_modules}` |")
+    final = summary.get("final_rewards") or {}
+    if final:
+        span = summary.get("final_rewards_over_steps")
+        where = f" (mean over steps {span[0]}–{span[1]})" if span else ""
+        lines += ["", f"## Final training rewards{where}", "", "| reward | points |", "| --- | --- |"]
+        for name, value in final.items():
+            lines.append(f"| {name} | {value['points']:.2f} of {value['of']:g} |")
+    results = evaluation or {}
+    if not results and summary.get("last_eval"):
+        results = {k.removeprefix("eval/"): v for k, v in summary["last_eval"].items() if k.startswith("eval/")}
+    if results.get("accuracy") is not None:
+        lines += ["", "## Evaluation", "",
+                  f"Accuracy {100 * results['accuracy']:.1f}%"
+                  + (f" (95% interval {100 * results['ci_low']:.1f}–{100 * results['ci_high']:.1f}%)"
+                     if results.get("ci_low") is not None else "")
+                  + (f" on {results['n']} problems" if results.get("n") else "")
+                  + ", strict rule: the answer must be the single number in the `<answer>` block."]
+    lines += ["", "## Use", "", "```python"]
+    if is_adapter:
+        lines += ["from peft import AutoPeftModelForCausalLM", "from transformers import AutoTokenizer", "",
+                  'model = AutoPeftModelForCausalLM.from_pretrained("PATH_OR_REPO")',
+                  f'tokenizer = AutoTokenizer.from_pretrained("{cfg.model}")']
+    else:
+        lines += ["from transformers import AutoModelForCausalLM, AutoTokenizer", "",
+                  'model = AutoModelForCausalLM.from_pretrained("PATH_OR_REPO")',
+                  'tokenizer = AutoTokenizer.from_pretrained("PATH_OR_REPO")']
+    lines += ["```", "", "Or from the command line: `minir1 chat --adapter PATH` (adapter) or "
+              "`minir1 chat --model PATH`.", ""]
+    return "\n".join(lines)
+
+
+def write_model_card(folder: Path, cfg: TrainConfig, summary: dict, evaluation: dict | None = None,
+                     merged: bool = False) -> Path:
+    path = Path(folder) / "README.md"
+    path.write_text(model_card(cfg, summary, evaluation, merged), encoding="utf-8")
+    return path
+
+
+RUN_README = """# minir1 run folder
+
+| file | what |
+| --- | --- |
+| `config.yaml` | the resolved settings; `minir1 train --config config.yaml` repeats the run |
+| `launches.jsonl` | command line, package versions and machine of each start |
+| `metrics.jsonl` | one line per logged step (rewards, lengths, step time, health warnings, evaluations) |
+| `samples.jsonl` | sample completions with their rewards every few steps |
+| `checkpoint-N/` | checkpoints; `minir1 train --resume --output_dir THIS_FOLDER` continues from the latest |
+| `final/` | the trained adapter or model, with its model card |
+| `plots/` | `rewards.png` and `diagnostics.png` (`minir1 plot THIS_FOLDER` redraws them) |
+| `summary.json` | steps, time, peak memory and final rewards |
+"""
+
+
+def write_run_readme(run: Path) -> None:
+    (Path(run) / "README.md").write_text(RUN_README, encoding="utf-8")
+
+
+def push_folder(folder: Path, repo_id: str, message: str) -> str:
+    """Upload ``folder`` to the Hub repository ``repo_id`` (created if needed); returns its URL."""
+    from huggingface_hub import HfApi
+
+    from .errors import UserError
+
+    api = HfApi()
+    try:
+        api.create_repo(repo_id, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message=message)
+    except Exception as e:  # network, auth and permission errors alike
+        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise UserError(f"push to {repo_id} failed ({reason}): log in with `hf auth login` and check the "
+                        f"repository name; {folder} is saved locally") from None
+    return f"https://huggingface.co/{repo_id}"

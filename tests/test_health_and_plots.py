@@ -1,0 +1,54 @@
+"""Health warnings and plots, from metric records."""
+
+import subprocess
+import sys
+
+from minir1.callbacks import HealthMonitor
+from minir1.plots import plot_diagnostics, plot_rewards, smooth
+
+
+def feed(monitor, records):
+    out = []
+    for r in records:
+        out += monitor.update(r)
+    return out
+
+
+def test_truncation_warning_fires_once_per_window():
+    m = HealthMonitor(window=5, max_completion_length=128)
+    fired = feed(m, [{"step": s, "completions/clipped_ratio": 0.8} for s in range(1, 9)])
+    assert len(fired) == 2 and "max_completion_length=128" in fired[0]
+
+
+def test_no_spread_warning():
+    fired = feed(HealthMonitor(window=5), [{"step": s, "frac_reward_zero_std": 1.0} for s in range(1, 4)])
+    assert len(fired) == 1 and "zero reward spread" in fired[0]
+
+
+def test_healthy_run_is_quiet():
+    records = [{"step": s, "completions/clipped_ratio": 0.1, "frac_reward_zero_std": 0.2,
+                "rewards/format_rubric/mean": 1.0, "rewards/correctness/mean": 0.01 * s} for s in range(1, 60)]
+    assert feed(HealthMonitor(window=10, format_rewards={"format_rubric": 13}), records) == []
+
+
+def test_format_saturated_while_correctness_flat():
+    records = [{"step": s, "rewards/format_rubric/mean": 0.99, "rewards/correctness/mean": 0.3} for s in range(1, 41)]
+    fired = feed(HealthMonitor(window=10, format_rewards={"format_rubric": 13}), records)
+    assert fired and "learned the format but not the task" in fired[0]
+
+
+def test_smooth_and_plots_return_figures():
+    assert smooth([1, 1, 4], window=3) == [1, 1, 2]
+    records = [{"step": s, "reward": s / 10, "rewards/format_rubric/mean": min(s / 15, 1),
+                "rewards/correctness/mean": s / 100, "completions/mean_length": 100, "completions/clipped_ratio": 0,
+                "frac_reward_zero_std": 0.5, "entropy": 1.0} for s in range(1, 30)]
+    records.append({"step": 10, "eval/accuracy": 0.3})
+    fig = plot_rewards(records, {"format_rubric": 13, "correctness": 10})
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["format_rubric (of 13)", "correctness (of 10)", "total (of 23)", "held-out accuracy (%)"]
+    assert len(plot_diagnostics(records, 256).axes) == 4
+
+
+def test_plot_command_errors_on_a_non_run_folder(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "minir1", "plot", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 2 and "is not a run folder" in r.stderr
