@@ -50,7 +50,7 @@ def record(name: str, figures: dict, notes: str = "") -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {
         "name": name,
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
         "machine": machine(),
         "figures": figures,

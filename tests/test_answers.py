@@ -132,7 +132,7 @@ def test_lenient_extraction_agrees_with_released_labels(shared_data):
     agree = total = 0
     for row, problem in zip(rows, test, strict=True):
         assert row["question"] == problem.question
-        for key, sol in row.items():
+        for _key, sol in row.items():
             if isinstance(sol, dict):
                 total += 1
                 agree += (lenient_extract(sol["solution"]) == problem.gold) == sol["is_correct"]

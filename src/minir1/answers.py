@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"

@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=1, help="K sampled completions per problem (pass@k, majority)")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature when --samples > 1")
     p.add_argument("--max_new_tokens", type=int, default=512)
-    p.add_argument("--batch_size", type=int, help="prompts per generation batch (default: chosen for the device)")
+    p.add_argument("--batch_size", type=int,
+                   help="sequences (prompts x samples) generated together (default: 32 on a CPU, 128 on a GPU)")
     p.add_argument("--backend", default="hf", choices=["hf", "vllm"], help="generation engine")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output_dir", required=True, help="where samples.jsonl and summary.json go")

@@ -196,7 +196,7 @@ def launch_record(command: str | None, resumed: bool) -> dict:
             versions[name] = md.version(name)
         except md.PackageNotFoundError:
             pass
-    return {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "command": command,
+    return {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "command": command,
             "resumed": resumed, "host": platform.node(), "python": platform.python_version(),
             "processes": world_size(), "versions": versions}
 

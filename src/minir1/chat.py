@@ -1,0 +1,90 @@
+"""``minir1 chat``: ask a model a question and watch it reason.
+
+The reply is streamed as it is generated, with the same prompt, decoding and stop
+rule as ``minir1 eval`` (greedy unless a temperature is given, ending at
+``</answer>``), then judged by the same rules: whether the answer block is well
+formed (exactly one ``<answer>`` block, outside the reasoning, holding one
+number: :func:`minir1.answers.extract`) and whether the whole reply follows the
+prompted format (:func:`minir1.evaluate.format_ok`).
+
+    >>> model, tokenizer = load_for_inference(model_spec("tiny"))                 # doctest: +SKIP
+    >>> chat(model, tokenizer, "What is 2 + 3?")["extracted"]                    # doctest: +SKIP
+    '5'
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from . import answers
+from .errors import UserError
+from .evaluate import format_ok, prompt_settings
+from .prompts import build_prompt
+
+
+def chat(model, tokenizer, question: str, *, style: str = "think", system_prompt: str | None = None,
+         max_new_tokens: int = 512, temperature: float = 0.0, out: TextIO | None = None) -> dict:
+    """Answer one question, streaming the reply to ``out`` (standard output), then a verdict line.
+
+    Returns ``{"completion", "extracted", "well_formed", "reason", "format_ok",
+    "tokens", "truncated"}``; ``reason`` says why no answer was extracted.
+    """
+    from .generation import stream
+
+    out = out or sys.stdout
+
+    def write(text: str) -> None:
+        out.write(text)
+        out.flush()
+
+    gen = stream(model, tokenizer, build_prompt(question, style, system_prompt), on_text=write,
+                 max_new_tokens=max_new_tokens, temperature=temperature)
+    value, reason = answers.extract(gen.text)
+    result = {
+        "completion": gen.text,
+        "extracted": answers.format_number(value) if value is not None else None,
+        "well_formed": value is not None,
+        "reason": reason,
+        "format_ok": format_ok(gen.text, style),
+        "tokens": gen.tokens,
+        "truncated": gen.truncated,
+    }
+    write("\n" + verdict_line(result) + "\n")
+    return result
+
+
+def verdict_line(result: dict) -> str:
+    """One line saying what became of the reply: the answer, or why there is none."""
+    cut = f", cut off at {result['tokens']} tokens" if result["truncated"] else ""
+    shape = "format ok" if result["format_ok"] else "format not followed"
+    if result["well_formed"]:
+        return f"[answer: {result['extracted']} (well-formed answer block, {shape}{cut})]"
+    return f"[no answer: {result['reason']} ({shape}{cut})]"
+
+
+def cli_chat(args) -> int:
+    """``minir1 chat``: one QUESTION, or questions read from the terminal until an empty line or EOF."""
+    from .models import load_for_inference, model_spec
+
+    if args.max_new_tokens < 1:
+        raise UserError(f"--max_new_tokens must be at least 1, got {args.max_new_tokens}")
+    if args.temperature < 0:
+        raise UserError(f"--temperature must be 0 (greedy) or more, got {args.temperature}")
+    spec = model_spec(args.model, args.adapter)
+    style, system_prompt = prompt_settings(spec, args.tag_style, args.system_prompt)
+    model, tokenizer = load_for_inference(spec, args.dtype, args.trust_remote_code)
+    settings = {"style": style, "system_prompt": system_prompt, "max_new_tokens": args.max_new_tokens,
+                "temperature": args.temperature}
+    if args.question:
+        chat(model, tokenizer, args.question, **settings)
+        return 0
+    while True:
+        try:
+            question = input("question> ")
+        except EOFError:
+            break
+        if not question.strip():
+            break
+        chat(model, tokenizer, question, **settings)
+    return 0

@@ -1,0 +1,160 @@
+"""``minir1 compare``: two evaluations of the same problems, side by side, with a paired test.
+
+Both folders are ``minir1 eval`` outputs. The comparison is paired: the same
+problems, matched by id, so McNemar's test (:func:`minir1.stats.mcnemar`) asks
+whether the problems one model alone solved outnumber those the other alone
+solved by more than chance. Each problem's verdict is its ``correct`` field: the
+greedy completion's, or the majority vote's when an evaluation drew K samples.
+
+Evaluations of different problem sets (ids or golds differ) are refused: a
+difference between them says nothing about the models. So are unfinished ones
+(no summary.json yet): run their eval command again to finish them first.
+
+    >>> result = compare_evals("runs/eval-base", "runs/eval-grpo")   # doctest: +SKIP
+    >>> result["b_only"], result["a_only"], f"{result['mcnemar']['p_exact']:.1e}"      # doctest: +SKIP
+    (41, 12, '8.2e-05')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from .errors import UserError
+from .evaluate import CONFIG, SAMPLES, SUMMARY, read_samples
+from .stats import mcnemar, wilson
+
+
+def load_eval(folder: str | os.PathLike) -> tuple[dict, list[dict]]:
+    """``(summary, records)`` of a finished evaluation folder; UserError when it is not one."""
+    path = Path(folder)
+    if not (path / SAMPLES).is_file():
+        raise UserError(f"{folder} is not an evaluation folder (no {SAMPLES}): pass a --output_dir of minir1 eval")
+    if not (path / SUMMARY).is_file():
+        raise UserError(f"the evaluation in {folder} is not finished (no {SUMMARY}): run its minir1 eval command "
+                        "again to finish it")
+    try:
+        summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserError(f"cannot read {path / SUMMARY} ({e})") from None
+    return summary, read_samples(path / SAMPLES)
+
+
+def _same_problems(a: str, ra: dict[str, dict], b: str, rb: dict[str, dict]) -> None:
+    only_a, only_b = sorted(set(ra) - set(rb)), sorted(set(rb) - set(ra))
+    if only_a or only_b:
+        example = (only_a or only_b)[0]
+        raise UserError(f"{a} and {b} evaluated different problems ({len(only_a)} only in the first, "
+                        f"{len(only_b)} only in the second, e.g. {example}): compare evaluations with the same "
+                        "--data and --limit")
+    for pid, r in ra.items():
+        if r["gold"] != rb[pid]["gold"]:
+            raise UserError(f"{a} and {b} have different gold answers for problem {pid} ({r['gold']} vs "
+                            f"{rb[pid]['gold']}): they were evaluated on different data")
+
+
+def _answer(record: dict) -> str | None:
+    return record.get("majority") if "samples" in record else record.get("extracted")
+
+
+def _example(a: dict, b: dict) -> dict:
+    return {"id": a["id"], "question": a["question"], "gold": a["gold"], "answer_a": _answer(a),
+            "answer_b": _answer(b)}
+
+
+def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3) -> dict:
+    """Accuracies of two evaluations of the same problems, their difference, McNemar's test and the flips.
+
+    ``a_only``: problems only A got right; ``b_only``: only B. ``difference`` is
+    accuracy B minus accuracy A over the per-problem verdicts.
+    """
+    if examples < 0:
+        raise UserError(f"--examples must be 0 or more, got {examples}")
+    (sa, ra), (sb, rb) = load_eval(a), load_eval(b)
+    by_a, by_b = {r["id"]: r for r in ra}, {r["id"]: r for r in rb}
+    _same_problems(str(a), by_a, str(b), by_b)
+    ids = list(by_a)
+    n = len(ids)
+    both = sum(by_a[i]["correct"] and by_b[i]["correct"] for i in ids)
+    a_only = [i for i in ids if by_a[i]["correct"] and not by_b[i]["correct"]]
+    b_only = [i for i in ids if by_b[i]["correct"] and not by_a[i]["correct"]]
+    acc_a, acc_b = (both + len(a_only)) / n, (both + len(b_only)) / n
+
+    def side(folder, summary: dict, accuracy: float) -> dict:
+        low, high = wilson(accuracy * n, n)
+        settings = summary.get("settings", {})
+        return {"folder": str(folder), "model": settings.get("model"), "adapter": settings.get("adapter"),
+                "samples_per_problem": summary.get("samples_per_problem", 1), "accuracy": accuracy,
+                "ci_low": low, "ci_high": high}
+
+    config_a, config_b = (_read_config(x) for x in (a, b))
+    return {
+        "n": n,
+        "a": side(a, sa, acc_a),
+        "b": side(b, sb, acc_b),
+        "difference": acc_b - acc_a,
+        "both_right": both,
+        "both_wrong": n - both - len(a_only) - len(b_only),
+        "a_only": len(a_only),
+        "b_only": len(b_only),
+        "mcnemar": asdict(mcnemar(len(a_only), len(b_only))),
+        "settings_that_differ": sorted(k for k in set(config_a) | set(config_b)
+                                       if config_a.get(k) != config_b.get(k)),
+        "examples": {"a_only": [_example(by_a[i], by_b[i]) for i in a_only[:examples]],
+                     "b_only": [_example(by_a[i], by_b[i]) for i in b_only[:examples]]},
+    }
+
+
+def _read_config(folder: str | os.PathLike) -> dict:
+    try:
+        return json.loads((Path(folder) / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _short(text: str, width: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def format_comparison(result: dict) -> str:
+    """The report ``minir1 compare`` prints."""
+    a, b, t = result["a"], result["b"], result["mcnemar"]
+
+    def name(side: dict) -> str:
+        return f"{side['folder']} ({side['model']}" + (f" + {side['adapter']}" if side["adapter"] else "") + ")"
+
+    def accuracy(label: str, side: dict) -> str:
+        k = side["samples_per_problem"]
+        how = f" (majority vote of {k} samples)" if k > 1 else ""
+        return (f"  accuracy {label}   {100 * side['accuracy']:6.1f}%   95% CI {100 * side['ci_low']:.1f}% - "
+                f"{100 * side['ci_high']:.1f}%{how}")
+
+    verdict = "significant at 5%" if t["p_exact"] < 0.05 else "not significant at 5%"
+    lines = [
+        f"A: {name(a)}",
+        f"B: {name(b)}",
+        f"{result['n']} problems, paired by id",
+        accuracy("A", a),
+        accuracy("B", b),
+        f"  B - A        {100 * result['difference']:+6.1f} points",
+        f"  flips        {result['b_only']} right only in B, {result['a_only']} right only in A "
+        f"({result['both_right']} right in both, {result['both_wrong']} wrong in both)",
+        f"  McNemar      exact p = {t['p_exact']:.4g} (chi-square with continuity correction: p = {t['p_chi2']:.4g}): "
+        f"{verdict}",
+    ]
+    if result["settings_that_differ"]:
+        lines.append(f"  settings that differ: {', '.join(result['settings_that_differ'])}")
+    for key, title in (("b_only", "right only in B"), ("a_only", "right only in A")):
+        for ex in result["examples"][key]:
+            lines.append(f"  [{title}] {ex['id']}: {_short(ex['question'])}")
+            lines.append(f"      gold {ex['gold']}; A answered {ex['answer_a']}; B answered {ex['answer_b']}")
+    return "\n".join(lines)
+
+
+def cli_compare(args) -> int:
+    """``minir1 compare OUT_A OUT_B``."""
+    print(format_comparison(compare_evals(args.out_a, args.out_b, args.examples)))
+    return 0

@@ -1,0 +1,472 @@
+"""``minir1 eval``: accuracy on a problem set, with honest statistics, resumable.
+
+One evaluation is one folder:
+
+* ``eval_config.json`` — the settings that define it (model, adapter, data, limit,
+  samples, temperature, max_new_tokens, tag style, system prompt, seed, backend,
+  dtype) and a fingerprint of the problems, written before anything is generated.
+  Running into a folder that holds a different evaluation is an error, never a mix.
+* ``samples.jsonl`` — one line per problem, appended and flushed after every batch.
+  Running the same command again skips the problems already there (a half-written
+  last line from a kill is dropped and redone); when all are done the file is
+  rewritten in problem order, each problem exactly once.
+* ``summary.json`` — written when every problem is done.
+
+Scoring is :func:`minir1.answers.check` (the rewards' checker, no second parser);
+"format ok" is the mini-r1 format rubric at full marks (:func:`format_ok`). With
+``samples`` K > 1, accuracy is the mean over problems of the fraction of right
+samples (pass@1), each problem's verdict (``correct``, what ``minir1 compare``
+pairs) is its majority vote, and pass@k is reported for k = 1, 2, 4, ..., K.
+
+The 95% interval is Wilson's. For K > 1 it treats each problem's mean score as one
+observation in [0, 1]; such a mean has at most the variance of a coin with the
+same accuracy, so the interval is conservative.
+
+    >>> settings = eval_settings("tiny", data="gsm8k:test", limit=5, max_new_tokens=32)  # doctest: +SKIP
+    >>> run_eval(settings, "runs/eval-tiny")["accuracy"]                                   # doctest: +SKIP
+    0.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+from . import answers
+from .data import Problem, load_problems
+from .errors import UserError
+from .generation import Generation
+from .models import ModelSpec, model_spec
+from .prompts import build_prompt, get_style
+from .rewards import format_rubric, get_scheme
+from .stats import majority_vote, pass_at_k, wilson
+
+CONFIG, SAMPLES, SUMMARY = "eval_config.json", "samples.jsonl", "summary.json"
+
+# (prompts, *, max_new_tokens, batch_size, num_samples, temperature, seed, on_batch) -> generations;
+# minir1.generation.generate on a loaded model, a VLLMGenerator, or a fake in tests.
+Generator = Callable[..., list[list[Generation]]]
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """The settings that define an evaluation: two runs with equal settings measure the same thing."""
+
+    model: str
+    adapter: str | None = None
+    data: str = "gsm8k:test"
+    question_field: str = "question"
+    answer_field: str = "answer"
+    limit: int | None = None
+    samples: int = 1
+    temperature: float = 0.0
+    max_new_tokens: int = 512
+    tag_style: str = "think"
+    system_prompt: str | None = None  # None: the tag style's own (eval_settings writes the text out)
+    seed: int = 0
+    backend: str = "hf"
+    dtype: str = "auto"
+
+
+def prompt_settings(spec: ModelSpec, tag_style: str | None = None, system_prompt: str | None = None) -> tuple[str, str]:
+    """``(tag style, system prompt text)``: the arguments, else the run folder's, else the defaults.
+
+    A run folder without a tag style of its own uses its scheme's style.
+    """
+    style = tag_style or spec.tag_style or (get_scheme(spec.scheme)["style"] if spec.scheme else "think")
+    default = get_style(style).system_prompt
+    return style, system_prompt if system_prompt is not None else spec.system_prompt or default
+
+
+def _identity(name: str) -> str:
+    """A model or adapter name that means the same from any folder: local paths made absolute."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
+
+
+def eval_settings(model: str | None, adapter: str | None = None, *, data: str = "gsm8k:test",
+                  question_field: str = "question", answer_field: str = "answer", limit: int | None = None,
+                  samples: int = 1, temperature: float = 0.7, max_new_tokens: int = 512,
+                  tag_style: str | None = None, system_prompt: str | None = None, seed: int = 0,
+                  backend: str = "hf", dtype: str = "auto") -> EvalSettings:
+    """Resolve ``--model``/``--adapter`` (a run folder supplies its prompt settings) into :class:`EvalSettings`.
+
+    Checks everything that can be checked without loading the model: the model
+    and adapter exist, the numbers make sense, vLLM is installed when asked for.
+    ``temperature`` applies only when ``samples`` > 1 (one sample is greedy).
+    """
+    from .models import resolve_model
+
+    if samples < 1:
+        raise UserError(f"--samples must be at least 1, got {samples}")
+    if samples > 1 and temperature <= 0:
+        raise UserError(f"--samples {samples} needs --temperature above 0 (greedy decoding gives one answer)")
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be at least 1, got {limit}")
+    if max_new_tokens < 1:
+        raise UserError(f"--max_new_tokens must be at least 1, got {max_new_tokens}")
+    if backend not in ("hf", "vllm"):
+        raise UserError(f"unknown backend {backend!r}: choose hf or vllm")
+    if backend == "vllm":
+        from .generation import import_vllm
+
+        import_vllm()
+    spec = model_spec(model, adapter)
+    resolve_model(spec.model)  # a missing model fails here, before anything is written
+    style, system = prompt_settings(spec, tag_style, system_prompt)
+    return EvalSettings(model=_identity(spec.model), adapter=_identity(spec.adapter) if spec.adapter else None,
+                        data=data, question_field=question_field, answer_field=answer_field, limit=limit,
+                        samples=samples, temperature=temperature if samples > 1 else 0.0,
+                        max_new_tokens=max_new_tokens, tag_style=style, system_prompt=system, seed=seed,
+                        backend=backend, dtype=dtype)
+
+
+# --- scoring: pure functions of completions ---------------------------------------------------
+
+
+def format_ok(text: str, style: str) -> bool:
+    """True when a completion follows the prompted tag format: the mini-r1 format rubric at full marks."""
+    return format_rubric([text], tag_style=[style])[0] == 1.0
+
+
+def verdict(text: str, problem: Problem, style: str) -> dict:
+    """What evaluation records of one completion, scored with :func:`minir1.answers.check`."""
+    v = answers.check(text, problem.gold)
+    lenient = answers.lenient_extract(text)
+    return {
+        "completion": text,
+        "extracted": v.extracted,
+        "correct": v.correct,
+        "reason": v.reason,
+        "lenient_extracted": answers.format_number(lenient) if lenient is not None else None,
+        "lenient_correct": lenient == problem.gold,
+        "format_ok": format_ok(text, style),
+    }
+
+
+def make_record(problem: Problem, generations: list[Generation], style: str) -> dict:
+    """The samples.jsonl line of one problem.
+
+    One generation: its verdict at the top level. K generations: each verdict in
+    ``samples``, with ``n_correct``, the ``majority`` answer and ``correct`` (the
+    majority's verdict) at the top level.
+    """
+    record: dict = {"id": problem.id, "question": problem.question, "gold": problem.answer}
+    scored = [{**verdict(g.text, problem, style), "tokens": g.tokens, "truncated": g.truncated} for g in generations]
+    if len(scored) == 1:
+        return {**record, **scored[0]}
+    majority = majority_vote([s["extracted"] for s in scored])
+    return {**record, "samples": scored, "n_correct": sum(s["correct"] for s in scored), "majority": majority,
+            "correct": majority == problem.answer}
+
+
+def _completions(record: dict) -> list[dict]:
+    return record.get("samples", [record])
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
+
+
+def summarize(records: list[dict]) -> dict:
+    """Accuracy and its Wilson interval, lenient accuracy, format rate, length and truncation, pass@k.
+
+    >>> summarize([{"correct": True, "lenient_correct": True, "format_ok": True, "tokens": 10,
+    ...             "truncated": False}])["accuracy"]
+    1.0
+    """
+    n = len(records)
+    k = len(_completions(records[0])) if records else 1
+    per_problem = [_mean(c["correct"] for c in _completions(r)) for r in records]
+    completions = [c for r in records for c in _completions(r)]
+    accuracy = _mean(per_problem)
+    low, high = wilson(sum(per_problem), n)
+    summary = {
+        "n": n,
+        "samples_per_problem": k,
+        "accuracy": accuracy,
+        "ci_low": low,
+        "ci_high": high,
+        "lenient_accuracy": _mean(c["lenient_correct"] for c in completions),
+        "format_rate": _mean(c["format_ok"] for c in completions),
+        "mean_length": _mean(c["tokens"] for c in completions),
+        "truncation_rate": _mean(c["truncated"] for c in completions),
+    }
+    if k > 1:
+        majority = sum(r["correct"] for r in records)
+        m_low, m_high = wilson(majority, n)
+        ks = sorted({2**i for i in range(k.bit_length()) if 2**i <= k} | {k})
+        summary.update(
+            majority_accuracy=majority / n if n else 0.0, majority_ci_low=m_low, majority_ci_high=m_high,
+            pass_at_k={f"pass@{j}": _mean(pass_at_k(k, r["n_correct"], j) for r in records) for j in ks},
+        )
+    return summary
+
+
+# --- generation into records ------------------------------------------------------------------
+
+
+def _score_into(problems: list[Problem], generator: Generator, *, style: str, system_prompt: str | None,
+                max_new_tokens: int, batch_size: int | None, samples: int = 1, temperature: float = 0.0,
+                seed: int = 0, on_records: Callable[[list[dict]], None]) -> None:
+    prompts = [build_prompt(p.question, style, system_prompt) for p in problems]
+
+    def on_batch(indices: list[int], generations: list[list[Generation]]) -> None:
+        on_records([make_record(problems[i], g, style) for i, g in zip(indices, generations, strict=True)])
+
+    generator(prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, num_samples=samples,
+              temperature=temperature, seed=seed, on_batch=on_batch)
+
+
+def evaluate_problems(model, tokenizer, problems: list[Problem], *, style: str = "think",
+                      system_prompt: str | None = None, max_new_tokens: int = 256,
+                      batch_size: int | None = None) -> dict:
+    """Greedy evaluation of an already-loaded model, in memory: the :func:`summarize` figures plus speed.
+
+    For the training loop (every N steps) and the demo (before and after GRPO): a
+    PEFT model in training mode is switched to eval mode and back.
+
+        >>> evaluate_problems(model, tokenizer, load_problems("gsm8k:test", limit=8))["accuracy"]  # doctest: +SKIP
+        0.25
+    """
+    from .generation import generate
+
+    if not problems:
+        raise UserError("no problems to evaluate")
+    records: dict[str, dict] = {}
+    start = time.perf_counter()
+    _score_into(problems, partial(generate, model, tokenizer), style=style, system_prompt=system_prompt,
+                max_new_tokens=max_new_tokens, batch_size=batch_size,
+                on_records=lambda rs: records.update((r["id"], r) for r in rs))
+    seconds = time.perf_counter() - start
+    summary = summarize([records[p.id] for p in problems])
+    tokens = sum(r["tokens"] for r in records.values())
+    return {**summary, "seconds": seconds, "tokens_per_second": tokens / seconds if seconds > 0 else 0.0}
+
+
+# --- the output folder ------------------------------------------------------------------------
+
+
+def fingerprint(problems: list[Problem]) -> str:
+    """SHA-256 over the problems' ids, questions and golds: a changed data file is a different evaluation."""
+    h = hashlib.sha256()
+    for p in problems:
+        h.update(json.dumps([p.id, p.question, p.answer]).encode())
+    return h.hexdigest()
+
+
+def read_samples(path: Path) -> list[dict]:
+    """The complete records in a samples.jsonl; a line cut short by a kill (or otherwise unreadable) is skipped."""
+    if not path.is_file():
+        return []
+    records = []
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict) and "id" in row and "correct" in row:
+                records.append(row)
+    return records
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and rename: a kill leaves the old file or the new one, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _jsonl(records: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def _differences(old: dict, new: dict) -> str:
+    keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if "problems_sha256" in keys:  # a hash says nothing to a reader: name it only when nothing else differs
+        keys.remove("problems_sha256")
+        if not keys:
+            return "the problems in the data changed"
+    shown = [f"{k} {str(old.get(k))[:40]} -> {str(new.get(k))[:40]}" for k in keys[:3]]
+    return ", ".join(shown) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str, dict]:
+    """Check ``out`` can hold this evaluation, record its settings, and return the records already done.
+
+    Raises UserError when ``out`` holds a different evaluation that has results.
+    The records kept are rewritten (each problem once, partial lines dropped) so
+    that new lines append cleanly.
+    """
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--output_dir {out} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    records = read_samples(out / SAMPLES)
+    config_path = out / CONFIG
+    if config_path.is_file():
+        try:
+            old = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise UserError(f"cannot read {config_path} ({e}): pass another --output_dir") from None
+        if old != config and records:
+            raise UserError(f"{out} holds a different evaluation ({_differences(old, config)}): "
+                            "pass another --output_dir")
+    elif records or (out / SUMMARY).exists():
+        raise UserError(f"{out} holds evaluation results without {CONFIG}, so they cannot be resumed safely: "
+                        "pass another --output_dir")
+    # nothing computed under other settings (e.g. their model failed to load): these settings replace them
+    _write_atomic(config_path, json.dumps(config, indent=2) + "\n")
+    ids = {p.id for p in problems}
+    done: dict[str, dict] = {}
+    for r in records:
+        if r["id"] in ids and r["id"] not in done:
+            done[r["id"]] = r
+    _write_atomic(out / SAMPLES, _jsonl([done[p.id] for p in problems if p.id in done]))
+    return done
+
+
+def _check_unique_ids(problems: list[Problem], data: str) -> None:
+    seen = set()
+    for p in problems:
+        if p.id in seen:
+            raise UserError(f"{data}: problem id {p.id!r} appears twice; ids must be unique to resume and compare")
+        seen.add(p.id)
+
+
+def load_generator(settings: EvalSettings, *, trust_remote_code: bool = False) -> Generator:
+    """The generation backend the settings ask for, with its model loaded."""
+    from .generation import VLLMGenerator, generate
+    from .models import load_for_inference, resolve_model
+
+    if settings.backend == "vllm":
+        return VLLMGenerator(resolve_model(settings.model), adapter=settings.adapter, dtype=settings.dtype,
+                             seed=settings.seed, trust_remote_code=trust_remote_code)
+    model, tokenizer = load_for_inference(ModelSpec(settings.model, settings.adapter), settings.dtype,
+                                          trust_remote_code)
+    return partial(generate, model, tokenizer)
+
+
+def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_size: int | None = None,
+             trust_remote_code: bool = False, progress: bool = True, generator: Generator | None = None) -> dict:
+    """Evaluate into ``output_dir`` (resuming what is there) and return the summary (also in summary.json).
+
+    ``generator`` replaces the model (tests pass a fake one); otherwise the model is
+    loaded only when there is something left to generate. Bad data and a folder
+    holding a different evaluation are UserErrors raised before any model is loaded.
+    """
+    from tqdm.auto import tqdm
+
+    if batch_size is not None and batch_size < 1:
+        raise UserError(f"--batch_size must be at least 1, got {batch_size}")
+    started = time.perf_counter()
+    problems = load_problems(settings.data, question_field=settings.question_field,
+                             answer_field=settings.answer_field, limit=settings.limit)
+    _check_unique_ids(problems, settings.data)
+    out = Path(output_dir)
+    config = {**asdict(settings), "problems": len(problems), "problems_sha256": fingerprint(problems)}
+    done = prepare_output(out, config, problems)
+    resumed = len(done)
+    todo = [p for p in problems if p.id not in done]
+
+    timing = {}
+    if todo:
+        (out / SUMMARY).unlink(missing_ok=True)  # summary.json present means finished: minir1 compare relies on it
+        generator = generator or load_generator(settings, trust_remote_code=trust_remote_code)
+        tokens = 0
+        bar = tqdm(total=len(problems), initial=resumed, desc="eval", unit="problem", disable=not progress,
+                   file=sys.stderr)
+        start = time.perf_counter()
+        with (out / SAMPLES).open("a", encoding="utf-8") as f, bar:
+
+            def save(records: list[dict]) -> None:
+                nonlocal tokens
+                f.write(_jsonl(records))
+                f.flush()  # a kill now loses at most the batch being generated
+                for r in records:
+                    done[r["id"]] = r
+                    tokens += sum(c["tokens"] for c in _completions(r))
+                bar.update(len(records))
+
+            _score_into(todo, generator, style=settings.tag_style, system_prompt=settings.system_prompt,
+                        max_new_tokens=settings.max_new_tokens, batch_size=batch_size, samples=settings.samples,
+                        temperature=settings.temperature, seed=settings.seed, on_records=save)
+        seconds = time.perf_counter() - start
+        timing = {"generated_problems": len(todo), "generated_tokens": tokens, "generation_seconds": seconds,
+                  "tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
+                  "wall_seconds": time.perf_counter() - started}
+    else:  # already finished: keep the timing of the run that generated
+        try:
+            old = json.loads((out / SUMMARY).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):  # e.g. killed between its last batch and its summary
+            old = {}
+        timing = {k: old[k] for k in ("generated_problems", "generated_tokens", "generation_seconds",
+                                      "tokens_per_second", "wall_seconds") if k in old}
+
+    missing = [p.id for p in problems if p.id not in done]
+    if missing:  # a generator that skipped problems is a bug, not something to summarise over
+        raise RuntimeError(f"{len(missing)} problems got no completion, e.g. {missing[0]}")
+    records = [done[p.id] for p in problems]
+    _write_atomic(out / SAMPLES, _jsonl(records))
+    summary = {**summarize(records), "resumed_problems": resumed, **timing, "settings": asdict(settings)}
+    _write_atomic(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def format_summary(summary: dict, output_dir: str | os.PathLike | None = None) -> str:
+    """The short table ``minir1 eval`` prints."""
+    s = summary["settings"]
+    what = s["model"] + (f" + {s['adapter']}" if s["adapter"] else "")
+    k = summary["samples_per_problem"]
+    decoding = "greedy" if k == 1 else f"{k} samples at temperature {s['temperature']}"
+    lines = [
+        f"{what} on {s['data']} ({summary['n']} problems, {decoding}, tag style {s['tag_style']})",
+        f"  accuracy (strict)   {_pct(summary['accuracy']):>7}   95% CI {_pct(summary['ci_low'])} - "
+        f"{_pct(summary['ci_high'])} (Wilson)",
+        f"  accuracy (lenient)  {_pct(summary['lenient_accuracy']):>7}   last number anywhere (diagnostic)",
+        f"  format ok           {_pct(summary['format_rate']):>7}",
+        f"  truncated           {_pct(summary['truncation_rate']):>7}   at {s['max_new_tokens']} new tokens",
+        f"  mean length         {summary['mean_length']:7.1f}   tokens",
+    ]
+    if k > 1:
+        lines.append(f"  majority vote       {_pct(summary['majority_accuracy']):>7}   95% CI "
+                     f"{_pct(summary['majority_ci_low'])} - {_pct(summary['majority_ci_high'])}")
+        lines.extend(f"  {name:<19} {_pct(v):>7}" for name, v in summary["pass_at_k"].items())
+    if "tokens_per_second" in summary:
+        lines.append(f"  speed               {summary['tokens_per_second']:7.0f}   generated tokens/s "
+                     f"({summary['generated_problems']} problems in {summary['generation_seconds']:.1f} s)")
+    if summary.get("resumed_problems"):
+        lines.append(f"  resumed             {summary['resumed_problems']} problems were done by an earlier run")
+    if output_dir is not None:
+        lines.append(f"results: {Path(output_dir) / SAMPLES}, {Path(output_dir) / SUMMARY}")
+    return "\n".join(lines)
+
+
+def cli_eval(args) -> int:
+    """``minir1 eval``: parse, evaluate (resuming), print the table."""
+    settings = eval_settings(args.model, args.adapter, tag_style=args.tag_style, system_prompt=args.system_prompt,
+                             samples=args.samples, temperature=args.temperature, limit=args.limit,
+                             max_new_tokens=args.max_new_tokens, backend=args.backend, data=args.data,
+                             question_field=args.question_field, answer_field=args.answer_field, seed=args.seed,
+                             dtype=args.dtype)
+    try:
+        summary = run_eval(settings, args.output_dir, batch_size=args.batch_size,
+                           trust_remote_code=args.trust_remote_code)
+    except KeyboardInterrupt:
+        print(f"minir1 eval: interrupted; finished problems are saved in {Path(args.output_dir) / SAMPLES}: "
+              "run the same command again to do the rest", file=sys.stderr)
+        return 130
+    print(format_summary(summary, args.output_dir))
+    return 0

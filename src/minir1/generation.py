@@ -1,0 +1,371 @@
+"""Generation backends: batched Hugging Face generation (the default) and vLLM (optional).
+
+Both answer the same call, ``fn(prompts, *, max_new_tokens, batch_size, num_samples,
+temperature, seed, on_batch) -> list[list[Generation]]``: one list of
+``num_samples`` generations per chat prompt, in the order of the prompts.
+Evaluation, the training loop and the demo only see this contract, so a test can
+hand in a fake generator that returns known completions.
+
+Design choices, stated up front:
+
+* **Decoding is defined here, not by the model's generation_config.json.**
+  Qwen2.5-Instruct's file asks for top-k 20, top-p 0.8 and a repetition penalty of
+  1.05; two models evaluated "the same way" must not inherit different sampling
+  rules. Greedy is plain argmax; sampling is plain temperature sampling.
+* **A completion ends at EOS or at the end of its answer block** (``</answer>``):
+  anything a model writes after its answer cannot change the verdict, so it is not
+  generated (and a stray tail inside the last token is trimmed from the text).
+  ``truncated`` means it reached ``max_new_tokens`` before either.
+* **Batches of similar length.** Prompts are sorted by token length (longest
+  first, so running out of memory shows in the first batch, not after an hour),
+  left-padded, and generated ``batch_size`` sequences at a time; results come back
+  in the original order.
+* **Speed: batching pays, the rest did not** (``bench/generation_throughput.py``,
+  figures in ``bench/results/generation_throughput.json``). On a CPU (tiny model,
+  one thread, 64 new tokens forced): one prompt at a time 1,612 tokens/s, a batch
+  of 8 7,414, of 32 10,725 (6.7x), of 64 8,285. A static KV cache was 6-12%
+  slower at batches 1-32 (7% faster at 64, still below 32 without it);
+  torch.compile on top of it paid only at batch 1 (+31%; +1% at 8) and lost at 32
+  and 64, and every new batch shape recompiles, a cost the bench's warm-up hides
+  and an evaluation would pay batch after batch. The end-of-answer check costs
+  nothing measurable (10,780 tokens/s with it). So the defaults are transformers'
+  dynamic cache, no compile, and the batch size of :func:`default_batch_size`;
+  ``generate_tokens`` keeps ``cache`` and ``compile`` so the GPU bench can
+  measure them.
+
+    >>> gens = generate(model, tokenizer, [build_prompt("What is 2 + 3?")], max_new_tokens=64)  # doctest: +SKIP
+    >>> gens[0][0].text, gens[0][0].tokens, gens[0][0].truncated                            # doctest: +SKIP
+    ('<think>\\n2 + 3 = 5\\n</think>\\n<answer>\\n5\\n</answer>', 21, False)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .answers import ANSWER_CLOSE
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One completion: its text (up to and including ``</answer>``), tokens generated, and whether it was cut off."""
+
+    text: str
+    tokens: int
+    truncated: bool
+
+
+# on_batch(indices of the prompts just finished, their generations): called after every batch,
+# so a caller can save results as they come (evaluation appends them to samples.jsonl).
+OnBatch = Callable[[list[int], list[list[Generation]]], None]
+
+
+def default_batch_size(device_type: str, num_samples: int = 1) -> int:
+    """Sequences generated together by default: 32 on a CPU, 128 on a GPU (rounded down to whole prompts).
+
+    CPU: the fastest batch measured on the tiny model (see the module docstring).
+    GPU: not measured here (no GPU was at hand; ``python bench/generation_throughput.py
+    --gpu`` measures batches 1, 64 and 256). The reasoning: decoding a 0.5B model with
+    transformers is bound by per-step overhead (kernel launches, Python), not by
+    arithmetic, so a step of 128 rows costs about what a step of one does and
+    tokens/s grows with the batch; 128 rows of Qwen2.5-0.5B keep the KV cache near
+    1.2 GB in bf16 (12 KiB per token, ~750 tokens each), small enough beside
+    training on a 16 GB GPU. Use ``--backend vllm`` for large evaluations on a GPU.
+    """
+    rows = 128 if device_type == "cuda" else 32
+    return max(1, rows // num_samples) * num_samples
+
+
+@contextlib.contextmanager
+def inference_mode(model) -> Iterator[None]:
+    """Eval mode and no autograd for the duration; the model's training flag is restored afterwards.
+
+    The training loop evaluates a PEFT model in the middle of training: dropout must
+    be off while it generates, and back on after.
+    """
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        if was_training:
+            model.train()
+
+
+def _generation_config(model, tokenizer, max_new_tokens: int, num_samples: int, temperature: float,
+                       min_new_tokens: int, cache: str | None, compile: bool):
+    from transformers import CompileConfig, GenerationConfig
+
+    sampling = {}
+    if temperature > 0:
+        # Explicit neutral values: left unset, they would be filled in from the model's own file.
+        sampling = {"temperature": temperature, "top_k": 0, "top_p": 1.0}
+    gc = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        min_new_tokens=min_new_tokens,
+        do_sample=temperature > 0,
+        repetition_penalty=1.0,  # applies to greedy decoding too
+        no_repeat_ngram_size=0,
+        num_return_sequences=num_samples,
+        eos_token_id=_eos_ids(model, tokenizer),
+        pad_token_id=_pad_id(tokenizer),
+        use_cache=True,  # training with gradient checkpointing turns it off in the model config
+        cache_implementation=cache,
+        disable_compile=not compile,
+        **sampling,
+    )
+    if compile:
+        gc.compile_config = CompileConfig(fullgraph=False, dynamic=False)
+        gc.compile_config._compile_all_devices = True  # transformers compiles on GPUs only unless told
+    return gc
+
+
+def _eos_ids(model, tokenizer) -> list[int]:
+    ids = model.generation_config.eos_token_id
+    ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+def _pad_id(tokenizer) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
+def _stopping_criteria(model, tokenizer, stop: str | None):
+    """A StoppingCriteria class bound to this tokenizer: stops rows at EOS or ``stop``, recording when.
+
+    Tokens whose text holds the last character of ``stop`` are found once; only
+    when such a token has just been generated is the row's tail decoded, so the
+    check costs a table look-up per step. Every step is recorded, so the number of
+    tokens each row generated is exact (rows that finish early are padded after).
+    """
+    import torch
+    from transformers import StoppingCriteria
+
+    size = max(model.config.get_text_config().vocab_size, len(tokenizer))
+    closing = torch.zeros(size, dtype=torch.bool)
+    if stop:
+        pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        closing[: len(pieces)] = torch.tensor([stop[-1] in (p or "") for p in pieces])
+    eos = torch.tensor(_eos_ids(model, tokenizer), dtype=torch.long)
+
+    class StopAndRecord(StoppingCriteria):
+        def __init__(self, prompt_len: int, rows: int, device):
+            self.prompt_len = prompt_len
+            self.closing, self.eos = closing.to(device), eos.to(device)
+            self.finished_at = torch.zeros(rows, dtype=torch.long, device=device)  # 0: not finished
+
+        def __call__(self, input_ids, scores, **kwargs):
+            last = input_ids[:, -1]
+            done = torch.isin(last, self.eos)
+            if stop:
+                # each token adds at least one byte, so the stop string lies within its length in tokens
+                for row in torch.nonzero(self.closing[last] & ~done).flatten().tolist():
+                    if stop in tokenizer.decode(input_ids[row, -len(stop):]):
+                        done[row] = True
+            step = input_ids.shape[1] - self.prompt_len
+            self.finished_at = torch.where(done & (self.finished_at == 0), step, self.finished_at)
+            return self.finished_at > 0
+
+    return StopAndRecord
+
+
+def encode_chat(tokenizer, messages: list[dict]) -> list[int]:
+    """Token ids of a chat prompt with the assistant turn opened (``add_generation_prompt``)."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    # the template already wrote every special token the model expects
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _trim(text: str, stop: str | None) -> str:
+    if stop and stop in text:
+        return text[: text.index(stop) + len(stop)]
+    return text
+
+
+def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int, batch_size: int | None = None,
+             num_samples: int = 1, temperature: float = 0.0, seed: int = 0, on_batch: OnBatch | None = None,
+             **speed) -> list[list[Generation]]:
+    """Generate ``num_samples`` completions per chat prompt with Hugging Face transformers.
+
+    ``temperature`` 0 is greedy (then ``num_samples`` must be 1). ``batch_size``
+    counts sequences (prompts x samples) and defaults to :func:`default_batch_size`.
+    Works on a PEFT model in training mode (see :func:`inference_mode`). Sampling
+    seeds a private copy of the random state: the caller's random stream is
+    untouched. ``speed`` passes on to :func:`generate_tokens`.
+    """
+    encoded = [encode_chat(tokenizer, p) for p in prompts]
+    return generate_tokens(model, tokenizer, encoded, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                           num_samples=num_samples, temperature=temperature, seed=seed, on_batch=on_batch, **speed)
+
+
+def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_tokens: int, batch_size: int | None = None,
+                    num_samples: int = 1, temperature: float = 0.0, seed: int = 0, on_batch: OnBatch | None = None,
+                    stop: str | None = ANSWER_CLOSE, min_new_tokens: int = 0, cache: str | None = None,
+                    compile: bool = False) -> list[list[Generation]]:
+    """:func:`generate` on prompts that are already token ids.
+
+    ``cache`` (``"static"``, or None for transformers' dynamic cache) and
+    ``compile`` are the speed settings the benchmark compares; ``min_new_tokens``
+    with ``stop=None`` forces full-length generation.
+    """
+    import torch
+
+    if num_samples < 1:
+        raise UserError(f"num_samples must be at least 1, got {num_samples}")
+    if temperature < 0:
+        raise UserError(f"temperature must be 0 (greedy) or more, got {temperature}")
+    if temperature == 0 and num_samples > 1:
+        raise UserError(f"{num_samples} samples per prompt need a temperature above 0 (greedy gives one answer)")
+    if max_new_tokens < 1:
+        raise UserError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    if not encoded:
+        return []
+    device = next(model.parameters()).device
+    per_batch = max(1, (batch_size or default_batch_size(device.type, num_samples)) // num_samples)
+    config = _generation_config(model, tokenizer, max_new_tokens, num_samples, temperature, min_new_tokens, cache,
+                                compile)
+    criteria = _stopping_criteria(model, tokenizer, stop)
+    pad = _pad_id(tokenizer)
+    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+    results: list[list[Generation]] = [[] for _ in encoded]
+
+    with inference_mode(model), _seeded(temperature > 0, seed, device):
+        for start in range(0, len(order), per_batch):
+            batch = order[start : start + per_batch]
+            width = max(len(encoded[i]) for i in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):  # left padding: every prompt ends where generation starts
+                ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i])
+                mask[row, width - len(encoded[i]) :] = 1
+            stopper = criteria(width, len(batch) * num_samples, device)
+            out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config,
+                                 stopping_criteria=[stopper])
+            gens = _decode(tokenizer, out[:, width:].tolist(), stopper.finished_at.tolist(), stop)
+            grouped = [gens[k * num_samples : (k + 1) * num_samples] for k in range(len(batch))]
+            for i, g in zip(batch, grouped, strict=True):
+                results[i] = g
+            if on_batch is not None:
+                on_batch(batch, grouped)
+    return results
+
+
+def _decode(tokenizer, rows: list[list[int]], finished_at: list[int], stop: str | None) -> list[Generation]:
+    """Generations from generated ids; a row finished at step k keeps its first k tokens (0: never finished)."""
+    out = []
+    for tokens, at in zip(rows, finished_at, strict=True):
+        n = at or len(tokens)
+        out.append(Generation(_trim(tokenizer.decode(tokens[:n], skip_special_tokens=True), stop), n, at == 0))
+    return out
+
+
+@contextlib.contextmanager
+def _seeded(sampling: bool, seed: int, device) -> Iterator[None]:
+    """Seed the random state for sampling, inside a fork that restores the caller's state afterwards."""
+    import torch
+
+    if not sampling:  # greedy draws no random numbers
+        yield
+        return
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
+def stream(model, tokenizer, messages: list[dict], *, on_text: Callable[[str], None], max_new_tokens: int,
+           temperature: float = 0.0, seed: int = 0, stop: str | None = ANSWER_CLOSE) -> Generation:
+    """Generate one completion, handing its text to ``on_text`` piece by piece as it is produced.
+
+    Pieces are whole words (transformers' TextStreamer buffers until a space or a
+    newline), and nothing after ``stop`` is handed on. Returns the finished
+    :class:`Generation`, the same as :func:`generate` would.
+    """
+    import torch
+    from transformers import TextStreamer
+
+    class Streamer(TextStreamer):
+        sent = ""
+
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            # cut at the stop string: the last token may carry text beyond it
+            full = _trim(self.sent + text, stop)
+            if len(full) > len(self.sent):
+                on_text(full[len(self.sent) :])
+                self.sent = full
+
+    device = next(model.parameters()).device
+    config = _generation_config(model, tokenizer, max_new_tokens, 1, temperature, 0, None, False)
+    ids = torch.tensor([encode_chat(tokenizer, messages)], device=device)
+    stopper = _stopping_criteria(model, tokenizer, stop)(ids.shape[1], 1, device)
+    streamer = Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    with inference_mode(model), _seeded(temperature > 0, seed, device):
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config,
+                             stopping_criteria=[stopper], streamer=streamer)
+    return _decode(tokenizer, out[:, ids.shape[1] :].tolist(), stopper.finished_at.tolist(), stop)[0]
+
+
+# --- vLLM ---------------------------------------------------------------------------------
+
+# Sequences handed to vLLM at once: it schedules within them, and results are saved after each chunk.
+VLLM_BATCH = 1024
+
+
+def import_vllm():
+    """The vllm module, or a UserError saying how to install it."""
+    try:
+        import vllm
+    except ImportError:
+        raise UserError("the vllm backend needs vLLM: pip install 'minir1[vllm]' (Linux with a CUDA GPU), "
+                        "or use --backend hf") from None
+    return vllm
+
+
+class VLLMGenerator:
+    """The :func:`generate` contract on a vLLM engine, which loads the model itself.
+
+    A LoRA adapter is served by vLLM's LoRA support, not merged. vLLM stops at
+    ``</answer>`` (kept in the text) or EOS, like the HF backend.
+    """
+
+    def __init__(self, model: str, *, adapter: str | None = None, dtype: str = "auto", seed: int = 0,
+                 trust_remote_code: bool = False):
+        vllm = import_vllm()
+        self._vllm = vllm
+        kwargs: dict = {"model": model, "dtype": dtype, "seed": seed, "trust_remote_code": trust_remote_code}
+        self._lora = None
+        if adapter:
+            from vllm.lora.request import LoRARequest
+
+            rank = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("r", 16)
+            kwargs.update(enable_lora=True, max_lora_rank=max(8, rank))
+            self._lora = LoRARequest("adapter", 1, str(adapter))
+        self.llm = vllm.LLM(**kwargs)
+
+    def __call__(self, prompts: list[list[dict]], *, max_new_tokens: int, batch_size: int | None = None,
+                 num_samples: int = 1, temperature: float = 0.0, seed: int = 0,
+                 on_batch: OnBatch | None = None) -> list[list[Generation]]:
+        if temperature == 0 and num_samples > 1:
+            raise UserError(f"{num_samples} samples per prompt need a temperature above 0 (greedy gives one answer)")
+        # SamplingParams' own defaults are neutral (no top-k/top-p, no penalty), unlike LLM's model defaults.
+        params = self._vllm.SamplingParams(n=num_samples, temperature=temperature, max_tokens=max_new_tokens,
+                                           stop=[ANSWER_CLOSE], include_stop_str_in_output=True, seed=seed)
+        per_batch = max(1, (batch_size or VLLM_BATCH) // num_samples)
+        results: list[list[Generation]] = []
+        for start in range(0, len(prompts), per_batch):
+            chunk = prompts[start : start + per_batch]
+            outputs = self.llm.chat(chunk, params, use_tqdm=False, lora_request=self._lora)
+            grouped = [[Generation(o.text, len(o.token_ids), o.finish_reason == "length") for o in req.outputs]
+                       for req in outputs]
+            results.extend(grouped)
+            if on_batch is not None:
+                on_batch(list(range(start, start + len(chunk))), grouped)
+        return results
