@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/minir1 demo
+	$(BIN)/minir1 demo --overwrite
 
 test: setup
 	$(BIN)/python -m pytest

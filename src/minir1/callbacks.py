@@ -239,18 +239,28 @@ class MetricsLogger(TrainerCallback):
 
 
 class ProgressBar(TrainerCallback):
-    """One tqdm bar with the numbers a user watches (reward, correctness, length, seconds per step),
-    in place of transformers' bar, which prints every log dictionary."""
+    """One tqdm bar with the few numbers a user watches, in place of transformers' bar, which
+    prints every log dictionary. ``fields`` maps a label to ``(log key, format)``."""
 
-    def __init__(self, reward_points: dict[str, float]):
-        self.reward_points = reward_points
+    def __init__(self, desc: str, fields: dict[str, tuple[str, str]]):
+        self.desc = desc
+        self.fields = fields
         self.bar = None
+
+    @classmethod
+    def for_grpo(cls, reward_points: dict[str, float]) -> ProgressBar:
+        total = sum(reward_points.values())
+        fields = {"reward": ("reward", "{:.2f}/" + f"{total:g}")}
+        if "correctness" in reward_points:
+            fields["correct"] = ("rewards/correctness/mean", "{:.0%}")
+        fields["len"] = ("completions/mean_length", "{:.0f}")
+        return cls("GRPO", fields)
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="GRPO", unit="step",
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.desc, unit="step",
                             dynamic_ncols=True)
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -258,20 +268,25 @@ class ProgressBar(TrainerCallback):
             self.bar.update(state.global_step - self.bar.n)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.bar is None or not logs or "reward" not in logs:
+        if self.bar is None or not logs:
             return
-        total = sum(self.reward_points.values())
-        post = {"reward": f"{logs['reward']:.2f}/{total:g}"}
-        if isinstance(logs.get("rewards/correctness/mean"), (int, float)):
-            post["correct"] = f"{logs['rewards/correctness/mean']:.0%}"
-        if isinstance(logs.get("completions/mean_length"), (int, float)):
-            post["len"] = f"{logs['completions/mean_length']:.0f}"
-        self.bar.set_postfix(post, refresh=False)
+        post = {label: fmt.format(logs[key]) for label, (key, fmt) in self.fields.items()
+                if isinstance(logs.get(key), (int, float))}
+        if post:
+            self.bar.set_postfix(post, refresh=False)
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def use_progress_bar(trainer, bar: ProgressBar) -> None:
+    """Swap transformers' progress callback (it prints every log dict) for ``bar``."""
+    from transformers import ProgressCallback
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(bar)
 
 
 # --- interruption ---------------------------------------------------------------------------

@@ -114,7 +114,7 @@ class TrainConfig:
     eval_every: int = _f(0, "evaluate on a held-out subset every N steps (0: never)")
     eval_data: str = _f("gsm8k:test", "held-out problems for evaluation during training")
     eval_limit: int = _f(64, "held-out problems evaluated each time")
-    health_window: int = _f(20, "steps the health warnings look back over")
+    health_window: int = _f(50, "steps the slow health warnings compare (format saturated, correctness flat)")
     report_to: list[str] | str = _f("none", "trackers: none, tensorboard, wandb, trackio")
     plot: bool = _f(True, "write plots at the end of training")
     push_to_hub: bool = _f(False, "push the final adapter or model to the Hub")
@@ -448,7 +448,7 @@ SAME_NAME = (
     "steps_per_generation", "num_iterations", "max_completion_length", "temperature", "top_p", "beta", "epsilon",
     "loss_type", "scale_rewards", "mask_truncated_completions", "activation_checkpointing", "use_vllm", "vllm_mode",
     "vllm_gpu_memory_utilization", "vllm_server_host", "vllm_server_port", "vllm_server_timeout",
-    "logging_steps", "save_steps", "save_total_limit", "report_to", "push_to_hub", "hub_model_id",
+    "logging_steps", "save_steps", "save_total_limit", "report_to",
     "trust_remote_code",
 )
 

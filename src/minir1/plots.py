@@ -73,8 +73,9 @@ def plot_rewards(records: list[dict], rewards: dict[str, float], title: str = "R
         ax2.set_ylim(0, 100)
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
-    if handles:
-        ax.legend(handles, labels, loc="best", fontsize=9)
+    if handles:  # below the axes, so it never hides a curve
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(len(handles), 4),
+                  fontsize=9, frameon=False)
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -126,7 +127,8 @@ def write_plots(run_dir: str | Path) -> list[Path]:
                                                    strict=True)}
     out = run / "plots"
     out.mkdir(exist_ok=True)
-    title = f"{cfg.get('recipe') or run.name}: {cfg.get('model', '')}"
+    model = str(cfg.get("model", ""))
+    title = f"{cfg.get('recipe') or run.name}: {Path(model).name if Path(model).exists() else model}"
     paths = []
     for name, fig in (("rewards.png", plot_rewards(records, rewards, title=title)),
                       ("diagnostics.png", plot_diagnostics(records, cfg.get("max_completion_length")))):

@@ -25,17 +25,17 @@ ITEMS = ["apples", "books", "coins", "pens", "cards", "eggs", "shells", "stamps"
 TEMPLATES = {
     "add": (
         "{n} has {a} {i}. {n} gets {b} more {i}. How many {i} does {n} have now?",
-        "{n} has {a} {i} and gets {b} more, so {a} + {b} = {c}.",
+        "{a} + {b} = {c}",
         lambda a, b: a + b,
     ),
     "sub": (
         "{n} has {a} {i}. {n} gives away {b} {i}. How many {i} does {n} have left?",
-        "{n} has {a} {i} and gives away {b}, so {a} - {b} = {c}.",
+        "{a} - {b} = {c}",
         lambda a, b: a - b,
     ),
     "mul": (
         "{n} has {a} bags with {b} {i} in each bag. How many {i} does {n} have in all?",
-        "{n} has {a} bags of {b} {i}, so {a} * {b} = {c}.",
+        "{a} * {b} = {c}",
         lambda a, b: a * b,
     ),
 }

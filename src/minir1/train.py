@@ -35,6 +35,7 @@ from .callbacks import (
     ProgressBar,
     SampleRecorder,
     is_main_process,
+    use_progress_bar,
 )
 from .config import FIELDS, TrainConfig, grpo_kwargs, load_config, save_config, validate, world_size
 from .data import load_problems, prompt_rows
@@ -85,10 +86,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
                                  cfg.max_completion_length, metrics))
     trainer = GRPOTrainer(model=model_path, reward_funcs=reward_fns, args=args, train_dataset=dataset,
                           peft_config=lora_config(cfg), callbacks=ours + list(callbacks or []))
-    from transformers import ProgressCallback
-
-    trainer.remove_callback(ProgressCallback)  # it prints every log dict; ours shows what matters
-    trainer.add_callback(ProgressBar(cfg.reward_points))
+    use_progress_bar(trainer, ProgressBar.for_grpo(cfg.reward_points))
     if cfg.resume:
         checkpoint = latest_checkpoint(run)
         log.info("resuming from %s", checkpoint)

@@ -1,0 +1,97 @@
+"""Warm start: a short supervised pass on worked solutions in the tag format (TRL's SFTTrainer).
+
+GRPO learns only from differences between completions of the same prompt. A
+model that never writes an ``<answer>`` block earns zero reward on every
+completion, and nothing moves. A few hundred worked examples in the exact
+format give it a starting point; GRPO then improves what it does with it.
+That is how ``minir1 demo`` starts its tiny model, and it helps real models too
+(``minir1 warmstart --model Qwen/Qwen2.5-0.5B-Instruct --data gsm8k:train ...``).
+
+Each example is a prompt (the same chat prompt GRPO uses) and a completion
+(``format_completion(steps, answer)``); the loss covers the completion only.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from .callbacks import ProgressBar, use_progress_bar
+from .data import Problem, load_problems
+from .errors import UserError
+from .prompts import build_prompt, format_completion, solution_steps
+
+log = logging.getLogger("minir1")
+
+
+def sft_rows(problems: list[Problem], style: str = "think", system_prompt: str | None = None) -> list[dict]:
+    """Prompt-completion rows in chat form: the GRPO prompt, and the worked solution in the tag format.
+
+    >>> row = sft_rows(load_problems("gsm8k:test", limit=1))[0]
+    >>> row["completion"][0]["content"].endswith("<answer>\\n18\\n</answer>")
+    True
+    """
+    return [
+        {"prompt": build_prompt(p.question, style, system_prompt),
+         "completion": [{"role": "assistant", "content": format_completion(solution_steps(p.solution), p.answer,
+                                                                            style)}]}
+        for p in problems
+    ]
+
+
+def warm_start(model: str, rows: list[dict], output_dir: str | Path, *, epochs: float = 1.0,
+               learning_rate: float = 2e-5, batch_size: int = 8, lora: bool = False, seed: int = 0,
+               max_length: int = 1024, warmup_steps: int = 0, callbacks: list | None = None) -> Path:
+    """Fine-tune ``model`` on prompt-completion ``rows`` (see :func:`sft_rows`) and save a standalone model.
+
+    With ``lora=True`` a LoRA adapter is trained and merged, so the result loads
+    like any model either way.
+    """
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from .models import resolve_model
+
+    model_path = resolve_model(model)
+    out = Path(output_dir)
+    on_gpu = torch.cuda.is_available()
+    bf16 = on_gpu and torch.cuda.is_bf16_supported()
+    args = SFTConfig(
+        output_dir=str(out / "sft-checkpoints"), num_train_epochs=epochs, learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size, lr_scheduler_type="cosine", warmup_steps=warmup_steps,
+        logging_steps=10, save_strategy="no", report_to="none", seed=seed, use_cpu=not on_gpu, bf16=bf16,
+        max_length=max_length, completion_only_loss=True, disable_tqdm=False,
+        model_init_kwargs={"dtype": "float32"},
+    )
+    peft_config = None
+    if lora:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
+    trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
+                         peft_config=peft_config, callbacks=callbacks)
+    use_progress_bar(trainer, ProgressBar("warm start", {"loss": ("loss", "{:.3f}"),
+                                                         "token acc": ("mean_token_accuracy", "{:.0%}")}))
+    trainer.train()
+    final = trainer.model.merge_and_unload() if lora else trainer.model
+    final.save_pretrained(out)
+    trainer.processing_class.save_pretrained(out)
+    shutil.rmtree(out / "sft-checkpoints", ignore_errors=True)
+    return out
+
+
+def cli_warmstart(args) -> int:
+    """``minir1 warmstart --model M --data D --output_dir OUT``."""
+    from .train import configure_logging
+
+    out = Path(args.output_dir)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise UserError(f"{out} already exists: pass --overwrite to replace it, or choose another --output_dir")
+    problems = load_problems(args.data, limit=args.limit)
+    configure_logging()
+    path = warm_start(args.model, sft_rows(problems, args.tag_style), out, epochs=args.epochs,
+                      learning_rate=args.learning_rate, batch_size=args.batch_size, lora=args.lora)
+    print(f"warm-started model written to {path}; train it with: minir1 train --config mini-r1 --model {path}")
+    return 0
