@@ -70,7 +70,7 @@ def device_and_dtype(requested: str = "auto"):
     on_gpu = torch.cuda.is_available()
     device = torch.device("cuda" if on_gpu else "cpu")
     if requested == "auto":
-        dtype = torch.bfloat16 if on_gpu and torch.cuda.is_bf16_supported() else torch.float32
+        dtype = torch.bfloat16 if on_gpu and torch.cuda.is_bf16_supported(including_emulation=False) else torch.float32
     else:
         dtype = getattr(torch, requested)
     return device, dtype

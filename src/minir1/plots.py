@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .callbacks import METRICS, read_jsonl
 from .errors import UserError
+from .jsonl import read_jsonl
+
+METRICS = "metrics.jsonl"
 
 
 def smooth(values: list[float], window: int = 10) -> list[float]:
@@ -49,9 +51,6 @@ def _line(ax, steps, values, label, color, window):
 def plot_rewards(records: list[dict], rewards: dict[str, float], title: str = "Reward progression",
                  window: int = 10):
     """Each reward in points and the total per step; held-out accuracy on a second axis if logged."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 5))
@@ -83,9 +82,6 @@ def plot_rewards(records: list[dict], rewards: dict[str, float], title: str = "R
 
 def plot_diagnostics(records: list[dict], max_completion_length: int | None = None, window: int = 10):
     """Completion length, truncated fraction, zero-spread groups and KL (or entropy), one panel each."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     has_kl = any(isinstance(r.get("kl"), (int, float)) for r in records)

@@ -1,0 +1,161 @@
+"""``minir1 export RUN_DIR OUT_DIR``: a run's trained model as one folder that plain transformers loads.
+
+Design choices, stated up front:
+
+* **A LoRA run is merged into its base model.** The base model named by the
+  run's ``config.yaml`` is loaded in fp32, the adapter in ``final/`` is applied
+  with peft (the same loading path as ``minir1 eval`` and ``minir1 chat``) and
+  merged, and the result is cast back to the base model's own dtype (bf16 for
+  Qwen2.5), so the export is the size of the base model. Merging in fp32 adds
+  the low-rank update without rounding it twice. No GPU is needed: a merge is one
+  matrix product per adapted layer.
+* **A full fine-tuning run is copied as it is:** its ``final/`` already is a
+  standalone model.
+* **The folder holds what transformers needs and nothing else:** safetensors
+  weights, ``config.json``, ``generation_config.json``, the tokenizer with its
+  chat template (the run's own, from ``final/``: the one training used), and a
+  model card (``README.md``, :func:`minir1.report.model_card` with
+  ``merged=True``) with the run's settings, final rewards and evaluation.
+  ``training_args.bin`` (a pickle of TRL's arguments, of no use outside
+  training) is left out.
+* **Never half a model, never the run itself.** The export is written to
+  ``OUT_DIR.partial`` and renamed when complete; an existing ``OUT_DIR`` is
+  replaced only with ``overwrite``, and never when it is, or holds, the run.
+
+    >>> export_run("runs/mini-r1", "exports/mini-r1").merged        # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+
+# Files of final/ that a standalone model does not need.
+LEFT_OUT = ("training_args.bin",)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """Where an export went. ``merged``: a LoRA adapter merged into ``base_model`` (False: a full fine-tuning run,
+    copied); ``url``: the Hub repository it was pushed to, if any."""
+
+    out_dir: Path
+    merged: bool
+    base_model: str
+    url: str | None = None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
+    """The run's ``final/`` folder, after checking that ``run_dir`` is a finished run and ``out_dir`` may be
+    written; a one-line UserError otherwise."""
+    if not (run_dir / "config.yaml").is_file():
+        raise UserError(f"{run_dir} is not a run folder (no config.yaml): pass a folder written by minir1 train")
+    final = run_dir / "final"
+    if not final.is_dir():
+        raise UserError(f"run folder {run_dir} has no final/ model yet: finish the run first "
+                        f"(minir1 train --resume --output_dir {run_dir})")
+    if not ((final / "adapter_config.json").is_file() or (final / "config.json").is_file()):
+        raise UserError(f"{final} holds neither a LoRA adapter (adapter_config.json) nor a model (config.json)")
+    run, out = run_dir.resolve(), out_dir.resolve()
+    if _inside(run, out) or _inside(out, final.resolve()):
+        raise UserError(f"OUT_DIR {out_dir} would overwrite the run {run_dir}: choose a folder outside it")
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise UserError(f"OUT_DIR {out_dir} is a file: choose a folder")
+        if not overwrite:
+            raise UserError(f"{out_dir} already exists: pass --overwrite to replace it, or choose another OUT_DIR")
+    return final
+
+
+def _read_summary(run_dir: Path) -> dict:
+    try:
+        return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):  # a run stopped before its summary: the card says less
+        return {}
+
+
+def merge_adapter(run_dir: Path, out_dir: Path, trust_remote_code: bool = False) -> str:
+    """Merge the run's LoRA adapter into its base model and save model and tokenizer to ``out_dir``.
+
+    Returns the base model's name (as the run's configuration gives it).
+    """
+    import torch
+    from transformers import AutoConfig, AutoTokenizer
+
+    from .models import load_for_inference, model_spec, resolve_model
+
+    spec = model_spec(adapter=str(run_dir))
+    base = resolve_model(spec.model)
+    saved_dtype = AutoConfig.from_pretrained(base, trust_remote_code=trust_remote_code).dtype or torch.float32
+    model, _ = load_for_inference(spec, dtype="float32", trust_remote_code=trust_remote_code)
+    merged = model.merge_and_unload()
+    merged.to(device="cpu", dtype=saved_dtype)
+    merged.save_pretrained(out_dir)
+    final = Path(spec.adapter)
+    tokenizer_dir = final if (final / "tokenizer_config.json").is_file() else base
+    AutoTokenizer.from_pretrained(tokenizer_dir, trust_remote_code=trust_remote_code).save_pretrained(out_dir)
+    return spec.model
+
+
+def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwrite: bool = False,
+               push_to_hub: str | None = None, evaluation: dict | None = None) -> Exported:
+    """Write the run's model to ``out_dir`` as a standalone model with its card; optionally push it to the Hub.
+
+    ``evaluation`` (e.g. the summary :func:`minir1.evaluate.run_eval` returns) goes
+    into the card; without it the card shows the run's last evaluation during
+    training, if any. ``push_to_hub`` is a Hub repository id (``you/model``).
+    """
+    from .config import load_config
+    from .report import write_model_card
+
+    run, out = Path(run_dir), Path(out_dir)
+    final = check_paths(run, out, overwrite)
+    cfg = load_config(str(run / "config.yaml"))
+    merged = (final / "adapter_config.json").is_file()
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if merged:
+            base = merge_adapter(run, partial, cfg.trust_remote_code)
+        else:
+            shutil.copytree(final, partial, ignore=shutil.ignore_patterns(*LEFT_OUT))
+            base = cfg.model
+        write_model_card(partial, cfg, _read_summary(run), evaluation, merged=merged)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
+    url = None
+    if push_to_hub:
+        from .report import push_folder
+
+        url = push_folder(out, push_to_hub, f"minir1 export of {run.name} ({cfg.recipe or 'run'})")
+    return Exported(out, merged, base, url)
+
+
+def cli_export(args) -> int:
+    """``minir1 export RUN_DIR OUT_DIR [--overwrite] [--push_to_hub REPO_ID]``."""
+    from .train import configure_logging
+
+    configure_logging()
+    result = export_run(args.run_dir, args.out_dir, overwrite=args.overwrite, push_to_hub=args.push_to_hub)
+    what = f"merged the LoRA adapter into {result.base_model}" if result.merged else "copied the fully fine-tuned model"
+    print(f"{what}: {result.out_dir}")
+    print(f'load it with AutoModelForCausalLM.from_pretrained("{result.out_dir}"), or: minir1 chat --model '
+          f"{result.out_dir}")
+    if result.url:
+        print(f"pushed to {result.url}")
+    return 0
