@@ -88,6 +88,7 @@ def test_mini_r1_recipe_is_the_seed():
         ({"trl_args": {"beta": 0.1}}, "use --beta instead"),
         ({"trl_args": {"bf16": True}}, "minir1 sets it"),
         ({"report_to": "mlflow"}, "report_to 'mlflow'"),
+        ({"report_to": "trackio"}, "pip install trackio"),
         ({"push_to_hub": True}, "--hub_model_id"),
     ],
 )
@@ -109,6 +110,44 @@ def test_vllm_server_mode_checks_the_server_and_prints_its_launch_command(monkey
     cfg = load_config("grpo-demo", {"vllm_mode": "server", "vllm_server_port": 1})
     with pytest.raises(UserError, match="trl vllm-serve --model Qwen/Qwen2.5-0.5B-Instruct --port 1"):
         validate(cfg)
+
+
+def test_vllm_server_must_serve_the_training_model(monkeypatch):
+    """A fake OpenAI-compatible server on loopback names its model at /v1/models, as `trl vllm-serve` does."""
+    import http.server
+    import json
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"data": [{"id": "other/model"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real(name, *a))
+    try:
+        port = server.server_address[1]
+        cfg = load_config("grpo-demo", {"vllm_mode": "server", "vllm_server_port": port})
+        with pytest.raises(UserError, match="serves 'other/model' but training uses 'Qwen/Qwen2.5-0.5B-Instruct'"):
+            validate(cfg)
+        validate(load_config("grpo-demo", {"vllm_mode": "server", "vllm_server_port": port, "model": "other/model"}))
+    finally:
+        server.shutdown()
+
+
+def test_eval_during_training_is_refused_with_sharded_weights(monkeypatch):
+    monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO_STAGE", "3")
+    with pytest.raises(UserError, match="ZeRO-3 shards them"):
+        validate(load_config("tiny", {"eval_every": 10}))
+    validate(load_config("tiny"))
 
 
 def test_grpo_kwargs_pick_precision_by_device_and_pass_trl_args():

@@ -12,8 +12,8 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from minir1.callbacks import read_jsonl
 from minir1.config import load_config
+from minir1.jsonl import read_jsonl
 from minir1.train import train
 
 TESTS = Path(__file__).parent

@@ -21,10 +21,8 @@ Only the main process writes files.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import signal
 import time
 from collections import deque
@@ -32,64 +30,14 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from .config import is_main_process
+from .jsonl import Appender, dumps, read_jsonl, truncate_after
+from .plots import METRICS
 from .rewards import REWARDS, completion_text, score
 
 log = logging.getLogger("minir1")
 
-METRICS = "metrics.jsonl"
 SAMPLES = "samples.jsonl"
-
-
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def truncate_after(path: Path, step: int) -> int:
-    """Drop JSON lines whose ``step`` is greater than ``step`` (and any half-written line); returns lines kept."""
-    if not path.exists():
-        return 0
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill
-        if record.get("step", 0) <= step:
-            kept.append(line)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-    tmp.replace(path)
-    return len(kept)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Records of a JSON-lines file, skipping a half-written last line."""
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
-class _JsonlWriter:
-    def __init__(self, path: Path):
-        self.path = path
-        self._f = None
-
-    def write(self, record: dict) -> None:
-        if self._f is None:
-            self._f = self.path.open("a", encoding="utf-8")
-        self._f.write(json.dumps(record, default=float) + "\n")
-        self._f.flush()
-
-    def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
 
 
 # --- health ---------------------------------------------------------------------------------
@@ -190,7 +138,7 @@ class MetricsLogger(TrainerCallback):
         self.path = Path(run_dir) / METRICS
         self.completions_per_step = completions_per_step
         self.health = health
-        self.writer = _JsonlWriter(self.path)
+        self.writer = Appender(self.path)
         self._last_time: float | None = None
         self._last_step = 0
 
@@ -386,16 +334,18 @@ class SampleRecorder:
         scored = score(completions, answers, self.rewards, tag_style=styles)
         correct = REWARDS["correctness"](completions, answer=answers) if all(a is not None for a in answers) else [
             None] * n
+        records = []
+        for i in range(n):
+            prompt = prompts[i] if prompts else None
+            question = prompt[-1]["content"] if isinstance(prompt, list) and prompt else prompt
+            records.append({
+                "step": step, "id": ids[i], "question": question, "answer": answers[i],
+                "completion": completion_text(completions[i]), "correct": correct[i] == 1.0,
+                "rewards": dict(zip(self.keys, scored[i]["rewards"].values(), strict=True)),
+                "total": scored[i]["total"],
+            })
         with open(self.path, "a", encoding="utf-8") as f:
-            for i in range(n):
-                prompt = prompts[i] if prompts else None
-                question = prompt[-1]["content"] if isinstance(prompt, list) and prompt else prompt
-                f.write(json.dumps({
-                    "step": step, "id": ids[i], "question": question, "answer": answers[i],
-                    "completion": completion_text(completions[i]), "correct": correct[i] == 1.0,
-                    "rewards": dict(zip(self.keys, scored[i]["rewards"].values(), strict=True)),
-                    "total": scored[i]["total"],
-                }) + "\n")
+            f.write(dumps(records))
 
 
 # --- evaluation during training ---------------------------------------------------------------

@@ -308,7 +308,13 @@ def save_config(cfg: TrainConfig, path: Path, command: str | None = None) -> Non
 
 
 def world_size() -> int:
+    """Processes in this run (set by torchrun and accelerate launch)."""
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """True in the one process that writes the run folder."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -382,10 +388,21 @@ def validate(cfg: TrainConfig) -> None:
     for t in trackers:
         if t not in REPORT_TO and t != "all":
             raise UserError(f"report_to {t!r} is not one of {', '.join(REPORT_TO)}")
+        if t in ("tensorboard", "wandb", "trackio") and not _installed(t):
+            raise UserError(f"report_to {t} needs the {t} package: pip install {t} (or set --report_to none)")
     _check_trl_args(cfg)
     _check_vllm(cfg)
+    _check_sharding(cfg)
     if cfg.push_to_hub and not cfg.hub_model_id:
         raise UserError("push_to_hub needs a repository: set --hub_model_id your-name/your-model")
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    if module == "tensorboard":  # transformers writes events through either package
+        return any(importlib.util.find_spec(m) is not None for m in ("tensorboard", "tensorboardX"))
+    return importlib.util.find_spec(module) is not None
 
 
 def _next_multiple(n: int, k: int) -> int:
@@ -429,14 +446,46 @@ def _check_vllm(cfg: TrainConfig) -> None:
     if cfg.vllm_mode == "server":
         import socket
 
+        launch = (f"`CUDA_VISIBLE_DEVICES=1 trl vllm-serve --model {cfg.model} --port {cfg.vllm_server_port}` "
+                  "on the generation GPU(s)")
         try:
             socket.create_connection((cfg.vllm_server_host, cfg.vllm_server_port), timeout=3).close()
         except OSError:
-            raise UserError(
-                f"no vLLM server at {cfg.vllm_server_host}:{cfg.vllm_server_port}: start one with "
-                f"`CUDA_VISIBLE_DEVICES=1 trl vllm-serve --model {cfg.model} --port {cfg.vllm_server_port}` "
-                "(same model as training), or set --vllm_mode colocate"
-            ) from None
+            raise UserError(f"no vLLM server at {cfg.vllm_server_host}:{cfg.vllm_server_port}: start one with "
+                            f"{launch}, or set --vllm_mode colocate") from None
+        served = _served_model(cfg.vllm_server_host, cfg.vllm_server_port)
+        if served is not None and not _same_model(served, cfg.model):
+            raise UserError(f"the vLLM server at {cfg.vllm_server_host}:{cfg.vllm_server_port} serves {served!r} "
+                            f"but training uses {cfg.model!r}: restart it with {launch}")
+
+
+def _served_model(host: str, port: int) -> str | None:
+    """The model a vLLM (OpenAI-compatible) server names at /v1/models, or None if it does not say."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/v1/models", timeout=3) as r:
+            return json.load(r)["data"][0]["id"]
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+
+
+def _same_model(served: str, model: str) -> bool:
+    # A server started from a local folder reports the path it was given; compare resolved paths then.
+    if served == model:
+        return True
+    a, b = Path(served).expanduser(), Path(model).expanduser()
+    return a.exists() and b.exists() and a.resolve() == b.resolve()
+
+
+def _check_sharding(cfg: TrainConfig) -> None:
+    """Evaluation during training generates on the main process alone: impossible with sharded weights."""
+    zero3 = os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3"
+    fsdp = os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+    if cfg.eval_every and (zero3 or fsdp):
+        raise UserError(f"eval_every needs whole weights on the main process, but {'ZeRO-3' if zero3 else 'FSDP'} "
+                        "shards them: set --eval_every 0 and run minir1 eval on the checkpoints")
 
 
 # --- onto TRL ---------------------------------------------------------------------------
@@ -474,6 +523,9 @@ def grpo_kwargs(cfg: TrainConfig, on_gpu: bool, bf16_ok: bool) -> dict:
         log_completions=False,
         # With LoRA, checkpoints save only the adapter; the optimizer state comes too, so resume is exact.
         save_only_model=False,
+        # Every trainable parameter takes part in every forward pass; finding unused ones is an extra
+        # traversal of the autograd graph per step under DDP (PyTorch warns about it when left on).
+        ddp_find_unused_parameters=False,
     )
     kw.update(cfg.trl_args)
     return kw

@@ -200,7 +200,7 @@ def _brief(summary: dict) -> dict:
 
 def reward_curve(run_dir: Path, window: int = 10) -> dict:
     """Mean reward points over the first and last ``window`` logged steps, and the held-out evaluations."""
-    from .callbacks import read_jsonl
+    from .jsonl import read_jsonl
 
     records = read_jsonl(Path(run_dir) / "metrics.jsonl")
     steps = [r for r in records if "reward" in r]

@@ -43,6 +43,7 @@ from . import answers
 from .data import Problem, load_problems
 from .errors import UserError
 from .generation import Generation
+from .jsonl import dumps, read_jsonl, write_atomic
 from .models import ModelSpec, model_spec
 from .prompts import build_prompt, get_style
 from .rewards import format_rubric, get_scheme
@@ -265,29 +266,7 @@ def fingerprint(problems: list[Problem]) -> str:
 
 def read_samples(path: Path) -> list[dict]:
     """The complete records in a samples.jsonl; a line cut short by a kill (or otherwise unreadable) is skipped."""
-    if not path.is_file():
-        return []
-    records = []
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and "id" in row and "correct" in row:
-                records.append(row)
-    return records
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and rename: a kill leaves the old file or the new one, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _jsonl(records: list[dict]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    return [r for r in read_jsonl(path) if "id" in r and "correct" in r]
 
 
 def _differences(old: dict, new: dict) -> str:
@@ -324,13 +303,13 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
         raise UserError(f"{out} holds evaluation results without {CONFIG}, so they cannot be resumed safely: "
                         "pass another --output_dir")
     # nothing computed under other settings (e.g. their model failed to load): these settings replace them
-    _write_atomic(config_path, json.dumps(config, indent=2) + "\n")
+    write_atomic(config_path, json.dumps(config, indent=2) + "\n")
     ids = {p.id for p in problems}
     done: dict[str, dict] = {}
     for r in records:
         if r["id"] in ids and r["id"] not in done:
             done[r["id"]] = r
-    _write_atomic(out / SAMPLES, _jsonl([done[p.id] for p in problems if p.id in done]))
+    write_atomic(out / SAMPLES, dumps([done[p.id] for p in problems if p.id in done]))
     return done
 
 
@@ -389,7 +368,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
 
             def save(records: list[dict]) -> None:
                 nonlocal tokens
-                f.write(_jsonl(records))
+                f.write(dumps(records))
                 f.flush()  # a kill now loses at most the batch being generated
                 for r in records:
                     done[r["id"]] = r
@@ -415,9 +394,9 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     if missing:  # a generator that skipped problems is a bug, not something to summarise over
         raise RuntimeError(f"{len(missing)} problems got no completion, e.g. {missing[0]}")
     records = [done[p.id] for p in problems]
-    _write_atomic(out / SAMPLES, _jsonl(records))
+    write_atomic(out / SAMPLES, dumps(records))
     summary = {**summarize(records), "resumed_problems": resumed, **timing, "settings": asdict(settings)}
-    _write_atomic(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    write_atomic(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -27,17 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import rewards
-from .callbacks import (
-    GracefulStop,
-    HealthMonitor,
-    MetricsLogger,
-    PeriodicEval,
-    ProgressBar,
-    SampleRecorder,
-    is_main_process,
-    use_progress_bar,
-)
-from .config import FIELDS, TrainConfig, grpo_kwargs, load_config, save_config, validate, world_size
+from .config import FIELDS, TrainConfig, grpo_kwargs, is_main_process, load_config, save_config, validate, world_size
 from .data import load_problems, prompt_rows
 from .errors import UserError
 from .models import resolve_model
@@ -61,6 +51,8 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     """
     validate(cfg)
     run = prepare_run_dir(cfg, command)
+    if world_size() > 1:
+        log.info("process %s of %d taking part", os.environ.get("RANK", "?"), world_size())
     problems = load_problems(cfg.data, question_field=cfg.question_field, answer_field=cfg.answer_field,
                              limit=cfg.data_limit)
     held_out = load_problems(cfg.eval_data, limit=cfg.eval_limit) if cfg.eval_every else None
@@ -71,8 +63,10 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
+    from .callbacks import GracefulStop, MetricsLogger, PeriodicEval, ProgressBar, SampleRecorder, use_progress_bar
+
     on_gpu = torch.cuda.is_available()
-    args = GRPOConfig(**grpo_kwargs(cfg, on_gpu, on_gpu and torch.cuda.is_bf16_supported()))
+    args = GRPOConfig(**grpo_kwargs(cfg, on_gpu, on_gpu and torch.cuda.is_bf16_supported(including_emulation=False)))
     dataset = Dataset.from_list(prompt_rows(problems, cfg.style, cfg.system_prompt))
     if cfg.sample_every:
         reward_fns[-1] = SampleRecorder(reward_fns[-1], run / "samples.jsonl", cfg.sample_every, cfg.num_samples,
@@ -123,6 +117,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     if stop.stopped:
         log.warning("stopped by %s at step %d; checkpoint saved in %s. Continue with: minir1 train "
                     "--resume --output_dir %s", stop.signal_name, steps, run, run)
+    _finish_processes()
     return TrainResult(run, final, steps, stop.stopped, summary)
 
 
@@ -138,7 +133,9 @@ def lora_config(cfg: TrainConfig):
                       target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
 
 
-def health_monitor(cfg: TrainConfig) -> HealthMonitor:
+def health_monitor(cfg: TrainConfig):
+    from .callbacks import HealthMonitor
+
     weights = cfg.reward_points
     correctness = "correctness" if "correctness" in weights else None
     formats = {k: v for k, v in weights.items() if k != "correctness"}
@@ -161,15 +158,19 @@ def latest_checkpoint(run: Path) -> Path:
 def prepare_run_dir(cfg: TrainConfig, command: str | None) -> Path:
     """Create (or check, when resuming) the run folder; save config.yaml and the launch record."""
     run = cfg.run_dir
+    # Every process checks before any writes, so all of them reach the same verdict.
+    replace = False
     if cfg.resume:
         latest_checkpoint(run)
     elif run.exists() and any(run.iterdir()):
         if not cfg.overwrite:
             raise UserError(f"run folder {run} already exists: pass --overwrite to replace it, --resume to "
                             "continue it, or choose another --output_dir")
-        if is_main_process():
-            shutil.rmtree(run)
+        replace = True
+    _wait_for_everyone()
     if is_main_process():
+        if replace:
+            shutil.rmtree(run)
         run.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run / "config.yaml", command)
         with (run / "launches.jsonl").open("a", encoding="utf-8") as f:
@@ -183,6 +184,17 @@ def _wait_for_everyone() -> None:
         from accelerate import PartialState
 
         PartialState().wait_for_everyone()
+
+
+def _finish_processes() -> None:
+    """Wait until the main process has written everything, then close the process group cleanly
+    (a process that exits while others still use the group is aborted by the gloo/NCCL threads)."""
+    if world_size() > 1:
+        import torch.distributed as dist
+
+        _wait_for_everyone()
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def launch_record(command: str | None, resumed: bool) -> dict:
@@ -206,7 +218,8 @@ def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, inter
 
     import torch
 
-    from .callbacks import METRICS, read_jsonl
+    from .jsonl import read_jsonl
+    from .plots import METRICS
 
     records = [r for r in read_jsonl(run / METRICS) if "reward" in r]
     last = records[-10:]
@@ -275,6 +288,8 @@ def cli_train(args) -> int:
     result = train(cfg, command)
     if result.interrupted:
         return 130
+    if not is_main_process():
+        return 0
     print(f"run folder: {result.run_dir}")
     total = result.summary.get("final_rewards", {}).get("total")
     if total:

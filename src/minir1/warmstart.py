@@ -17,7 +17,6 @@ import logging
 import shutil
 from pathlib import Path
 
-from .callbacks import ProgressBar, use_progress_bar
 from .data import Problem, load_problems
 from .errors import UserError
 from .prompts import build_prompt, format_completion, solution_steps
@@ -52,6 +51,7 @@ def warm_start(model: str, rows: list[dict], output_dir: str | Path, *, epochs: 
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from .callbacks import ProgressBar, use_progress_bar
     from .models import resolve_model
 
     model_path = resolve_model(model)

@@ -1,0 +1,70 @@
+"""JSON-lines files that survive interruption: what training and evaluation write as they go.
+
+Records are appended one line at a time and flushed, so a kill loses at most the
+line being written; readers skip a half-written last line; rewrites go through a
+temporary file and a rename, so a file is always the old one or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON-lines file, skipping lines cut short by a kill (an absent file is empty)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                out.append(record)
+    return out
+
+
+def dumps(records: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, default=float) + "\n" for r in records)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and rename: a kill leaves the old file or the new one, never half."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def truncate_after(path: Path, step: int) -> int:
+    """Keep the records whose ``step`` is at most ``step`` (and drop a half-written line); returns how many."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    kept = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
+    write_atomic(path, dumps(kept))
+    return len(kept)
+
+
+class Appender:
+    """Appends records to a JSON-lines file, flushing each one; the file is opened on the first record."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._f = None
+
+    def write(self, record: dict) -> None:
+        if self._f is None:
+            self._f = self.path.open("a", encoding="utf-8")
+        self._f.write(dumps([record]))
+        self._f.flush()
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
