@@ -14,7 +14,8 @@ import shlex
 import sys
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+# Where figures go; tests point this elsewhere so that a smoke run never overwrites a measurement.
+RESULTS = Path(os.environ.get("MINIR1_BENCH_RESULTS", Path(__file__).parent / "results"))
 
 
 def machine() -> dict:

@@ -108,7 +108,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="timed rounds over all settings (the best is kept)")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     ap.add_argument("--no_compile", action="store_true", help="skip the torch.compile settings")
+    ap.add_argument("--quick", action="store_true", help="seconds: batches 1 and 8, 8 new tokens, no compile")
     args = ap.parse_args()
+    if args.quick:
+        args.repeats, args.no_compile = 1, True
 
     import torch
 
@@ -120,6 +123,9 @@ def main() -> None:
     if args.gpu:
         batch_sizes, max_new_tokens, few = [1, 64, 256], 256, 4
         model, tokenizer, prompts = gpu_setup(256, prompt_len=150)
+    elif args.quick:
+        batch_sizes, max_new_tokens, few = [1, 8], 8, 2
+        model, tokenizer, prompts = cpu_setup(64)
     else:
         batch_sizes, max_new_tokens, few = [1, 8, 32, 64], 64, 8
         model, tokenizer, prompts = cpu_setup(64)
@@ -160,7 +166,8 @@ def main() -> None:
     if args.threads:
         notes.append(f"torch threads set to {args.threads}: on a shared machine more threads than free cores make "
                      "torch's threads wait on each other and single runs collapse, which hides the differences")
-    record("generation_throughput_gpu" if args.gpu else "generation_throughput", figures, notes="; ".join(notes))
+    name = "generation_throughput" + ("_gpu" if args.gpu else "_quick" if args.quick else "")
+    record(name, figures, notes="; ".join(notes))
 
 
 if __name__ == "__main__":

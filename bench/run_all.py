@@ -1,0 +1,17 @@
+"""Run every CPU benchmark in turn, then write BENCHMARKS.md (`make bench`). About 15 minutes on 2 cores.
+
+Run it on an otherwise idle machine: the figures are wall-clock times.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SCRIPTS = ["score_throughput.py", "generation_throughput.py", "rollout_throughput.py", "grpo_step.py",
+           "processes.py"]
+
+for script in SCRIPTS:
+    print(f"== {script}", flush=True)
+    subprocess.run([sys.executable, str(HERE / script)], check=True)
+subprocess.run([sys.executable, str(HERE / "report.py")], check=True)
