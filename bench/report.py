@@ -107,6 +107,19 @@ def main() -> None:
                   *table(["processes", "threads each", "s/step"], rows), "",
                   f"Two processes take {f['two_over_one_time']}x the time of one per step.", "", provenance(r), ""]
 
+    for mode, title in (("cpu", "the `tiny` recipe on a CPU"), ("gpu", "the `mini-r1` recipe on a GPU")):
+        recipe = "tiny" if mode == "cpu" else "mini-r1"
+        r = load(f"recipe_step-{recipe}-{mode}")
+        lines += [f"## Step time of {title}", ""]
+        if r is None:
+            lines += ["Not measured yet" + (" (no GPU was available): `python bench/recipe_step.py --recipe mini-r1 "
+                                            "--gpu`." if mode == "gpu" else "."), ""]
+            continue
+        f = r["figures"]
+        memory = f"{f['peak_gpu_memory_gb']} GB GPU" if f.get("peak_gpu_memory_gb") else f"{f['peak_cpu_memory_gb']} GB"
+        lines += [f"{f['seconds_per_step']} s per step, {f['generated_tokens_per_second']} generated tokens/s, peak "
+                  f"memory {memory}, over {f['steps']} steps on {f['model']}.", "", provenance(r), ""]
+
     r = load("score_throughput")
     if r is not None:
         f = r["figures"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 SCRIPTS = ["score_throughput.py", "generation_throughput.py", "rollout_throughput.py", "grpo_step.py",
-           "processes.py"]
+           "processes.py", "recipe_step.py"]
 
 for script in SCRIPTS:
     print(f"== {script}", flush=True)

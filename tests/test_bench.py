@@ -23,6 +23,7 @@ BENCH = Path(__file__).parents[1] / "bench"
         ("rollout_throughput.py", ["--quick"], "rollout_throughput-quick"),
         ("grpo_step.py", ["--quick"], "grpo_step-quick"),
         ("processes.py", ["--quick"], "processes-quick"),
+        ("recipe_step.py", ["--quick"], "recipe_step-tiny-cpu-quick"),
     ],
 )
 def test_bench_script_records_figures(tmp_path, script, args, name):

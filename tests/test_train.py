@@ -74,6 +74,18 @@ def test_lora_smoke_moves_only_the_adapter_and_writes_the_run_folder(tmp_path, t
     assert sorted(p.name for p in (run / "plots").iterdir()) == ["diagnostics.png", "rewards.png"]
 
 
+def test_warmstart_command_writes_a_loadable_model(tmp_path, tiny_model):
+    from transformers import AutoModelForCausalLM
+
+    from minir1.cli import main
+
+    out = tmp_path / "warm"
+    assert main(["warmstart", "--model", str(tiny_model), "--limit", "16", "--epochs", "1", "--batch_size", "8",
+                 "--output_dir", str(out)]) == 0
+    AutoModelForCausalLM.from_pretrained(out)
+    assert main(["warmstart", "--model", str(tiny_model), "--limit", "16", "--output_dir", str(out)]) == 2
+
+
 def test_full_fine_tuning_moves_the_base_weights(tmp_path, tiny_model):
     snap = Snapshot()
     result = train(tiny_cfg(tmp_path, tiny_model, lora=False, max_steps=2, learning_rate=1e-3), callbacks=[snap])
@@ -119,7 +131,8 @@ def run_cli(args, **kw):
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(tmp_path, tiny_model):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_saves_a_checkpoint_and_resume_finishes(tmp_path, tiny_model, sig):
     run = tmp_path / "run"
     common = ["--model", str(tiny_model), "--output_dir", str(run), "--plot", "false",
               "--rewards", f"[format_rubric, correctness, '{SPREAD}']", "--reward_weights", "[13, 10, 1]",
@@ -128,10 +141,10 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(tmp_path, tiny_model):
     deadline = time.time() + 120
     while time.time() < deadline and len(read_jsonl(run / "metrics.jsonl")) < 2:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
-    assert "saving a checkpoint" in err and "--resume" in err
+    assert f"{sig.name} received: saving a checkpoint" in err and "--resume" in err
     checkpoints = sorted(run.glob("checkpoint-*"))
     assert len(checkpoints) == 1, "the interrupt saved a checkpoint although save_steps is 1000"
     stopped_at = int(checkpoints[0].name.split("-")[1])
