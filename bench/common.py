@@ -46,13 +46,21 @@ def machine() -> dict:
     return info
 
 
+def _relative(script: str) -> str:
+    """The script's path from the repository root, as a user types it."""
+    try:
+        return str(Path(script).resolve().relative_to(Path(__file__).resolve().parents[1]))
+    except ValueError:
+        return script
+
+
 def record(name: str, figures: dict, notes: str = "") -> Path:
     """Write ``figures`` with machine, command and date to ``bench/results/<name>.json``."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {
         "name": name,
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "command": "python " + " ".join(shlex.quote(a) for a in [_relative(sys.argv[0]), *sys.argv[1:]]),
         "machine": machine(),
         "figures": figures,
         "notes": notes,

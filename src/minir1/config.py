@@ -61,7 +61,7 @@ class TrainConfig:
     lora_r: int = _f(16, "LoRA rank")
     lora_alpha: int = _f(32, "LoRA alpha")
     # 0, not the 0.05 of LoRA examples: dropout makes the log-probabilities GRPO trains on differ from those of
-    # the policy that sampled, and it made steps 1.34x slower (bench/grpo_step.py: seeds vs seeds-no-dropout).
+    # the policy that sampled, and it made steps 1.24x slower (BENCHMARKS.md: seeds vs seeds-no-dropout).
     lora_dropout: float = _f(0.0, "LoRA dropout (0 keeps training log-probs equal to sampling's)")
     lora_target_modules: list[str] | str = _f("all-linear", "modules that get LoRA adapters")
 
@@ -89,10 +89,10 @@ class TrainConfig:
     gradient_accumulation_steps: int = _f(1, "micro-batches per optimizer step")
     num_generations: int = _f(8, "completions sampled per prompt (the GRPO group)")
     generation_batch_size: int | None = _f(None, "completions generated at once; default: one step's worth")
-    # TRL's default: one generation batch per optimizer step. Generating for two steps at once was 1.40x
-    # slower on CPU (bench/grpo_step.py: minir1 vs minir1+gen2), and it makes the second step off-policy.
+    # TRL's default: one generation batch per optimizer step. Generating for two steps at once was 1.52x
+    # slower on CPU (BENCHMARKS.md: minir1 vs minir1+gen2), and it makes the second step off-policy.
     steps_per_generation: int | None = _f(None, "optimizer steps that share one generation batch")
-    # 1 keeps GRPO on-policy. 2 (minir1+mu2) cut seconds per step by 1.22x on CPU by training twice on each
+    # 1 keeps GRPO on-policy. 2 (minir1+mu2) cut seconds per step by 1.21x on CPU by training twice on each
     # sample: a trade, not a free speed-up, so it stays a setting.
     num_iterations: int = _f(1, "policy updates per generation batch (mu)")
     max_completion_length: int = _f(256, "new tokens per completion at most")
@@ -103,7 +103,8 @@ class TrainConfig:
     loss_type: str = _f("dapo", "TRL loss type: grpo, dr_grpo, dapo, bnpo, ...")
     scale_rewards: str = _f("group", "advantage scaling: group, batch or none")
     mask_truncated_completions: bool = _f(False, "exclude truncated completions from the loss")
-    # Off unless memory needs it: it recomputes the forward pass in the backward (bench/grpo_step.py measures it).
+    # Off unless memory needs it: it recomputes the forward pass in the backward (2% slower on the CPU bench,
+    # BENCHMARKS.md minir1+checkpointing; typically far more on a GPU, where the backward dominates).
     activation_checkpointing: bool = _f(False, "recompute activations to save memory (slower)")
     use_vllm: bool = _f(False, "generate with vLLM (pip install 'minir1[vllm]')")
     vllm_mode: str = _f("colocate", "colocate (same GPU) or server (trl vllm-serve)")
