@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 import types
 import typing
@@ -200,10 +201,16 @@ def _unknown(key: str, where: str) -> UserError:
     return UserError(f"{where}: unknown setting {key!r}{hint}")
 
 
+@functools.cache
+def _options(name: str) -> tuple:
+    """The types a field accepts: ``int | None`` -> ``(int, NoneType)``."""
+    hint = typing.get_type_hints(TrainConfig)[name]
+    return typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+
+
 def _coerce(name: str, value, where: str):
     """Check ``value`` against the field's type; convert ints to floats and single items to lists."""
-    hint = typing.get_type_hints(TrainConfig)[name]
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    options = _options(name)
     if value is None:
         if type(None) in options:
             return None
@@ -274,8 +281,7 @@ def parse_overrides(argv: list[str]) -> dict:
 
 
 def _wants_str(name: str) -> bool:
-    hint = typing.get_type_hints(TrainConfig)[name]
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    options = _options(name)
     return str in options and not any(o in (int, float, bool) for o in options)
 
 

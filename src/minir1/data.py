@@ -83,8 +83,6 @@ def _read_local(path: Path) -> list[dict]:
 
             return pq.read_table(path).to_pylist()
     except (OSError, ValueError) as e:
-        if isinstance(e, UserError):
-            raise
         raise UserError(f"{path}: cannot be read as {suffix[1:]} ({e})") from None
     raise UserError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(LOCAL_SUFFIXES)}")
 

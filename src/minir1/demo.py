@@ -201,7 +201,9 @@ def _brief(summary: dict) -> dict:
 def reward_curve(run_dir: Path, window: int = 10) -> dict:
     """Mean reward points over the first and last ``window`` logged steps, and the held-out evaluations."""
     from .jsonl import read_jsonl
+    from .rewards import SCHEMES
 
+    points = SCHEMES["mini-r1"]["rewards"]
     records = read_jsonl(Path(run_dir) / "metrics.jsonl")
     steps = [r for r in records if "reward" in r]
 
@@ -209,13 +211,15 @@ def reward_curve(run_dir: Path, window: int = 10) -> dict:
         values = [r[key] * scale for r in rs if key in r]
         return round(sum(values) / len(values), 2) if values else None
 
-    first, last = steps[:window], steps[-window:]
+    def summary(rs) -> dict:
+        return {"total": mean(rs, "reward"),
+                "format": mean(rs, "rewards/format_rubric/mean", points["format_rubric"]),
+                "correctness": mean(rs, "rewards/correctness/mean", points["correctness"])}
+
     return {
         "steps": len(steps),
-        "first": {"total": mean(first, "reward"), "format": mean(first, "rewards/format_rubric/mean", 13),
-                  "correctness": mean(first, "rewards/correctness/mean", 10)},
-        "last": {"total": mean(last, "reward"), "format": mean(last, "rewards/format_rubric/mean", 13),
-                 "correctness": mean(last, "rewards/correctness/mean", 10)},
+        "first": summary(steps[:window]),
+        "last": summary(steps[-window:]),
         "held_out_during_training": [(r["step"], round(r["eval/accuracy"], 3)) for r in records
                                      if "eval/accuracy" in r],
     }

@@ -110,24 +110,19 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     """Draw a run's plots into ``RUN_DIR/plots/`` and return their paths."""
     import matplotlib.pyplot as plt
 
-    from .models import read_run_config
+    from .config import load_config
 
     run = Path(run_dir)
     records = read_jsonl(run / METRICS)
     if not any("reward" in r for r in records):
         raise UserError(f"{run / METRICS} has no logged training steps yet: nothing to plot")
-    cfg = read_run_config(run)
-    from .rewards import reward_key
-
-    rewards = {reward_key(n): w for n, w in zip(cfg.get("rewards") or [], cfg.get("reward_weights") or [],
-                                                   strict=True)}
+    cfg = load_config(str(run / "config.yaml"))
     out = run / "plots"
     out.mkdir(exist_ok=True)
-    model = str(cfg.get("model", ""))
-    title = f"{cfg.get('recipe') or run.name}: {Path(model).name if Path(model).exists() else model}"
+    title = f"{cfg.recipe or run.name}: {Path(cfg.model).name if Path(cfg.model).exists() else cfg.model}"
     paths = []
-    for name, fig in (("rewards.png", plot_rewards(records, rewards, title=title)),
-                      ("diagnostics.png", plot_diagnostics(records, cfg.get("max_completion_length")))):
+    for name, fig in (("rewards.png", plot_rewards(records, cfg.reward_points, title=title)),
+                      ("diagnostics.png", plot_diagnostics(records, cfg.max_completion_length))):
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
         paths.append(out / name)

@@ -221,7 +221,8 @@ def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, inter
     from .jsonl import read_jsonl
     from .plots import METRICS
 
-    records = [r for r in read_jsonl(run / METRICS) if "reward" in r]
+    logged = read_jsonl(run / METRICS)
+    records = [r for r in logged if "reward" in r]
     last = records[-10:]
     final_rewards = {}
     for name, weight in cfg.reward_points.items():
@@ -231,7 +232,7 @@ def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, inter
                                    "of": weight}
     if last:
         final_rewards["total"] = {"points": sum(r["reward"] for r in last) / len(last), "of": sum(cfg.weights)}
-    evals = [r for r in read_jsonl(run / METRICS) if "eval/accuracy" in r]
+    evals = [r for r in logged if "eval/accuracy" in r]
     summary = {
         "steps": steps,
         "seconds_this_launch": round(seconds, 1),
