@@ -65,3 +65,79 @@ def test_help_and_score_do_not_import_torch():
     assert r.returncode == 0, r.stderr
     r = run(["--help"])
     assert r.returncode == 0 and "score" in r.stdout
+
+
+def run_bytes(args, stdin: bytes):
+    return subprocess.run([sys.executable, "-m", "minir1", *args], input=stdin, capture_output=True)
+
+
+GOOD = (json.dumps({"completion": DONE, "answer": 18}) + "\n").encode()
+
+
+def check_300_then_error(r, line_no: int, message: str):
+    assert r.returncode == 2
+    out = [json.loads(x) for x in r.stdout.decode().splitlines()]
+    assert len(out) == 300 and all(o["correct"] and o["total"] == 23.0 for o in out)
+    err = r.stderr.decode().strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith(f"minir1: error: line {line_no}: {message}"), err
+
+
+def test_300_good_lines_are_written_before_a_bad_one(tmp_path):
+    r = run_bytes(["score", "-"], GOOD * 300 + b"{not json\n" + GOOD)
+    check_300_then_error(r, 301, "not valid JSON")
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(GOOD * 300 + b'{"completion": 1, "answer": 2}\n')
+    check_300_then_error(run_bytes(["score", str(path)], b""), 301, "completion must be a string")
+
+
+def test_300_good_lines_are_written_before_undecodable_bytes(tmp_path):
+    bad = b'{"completion": "\xff\xfe", "answer": 18}\n'
+    check_300_then_error(run_bytes(["score", "-"], GOOD * 300 + bad + GOOD), 301, "not valid UTF-8")
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(GOOD * 150 + b"\n" + GOOD * 150 + b"\x80\n")
+    check_300_then_error(run_bytes(["score", str(path)], b""), 302, "not valid UTF-8")
+
+
+def test_long_numbers_and_float_golds_in_lines():
+    digits = "9" * 100_000
+    lines = [
+        {"completion": DONE.replace("18", digits), "answer": int(digits[:4000])},  # a JSON int of 4,000 digits
+        {"completion": DONE.replace("18", digits), "answer": digits},
+        {"completion": DONE.replace("18", "19.99"), "answer": 19.99},
+        {"completion": DONE.replace("18", "1e308"), "answer": 1},
+    ]
+    text = "".join(json.dumps(x) + "\n" for x in lines)
+    text = text.replace(f'"answer": "{digits}"', f'"answer": {digits}')  # a JSON int of 100,000 digits
+    r = run(["score", "-"], text)
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [o["correct"] for o in out] == [False, True, True, False]
+    assert out[1]["extracted"] == digits and out[2]["extracted"] == "19.99"
+
+
+def test_prefill_field_and_flag_judge_prefill_plus_completion():
+    rest = DONE.removeprefix("<think>\n")
+    lines = [
+        {"completion": rest, "answer": 18, "prefill": "<think>\n"},
+        {"completion": rest, "answer": 18},  # takes --prefill
+        {"completion": DONE, "answer": 18, "prefill": None},  # its own: none
+    ]
+    r = run(["score", "-", "--prefill", "<think>\n"], "".join(json.dumps(x) + "\n" for x in lines))
+    assert r.returncode == 0, r.stderr
+    joined = run(["score", "-"], json.dumps({"completion": DONE, "answer": 18}) + "\n")
+    assert r.stdout.splitlines() == joined.stdout.splitlines() * 3
+    r = run(["score", "-"], json.dumps(lines[1]) + "\n")  # no prefill: the format is broken
+    assert json.loads(r.stdout)["rewards"]["format_rubric"] < 13
+
+
+def test_score_lines_refuses_an_unknown_style():
+    import io
+
+    import pytest
+
+    from minir1.errors import UserError
+    from minir1.scoring import score_lines
+
+    with pytest.raises(UserError, match="unknown tag style 'nope'"):
+        score_lines([GOOD], io.StringIO(), style="nope")

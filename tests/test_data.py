@@ -4,9 +4,17 @@ import json
 
 import pytest
 
-from minir1.data import load_problems, prompt_rows
+from minir1.data import HUB_TIMEOUT, load_problems, prompt_rows
 from minir1.errors import UserError
-from minir1.prompts import STYLES, build_prompt, format_completion, solution_steps, strip_calculator
+from minir1.prompts import (
+    STYLES,
+    build_prompt,
+    format_completion,
+    prompt_prefill,
+    render_prompt,
+    solution_steps,
+    strip_calculator,
+)
 
 
 def test_bundled_gsm8k_loads_with_ids_and_golds():
@@ -95,6 +103,110 @@ def test_prompts_per_style_and_calculator_stripping():
 
 def test_prompt_rows_carry_the_columns_rewards_need():
     rows = prompt_rows(load_problems("gsm8k:test", limit=2), "reasoning")
-    assert set(rows[0]) == {"prompt", "answer", "tag_style", "id"}
-    assert rows[0]["answer"] == "18" and rows[0]["tag_style"] == "reasoning"
+    assert set(rows[0]) == {"prompt", "answer", "tag_style", "prefill", "id"}
+    assert rows[0]["answer"] == "18" and rows[0]["tag_style"] == "reasoning" and rows[0]["prefill"] == ""
     assert "<<" not in json.dumps(rows)
+    rows = prompt_rows(load_problems("gsm8k:test", limit=2), "think", prefill="<think>\n")
+    assert rows[0]["prefill"] == "<think>\n"
+    assert rows[0]["prompt"][-1] == {"role": "assistant", "content": "<think>\n"}
+
+
+def test_build_prompt_appends_the_prefill_and_checks_the_style():
+    assert build_prompt("Q?", "think", prefill="<think>\n")[-1] == {"role": "assistant", "content": "<think>\n"}
+    assert [m["role"] for m in build_prompt("Q?", prefill="")] == ["system", "user"]
+    assert prompt_prefill(build_prompt("Q?", prefill="<think>")) == "<think>"
+    assert prompt_prefill(build_prompt("Q?")) is None
+    with pytest.raises(UserError, match="unknown tag style 'nope'"):
+        build_prompt("Q?", "nope", system_prompt="S")
+    with pytest.raises(UserError, match="prefill must be text"):
+        build_prompt("Q?", prefill=3)
+
+
+def chatml_tokenizer():
+    """A tokenizer with the tiny model's ChatML template (Qwen2.5's), built without training or network."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    from minir1.tiny import CHAT_TEMPLATE
+
+    tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel({"[UNK]": 0}, unk_token="[UNK]")))
+    tok.chat_template = CHAT_TEMPLATE
+    return tok
+
+
+def test_render_prompt_continues_the_prefill_without_an_end_of_turn():
+    tok = chatml_tokenizer()
+    plain = render_prompt(tok, build_prompt("What is 2 + 3?"))
+    assert plain.endswith("What is 2 + 3?<|im_end|>\n<|im_start|>assistant\n")
+    prefilled = render_prompt(tok, build_prompt("What is 2 + 3?", prefill="<think>\n"))
+    assert prefilled == plain + "<think>\n"  # the prefill opens the assistant turn, which stays open
+
+
+def test_number_golds_in_parquet_mean_their_shortest_decimal(tmp_path):
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from minir1.answers import check
+
+    golds = [19.99, 0.1, 2.5, 1e-05, 3.0, 1e16]
+    table = pa.table({"question": [f"q{i}" for i in range(len(golds))], "answer": pa.array(golds, pa.float64()),
+                      "exact": pa.array([decimal.Decimal("19.99"), decimal.Decimal("1.5E+3")] + [None] * 4,
+                                        pa.decimal128(10, 2))})
+    pq.write_table(table, tmp_path / "d.parquet")
+    problems = load_problems(str(tmp_path / "d.parquet"))
+    assert [p.answer for p in problems] == ["19.99", "0.1", "2.5", "0.00001", "3", "10000000000000000"]
+    assert all(check(f"<answer>{repr(g)}</answer>", p.gold).correct for g, p in zip(golds, problems, strict=True))
+    exact = load_problems(str(tmp_path / "d.parquet"), answer_field="exact", limit=2)
+    assert [p.answer for p in exact] == ["19.99", "1500"]
+
+
+def test_number_golds_of_any_length_in_json_lines(tmp_path):
+    digits = "4" * 10_000
+    path = tmp_path / "d.jsonl"
+    path.write_text(f'{{"question": "q", "answer": {digits}}}\n{{"question": "r", "answer": 1e400}}\n')
+    problems = load_problems(str(path))
+    assert problems[0].answer == digits and problems[1].answer == "1" + "0" * 400
+
+
+def test_bad_bytes_and_bad_golds_name_their_row(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"question": "a", "answer": 1}\n{"question": "\xff", "answer": 2}\n')
+    with pytest.raises(UserError, match=r"d.jsonl: line 2 is not valid UTF-8") as e:
+        load_problems(str(path))
+    assert "\n" not in str(e.value)
+    for suffix in (".csv", ".json"):
+        (tmp_path / f"d{suffix}").write_bytes(b'question,answer\nq,1\n\xe9t\xe9,2\n')
+        with pytest.raises(UserError, match=rf"d\{suffix}: line 3 is not valid UTF-8"):
+            load_problems(str(tmp_path / f"d{suffix}"))
+    for bad in ('"5/0"', "true", "null", '"1e99999999999"', "[1]"):
+        path.write_text(f'{{"question": "a", "answer": 1}}\n{{"question": "b", "answer": {bad}}}\n')
+        with pytest.raises(UserError, match=r"row 2 has no parseable gold answer") as e:
+            load_problems(str(path))
+        assert "\n" not in str(e.value)
+
+
+def test_hub_dataset_without_network_fails_fast_without_loading(monkeypatch):
+    """Not offline by the environment, but the Hub does not answer: one line, and no load_dataset call."""
+    import datasets
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    asked = {}
+
+    def no_answer(self, repo_id, **kwargs):
+        asked.update(kwargs, repo_id=repo_id)
+        raise TimeoutError("timed out")
+
+    def never(*args, **kwargs):
+        raise AssertionError("load_dataset must not run when the Hub did not answer")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info", no_answer)
+    monkeypatch.setattr(datasets, "load_dataset", never)
+    with pytest.raises(UserError, match=r"cannot load Hub dataset 'openai/gsm8k:test' \(timed out\)") as e:
+        load_problems("openai/gsm8k:test")
+    assert "\n" not in str(e.value) and "HF_HUB_OFFLINE=1" in str(e.value)
+    assert asked == {"repo_id": "openai/gsm8k", "timeout": HUB_TIMEOUT} and HUB_TIMEOUT <= 30

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from minir1 import rewards
 from minir1.data import load_problems
+from minir1.errors import UserError
 from minir1.prompts import format_completion, solution_steps
-from minir1.rewards import REWARDS, RUBRIC_POINTS, SCHEMES, resolve, rubric_points, score
+from minir1.rewards import REWARDS, RUBRIC_POINTS, SCHEMES, resolve, rubric_points, score, texts
 
 TAGS = ["<think>", "</think>", "<reasoning>", "</reasoning>", "<answer>", "</answer>", "\n", " ", "18", "1,250", "x"]
 
@@ -145,3 +146,96 @@ def test_pathological_completions_are_scored(text):
     for style in ("think", "reasoning"):
         for fn in REWARDS.values():
             assert math.isfinite(fn([text], answer=["18"], tag_style=[style])[0])
+
+
+# --- prefill: the text that opened the assistant turn is judged with the completion ------------
+
+PREFILL = "<think>\n"
+RESTS = [
+    "9 * 2 = 18\n</think>\n<answer>\n18\n</answer>",
+    "steps\n</think>\n<answer>\n$18.00\n</answer>\ntrailing",
+    "<think>\nagain\n</think>\n<answer>\n18\n</answer>",
+    "no closing tag <answer>18</answer>",
+    "",
+    "\n</think>\n<answer>\n19\n</answer>",
+]
+
+
+@pytest.mark.parametrize("name", list(REWARDS))
+@pytest.mark.parametrize("style", ["think", "reasoning"])
+def test_a_prefill_is_judged_with_the_completion_as_one_text(name, style):
+    fn = REWARDS[name]
+    prefill = PREFILL.replace("think", style)
+    rests = [r.replace("think", style) for r in RESTS]
+    joined = fn([prefill + r for r in rests], answer=["18"] * len(rests), tag_style=[style] * len(rests))
+    as_list = fn(rests, answer=["18"] * len(rests), tag_style=[style] * len(rests), prefill=[prefill] * len(rests))
+    as_str = fn(rests, answer=["18"] * len(rests), tag_style=style, prefill=prefill)
+    as_messages = fn([[{"role": "assistant", "content": r}] for r in rests], answer=["18"] * len(rests),
+                     tag_style=style, prefill=[prefill] * len(rests))
+    assert as_list == as_str == as_messages == joined
+    assert fn(rests, answer=["18"] * len(rests), tag_style=style, prefill=[None] * len(rests)) == fn(
+        rests, answer=["18"] * len(rests), tag_style=style)
+
+
+@settings(max_examples=100, deadline=None)
+@given(rest=st.lists(st.sampled_from(TAGS), max_size=30).map("".join), prefill=st.sampled_from(["<think>\n", "<think>",
+                                                                                              "", "Sure. <think>"]))
+def test_fuzz_prefill_verdicts_equal_the_joined_text(rest, prefill):
+    for scheme, spec in SCHEMES.items():
+        with_prefill = score([rest], ["18"], spec["rewards"], tag_style=spec["style"], prefill=[prefill])
+        joined = score([prefill + rest], ["18"], spec["rewards"], tag_style=spec["style"])
+        assert with_prefill == joined, scheme
+
+
+def test_texts_joins_prefill_and_completion():
+    assert texts(["a", [{"role": "assistant", "content": "b"}]], prefill=["P", None]) == ["Pa", "b"]
+    assert texts(["a"], prefill="") == ["a"]
+    with pytest.raises(UserError, match="prefill must be text"):
+        texts(["a"], prefill=[3])
+    with pytest.raises(ValueError):
+        texts(["a", "b"], prefill=["P"])  # one prefill per completion, or one for all
+
+
+@pytest.mark.parametrize("name", list(REWARDS))
+def test_an_unknown_tag_style_is_an_error_in_every_reward(name):
+    fn = REWARDS[name]
+    with pytest.raises(UserError, match="unknown tag style 'thinking'"):
+        fn(["<think>x</think><answer>1</answer>"], answer=["1"], tag_style=["thinking"])
+
+
+def test_an_unknown_tag_style_is_an_error_in_score():
+    with pytest.raises(UserError, match="unknown tag style 'nope'"):
+        score(["<answer>1</answer>"], ["1"], {"correctness": 1.0}, tag_style="nope")
+    with pytest.raises(UserError, match="unknown tag style 'nope'"):
+        score(["<answer>1</answer>"], ["1"], {"correctness": 1.0}, tag_style=["think", "nope"][1:])
+
+
+@pytest.mark.timeout(60)  # a guard against super-linear blow-ups, not a speed assertion: see bench/
+@pytest.mark.parametrize("n", [4_301, 10_000, 100_000])
+def test_long_digit_runs_never_raise_in_any_reward(n):
+    digits = "3" * n
+    right = f"<think>\nx\n</think>\n<answer>\n{digits}\n</answer>"
+    for style in ("think", "reasoning"):
+        for name, fn in REWARDS.items():
+            for gold in (digits, "18", 18, 19.99):
+                (value,) = fn([right], answer=[gold], tag_style=[style])
+                assert math.isfinite(value), name
+    assert rewards.correctness([right], answer=[digits]) == [1.0]
+    assert rewards.correctness([right.replace(digits, "1e" + "9" * n)], answer=["1"]) == [0.0]
+
+
+DIGITS = st.integers(0, 5_000).flatmap(lambda n: st.sampled_from("0159").map(lambda d: d * n))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pieces=st.lists(st.one_of(st.sampled_from([*TAGS, "e", "/", ".", "-", "/0", "e99"]), DIGITS), max_size=25),
+    gold=st.one_of(DIGITS, st.integers(), st.floats(allow_nan=False, allow_infinity=False)),
+    prefill=st.sampled_from([None, "<think>\n", "<reasoning>\n"]),
+)
+def test_fuzz_digit_runs_never_break_a_reward(pieces, gold, prefill):
+    text = "".join(pieces)
+    for style in ("think", "reasoning"):
+        for name, fn in REWARDS.items():
+            (value,) = fn([text], answer=[gold], tag_style=[style], prefill=[prefill])
+            assert value is None or (math.isfinite(value) and 0.0 <= value <= 1.0), (name, value)

@@ -5,11 +5,15 @@ A *data source* is one string:
 * ``gsm8k:train`` or ``gsm8k:test``: the copy of GSM8K shipped in the package
   (MIT, Cobbe et al. 2021; see ``data/gsm8k/LICENSE``);
 * a path to a ``.jsonl``, ``.json``, ``.parquet`` or ``.csv`` file;
-* a Hub dataset id with an optional split, ``openai/gsm8k:test`` (needs internet).
+* a Hub dataset id with an optional split, ``openai/gsm8k:test`` (needs internet:
+  the Hub is asked first, with a time-out of ``HUB_TIMEOUT`` seconds, so an offline
+  machine gets a one-line error at once; with ``HF_HUB_OFFLINE=1`` only a cached
+  copy is used).
 
-Every row must have a question and a parseable gold answer (a bare number, or a
-solution ending ``#### N``). A row that has not is an error naming the file and
-row: nothing is silently dropped.
+Every row must have a question and a parseable gold answer (a number, or a
+solution ending ``#### N``; a number column means the number its JSON or parquet
+value writes, see :mod:`minir1.answers`). A row that has not is an error naming
+the file and row: nothing is silently dropped.
 
     >>> problems = load_problems("gsm8k:test", limit=2)
     >>> problems[0].answer, problems[0].id
@@ -19,20 +23,25 @@ row: nothing is silently dropped.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import numbers
+import os
 from dataclasses import dataclass
-from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 
-from .answers import format_number, parse_gold
+from .answers import Number, format_number, parse_gold
 from .errors import UserError
+from .jsonl import loads
 from .prompts import build_prompt
 
 BUNDLED = {"gsm8k:train": "train.jsonl", "gsm8k:test": "test.jsonl"}
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 # Hub datasets that need a configuration name to load.
 HUB_CONFIGS = {"openai/gsm8k": "main", "gsm8k": "main"}
+# Seconds to wait for the Hub's answer about a dataset before giving up (offline, firewalled).
+HUB_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,7 @@ class Problem:
     id: str
     question: str
     solution: str
-    gold: Fraction
+    gold: Number
 
     @property
     def answer(self) -> str:
@@ -54,50 +63,89 @@ def bundled_path(name: str) -> Path:
     return Path(str(resources.files("minir1") / "data" / "gsm8k" / name))
 
 
+def _text(path: Path) -> str:
+    """A file's text; bad UTF-8 is an error naming its line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise UserError(f"{path}: line {line} is not valid UTF-8; save the file as UTF-8") from None
+
+
 def _read_local(path: Path) -> list[dict]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".jsonl":
             rows = []
-            with path.open(encoding="utf-8") as f:
-                for n, line in enumerate(f, 1):
+            with path.open("rb") as f:  # decoded line by line, so bad bytes are reported by line
+                for n, raw in enumerate(f, 1):
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise UserError(f"{path}: line {n} is not valid UTF-8; save the file as UTF-8") from None
                     if not line.strip():
                         continue
                     try:
-                        rows.append(json.loads(line))
+                        rows.append(loads(line))
                     except json.JSONDecodeError as e:
                         raise UserError(f"{path}: line {n} is not valid JSON ({e.msg})") from None
             return rows
         if suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = loads(_text(path))
             if isinstance(data, dict) and isinstance(data.get("data"), list):
                 data = data["data"]
             if not isinstance(data, list):
                 raise UserError(f"{path}: expected a JSON list of rows (or {{'data': [...]}})")
             return data
         if suffix == ".csv":
-            with path.open(encoding="utf-8", newline="") as f:
-                return list(csv.DictReader(f))
+            return list(csv.DictReader(io.StringIO(_text(path), newline="")))
         if suffix == ".parquet":
             import pyarrow.parquet as pq
 
             return pq.read_table(path).to_pylist()
     except (OSError, ValueError) as e:
-        raise UserError(f"{path}: cannot be read as {suffix[1:]} ({e})") from None
+        raise UserError(f"{path}: cannot be read as {suffix[1:]} ({_first_line(e)})") from None
     raise UserError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(LOCAL_SUFFIXES)}")
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _offline() -> bool:
+    return any(os.environ.get(k, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+               for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def _check_hub(source: str, name: str) -> None:
+    """Ask the Hub about the dataset with a time-out: no answer is one line now, not minutes of retries."""
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().dataset_info(name, timeout=HUB_TIMEOUT)
+    except ImportError:
+        return  # datasets below says what is missing
+    except Exception as e:  # connection, time-out, not found, gated: all end the same way for a user
+        raise UserError(
+            f"cannot load Hub dataset {source!r} ({_first_line(e)}); check the id and your internet access, "
+            "set HF_HUB_OFFLINE=1 to use a cached copy, or pass a local .jsonl/.json/.parquet/.csv file"
+        ) from None
 
 
 def _read_hub(source: str, config: str | None) -> list[dict]:
     name, _, split = source.partition(":")
     config = config or HUB_CONFIGS.get(name)
+    if not _offline():
+        _check_hub(source, name)
     try:
         import datasets
 
         ds = datasets.load_dataset(name, config, split=split or "train")
     except Exception as e:  # the hub raises many types; all mean the same to a user
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(
-            f"cannot load Hub dataset {source!r} ({first}); it needs internet access, "
+            f"cannot load Hub dataset {source!r} ({_first_line(e)}); it needs internet access, "
             "or pass a local .jsonl/.json/.parquet/.csv file, or gsm8k:train / gsm8k:test"
         ) from None
     return list(ds)
@@ -143,7 +191,8 @@ def load_problems(
         if not isinstance(question, str) or not question.strip():
             raise UserError(f"{where}: row {n + 1} has no question in field {question_field!r}")
         solution = row.get(answer_field)
-        gold = parse_gold(solution) if isinstance(solution, (str, int, float)) else None
+        is_number = isinstance(solution, numbers.Number) and not isinstance(solution, bool)
+        gold = parse_gold(solution) if isinstance(solution, str) or is_number else None
         if gold is None:
             raise UserError(
                 f"{where}: row {n + 1} has no parseable gold answer in field {answer_field!r} "
@@ -154,13 +203,18 @@ def load_problems(
     return problems
 
 
-def prompt_rows(problems: list[Problem], style: str = "think", system_prompt: str | None = None) -> list[dict]:
-    """Dataset rows for GRPO: a chat ``prompt``, the gold ``answer``, the ``tag_style`` and the ``id``.
+def prompt_rows(
+    problems: list[Problem], style: str = "think", system_prompt: str | None = None, prefill: str | None = None
+) -> list[dict]:
+    """Dataset rows for GRPO: a chat ``prompt``, the gold ``answer``, the ``tag_style``, the ``prefill`` and the ``id``.
 
     TRL hands every column but ``prompt`` to the reward functions, so the rewards
-    see ``answer`` and ``tag_style`` as keyword arguments.
+    see ``answer``, ``tag_style`` and ``prefill`` as keyword arguments. With a
+    ``prefill`` the prompt ends with it as an opened assistant message
+    (:func:`minir1.prompts.build_prompt`); the column is ``""`` without one.
     """
     return [
-        {"prompt": build_prompt(p.question, style, system_prompt), "answer": p.answer, "tag_style": style, "id": p.id}
+        {"prompt": build_prompt(p.question, style, system_prompt, prefill), "answer": p.answer, "tag_style": style,
+         "prefill": prefill or "", "id": p.id}
         for p in problems
     ]

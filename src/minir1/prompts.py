@@ -61,10 +61,46 @@ def strip_calculator(text: str) -> str:
     return _CALCULATOR.sub("", text)
 
 
-def build_prompt(question: str, style: str = "think", system_prompt: str | None = None) -> list[dict]:
-    """A chat prompt for one problem: the style's system prompt (or ``system_prompt``) and the question."""
-    system = system_prompt if system_prompt is not None else get_style(style).system_prompt
-    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
+def build_prompt(
+    question: str, style: str = "think", system_prompt: str | None = None, prefill: str | None = None
+) -> list[dict]:
+    """A chat prompt for one problem: the style's system prompt (or ``system_prompt``) and the question.
+
+    A non-empty ``prefill`` (e.g. ``"<think>\\n"``) is appended as an opened assistant
+    message, which the model continues (see :func:`render_prompt`); the rewards judge
+    ``prefill + completion`` as one text.
+
+    >>> build_prompt("Q?", prefill="<think>\\n")[-1]
+    {'role': 'assistant', 'content': '<think>\\n'}
+    """
+    tag_style = get_style(style)  # an unknown style is an error even with a custom system prompt
+    if prefill is not None and not isinstance(prefill, str):
+        raise UserError(f"prefill must be text, got {type(prefill).__name__}")
+    system = system_prompt if system_prompt is not None else tag_style.system_prompt
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+    if prefill:
+        messages.append({"role": "assistant", "content": prefill})
+    return messages
+
+
+def prompt_prefill(messages: list[dict]) -> str | None:
+    """The assistant prefill a chat prompt ends with, or None when it ends with another role."""
+    if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant":
+        return str(messages[-1].get("content") or "") or None
+    return None
+
+
+def render_prompt(tokenizer, messages: list[dict], **template_kwargs) -> str:
+    """A chat prompt as text, with the assistant turn open for the model to write in.
+
+    When the prompt ends with an assistant prefill, the template continues that
+    message (``continue_final_message=True``): the text ends with the prefill and no
+    end-of-turn token. Otherwise the template adds the assistant header
+    (``add_generation_prompt=True``).
+    """
+    if messages and messages[-1].get("role") == "assistant":
+        return tokenizer.apply_chat_template(messages, tokenize=False, continue_final_message=True, **template_kwargs)
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **template_kwargs)
 
 
 def format_completion(reasoning: str, answer: str, style: str = "think") -> str:

@@ -3,8 +3,9 @@
 Every reward follows TRL's contract, ``fn(completions, **dataset_columns) ->
 list[float | None]``: ``completions`` are strings or chat-message lists, and the
 dataset columns arrive as keyword lists (``answer``: the gold; ``tag_style``:
-``"think"`` or ``"reasoning"``). Each returns a score in [0, 1]; a *scheme* gives
-each reward its weight, which is what it is worth in points. The function names
+``"think"`` or ``"reasoning"``, an unknown one is a UserError; ``prefill``: the text
+that opened the assistant turn, judged with the completion as one text). Each
+returns a score in [0, 1]; a *scheme* gives each reward its weight, which is what it is worth in points. The function names
 are the metric keys users see (``rewards/correctness/mean``).
 
 All are module-level functions (picklable), return a finite number for any
@@ -22,6 +23,8 @@ Schemes (see ``docs/rewards.md`` for why each rule exists):
     >>> done = "<think>\\n9 * 2 = 18\\n</think>\\n<answer>\\n18\\n</answer>"
     >>> format_rubric([done]), correctness([done], answer=["18"])
     ([1.0], [1.0])
+    >>> format_rubric([done.removeprefix("<think>\\n")], prefill=["<think>\\n"])
+    [1.0]
 """
 
 from __future__ import annotations
@@ -49,6 +52,31 @@ def completion_text(completion) -> str:
     return "" if completion is None else str(completion)
 
 
+def texts(completions, prefill=None) -> list[str]:
+    """The text each reward judges: the prefill (if any) followed by the completion's text.
+
+    ``prefill`` is None, one string for every completion, or one per completion (a
+    TRL dataset column; None or "" entries mean no prefill).
+
+    >>> texts(["9 = 9</think>"], prefill="<think>")
+    ['<think>9 = 9</think>']
+    """
+    out = [completion_text(c) for c in completions]
+    if prefill is None or prefill == "":
+        return out
+    if isinstance(prefill, str):
+        return [prefill + t for t in out]
+    return [_prefix(p) + t for p, t in zip(prefill, out, strict=True)]
+
+
+def _prefix(prefill) -> str:
+    if prefill is None:
+        return ""
+    if not isinstance(prefill, str):
+        raise UserError(f"prefill must be text or None, got {type(prefill).__name__}")
+    return prefill
+
+
 def _styles(tag_style, n: int) -> Sequence[str]:
     if tag_style is None:
         return [DEFAULT_STYLE] * n
@@ -57,8 +85,18 @@ def _styles(tag_style, n: int) -> Sequence[str]:
     return tag_style
 
 
-def _tags(style: str) -> tuple[str, str]:
-    s = STYLES.get(style) or STYLES[DEFAULT_STYLE]
+def _check_styles(tag_style) -> None:
+    """Refuse an unknown tag style, also in rewards that read only the answer block."""
+    for style in {tag_style} if tag_style is None or isinstance(tag_style, str) else set(tag_style):
+        _tags(style)
+
+
+def _tags(style: str | None) -> tuple[str, str]:
+    if style is None:
+        style = DEFAULT_STYLE
+    s = STYLES.get(style) if isinstance(style, str) else None
+    if s is None:  # never a silent fallback: a typo in a recipe or a column would score every completion 0
+        raise UserError(f"unknown tag style {style!r}: choose one of {', '.join(STYLES)}")
     return s.open, s.close
 
 
@@ -106,32 +144,32 @@ def rubric_points(text: str, style: str = DEFAULT_STYLE) -> list[int]:
     return earned
 
 
-def format_rubric(completions, tag_style=None, **kwargs) -> list[float]:
+def format_rubric(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
     """Mini-R1's strict format score as a fraction of its 13 points (see :data:`RUBRIC`)."""
     styles = _styles(tag_style, len(completions))
     return [
-        sum(rubric_points(completion_text(c), s)) / RUBRIC_POINTS
-        for c, s in zip(completions, styles, strict=True)
+        sum(rubric_points(t, s)) / RUBRIC_POINTS for t, s in zip(texts(completions, prefill), styles, strict=True)
     ]
 
 
 # --- shared: correctness ------------------------------------------------------------------
 
 
-def correctness(completions, answer=None, **kwargs) -> list[float | None]:
+def correctness(completions, answer=None, tag_style=None, prefill=None, **kwargs) -> list[float | None]:
     """1.0 when the answer block holds the gold number (:func:`minir1.answers.check`), else 0.0.
 
     A row whose gold has no number is unscorable and gets None (TRL then skips it).
     """
     if answer is None:
         raise TypeError("correctness needs the gold answers: pass answer=[...] (a dataset column)")
+    _check_styles(tag_style)
     out: list[float | None] = []
-    for c, gold in zip(completions, answer, strict=True):
+    for text, gold in zip(texts(completions, prefill), answer, strict=True):
         gold_value = answers.parse_gold(gold) if gold is not None else None
         if gold_value is None:
             out.append(None)
         else:
-            out.append(1.0 if answers.check(completion_text(c), gold_value).correct else 0.0)
+            out.append(1.0 if answers.check(text, gold_value).correct else 0.0)
     return out
 
 
@@ -141,12 +179,11 @@ def correctness(completions, answer=None, **kwargs) -> list[float | None]:
 _TRAILING_COST = 0.002
 
 
-def xml_count(completions, tag_style=None, **kwargs) -> list[float]:
+def xml_count(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
     """A quarter for each of the four newline-framed tags found exactly once, less 0.002 per
     character after the final ``</answer>`` (never below zero)."""
     out = []
-    for c, style in zip(completions, _styles(tag_style, len(completions)), strict=True):
-        text = completion_text(c)
+    for text, style in zip(texts(completions, prefill), _styles(tag_style, len(completions)), strict=True):
         r_open, r_close = _tags(style)
         pieces = (f"{r_open}\n", f"\n{r_close}\n", f"\n{ANSWER_OPEN}\n", f"\n{ANSWER_CLOSE}")
         score = 0.25 * sum(text.count(p) == 1 for p in pieces)
@@ -169,12 +206,11 @@ def _blocks_in_order(text: str, style: str) -> tuple[int, int, int, int] | None:
     return pos if pos[0] < pos[1] < pos[2] < pos[3] else None
 
 
-def soft_format(completions, tag_style=None, **kwargs) -> list[float]:
+def soft_format(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
     """1.0 when the completion opens with the reasoning block and the answer block follows it
     (any whitespace, multi-line content, each tag once); trailing text is allowed."""
     out = []
-    for c, style in zip(completions, _styles(tag_style, len(completions)), strict=True):
-        text = completion_text(c)
+    for text, style in zip(texts(completions, prefill), _styles(tag_style, len(completions)), strict=True):
         pos = _blocks_in_order(text, style)
         r_close = _tags(style)[1]
         ok = (
@@ -186,12 +222,11 @@ def soft_format(completions, tag_style=None, **kwargs) -> list[float]:
     return out
 
 
-def strict_format(completions, tag_style=None, **kwargs) -> list[float]:
+def strict_format(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
     """1.0 for exactly ``<R>\\n…\\n</R>\\n<answer>\\n…\\n</answer>`` (one final newline allowed),
     both blocks non-empty and each tag once."""
     out = []
-    for c, style in zip(completions, _styles(tag_style, len(completions)), strict=True):
-        text = completion_text(c)
+    for text, style in zip(texts(completions, prefill), _styles(tag_style, len(completions)), strict=True):
         r_open, r_close = _tags(style)
         body = text[:-1] if text.endswith("\n") else text
         head, tail, sep = f"{r_open}\n", f"\n{ANSWER_CLOSE}", f"\n{r_close}\n{ANSWER_OPEN}\n"
@@ -205,11 +240,12 @@ def strict_format(completions, tag_style=None, **kwargs) -> list[float]:
     return out
 
 
-def int_answer(completions, **kwargs) -> list[float]:
+def int_answer(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
     """1.0 when the single answer block holds a bare integer (``18``, ``-3``, ``1,250``)."""
+    _check_styles(tag_style)
     out = []
-    for c in completions:
-        content, _ = answers.answer_block(completion_text(c))
+    for text in texts(completions, prefill):
+        content, _ = answers.answer_block(text)
         out.append(1.0 if content is not None and answers.is_bare_integer(content) else 0.0)
     return out
 
@@ -285,9 +321,15 @@ def get_reward(name: str) -> RewardFn:
     raise UserError(f"unknown reward {name!r}: choose from {', '.join(REWARDS)}, or give module.path:function")
 
 
-def score(completions, answer, rewards: dict[str, float], tag_style=None) -> list[dict]:
-    """Weighted rewards of each completion: ``{"rewards": {name: points}, "total": points}``."""
-    columns = {name: get_reward(name)(completions, answer=answer, tag_style=tag_style) for name in rewards}
+def score(completions, answer, rewards: dict[str, float], tag_style=None, prefill=None) -> list[dict]:
+    """Weighted rewards of each completion: ``{"rewards": {name: points}, "total": points}``.
+
+    ``tag_style`` and ``prefill`` are passed to every reward as TRL passes dataset columns.
+    """
+    _check_styles(tag_style)  # before any work: an unknown style is an error, not a zero score
+    columns = {
+        name: get_reward(name)(completions, answer=answer, tag_style=tag_style, prefill=prefill) for name in rewards
+    }
     out = []
     for i in range(len(completions)):
         points = {name: (col[i] or 0.0) * rewards[name] for name, col in columns.items()}

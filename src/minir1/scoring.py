@@ -1,11 +1,14 @@
 """``minir1 score``: completions in, one JSON verdict per line out.
 
 Input lines are ``{"completion": <string or chat messages>, "answer": <gold>}``,
-where the gold is a bare number or a GSM8K solution ending ``#### N``. Each output
+where the gold is a number or a GSM8K solution ending ``#### N``, with an optional
+``"prefill"``: text that opened the assistant turn, judged with the completion as
+one text (it replaces ``--prefill`` for that line; null means none). Each output
 line is ``{"correct", "extracted", "rewards", "total"}``, in input order. Lines are
-scored in chunks through the same reward functions training uses; a malformed line
-stops the run with an error naming its line number, after every line before it
-has been written.
+scored in chunks through the same reward functions training uses. Input is read
+as bytes and decoded line by line, so a malformed line (bad JSON, bad UTF-8, no
+gold) stops the run with an error naming its line number, after every line before
+it has been written and flushed.
 """
 
 from __future__ import annotations
@@ -16,16 +19,21 @@ from typing import TextIO
 
 from . import answers
 from .errors import UserError
-from .rewards import completion_text, get_scheme, score
+from .jsonl import loads
+from .prompts import get_style
+from .rewards import get_scheme, score, texts
 
 CHUNK = 256  # lines scored together; below answers' cache size, so each is parsed once
 
+Row = tuple[object, answers.Number, str | None]
 
-def _parse(line: str, n: int) -> tuple[object, answers.Number]:
+
+def _parse(line: str, n: int, prefill: str | None) -> Row:
     try:
-        row = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise UserError(f"line {n}: not valid JSON ({e.msg} at column {e.colno})") from None
+        row = loads(line)
+    except ValueError as e:  # JSONDecodeError, or a number Python refuses to convert
+        detail = f"{e.msg} at column {e.colno}" if hasattr(e, "colno") else str(e)
+        raise UserError(f"line {n}: not valid JSON ({detail})") from None
     if not isinstance(row, dict) or "completion" not in row or "answer" not in row:
         raise UserError(f'line {n}: expected an object with "completion" and "answer"')
     completion, gold = row["completion"], row["answer"]
@@ -33,19 +41,27 @@ def _parse(line: str, n: int) -> tuple[object, answers.Number]:
         raise UserError(f"line {n}: completion must be a string or a list of chat messages")
     value = answers.parse_gold(gold) if isinstance(gold, (str, int, float)) else None
     if value is None:
-        raise UserError(f"line {n}: answer {gold!r} holds no number (give a number or a solution ending '#### N')")
-    return completion, value
+        shown = repr(gold) if len(repr(gold)) <= 80 else repr(gold)[:77] + "..."
+        raise UserError(f"line {n}: answer {shown} holds no number (give a number or a solution ending '#### N')")
+    if "prefill" in row:
+        prefill = row["prefill"]
+        if prefill is not None and not isinstance(prefill, str):
+            raise UserError(f"line {n}: prefill must be a string or null")
+    return completion, value, prefill
 
 
-def _emit(batch: list[tuple[object, object]], rewards: dict[str, float], style: str, out: TextIO) -> None:
+def _emit(batch: list[Row], rewards: dict[str, float], style: str, out: TextIO) -> None:
     if not batch:
         return
-    completions = [c for c, _ in batch]
-    golds = [g for _, g in batch]
-    scored = score(completions, golds, rewards, tag_style=style)
+    completions = [c for c, _, _ in batch]
+    golds = [g for _, g, _ in batch]
+    prefills = [p for _, _, p in batch]
+    if not any(prefills):
+        prefills = None  # the common case: nothing to join
+    scored = score(completions, golds, rewards, tag_style=style, prefill=prefills)
     lines = []
-    for (completion, gold), s in zip(batch, scored, strict=True):
-        verdict = answers.check(completion_text(completion), gold)
+    for text, gold, s in zip(texts(completions, prefills), golds, scored, strict=True):
+        verdict = answers.check(text, gold)
         lines.append(
             json.dumps(
                 {"correct": verdict.correct, "extracted": verdict.extracted, "rewards": s["rewards"], "total": s["total"]}
@@ -55,18 +71,38 @@ def _emit(batch: list[tuple[object, object]], rewards: dict[str, float], style: 
     out.flush()
 
 
-def score_lines(lines: Iterable[str], out: TextIO, scheme: str = "mini-r1", style: str | None = None) -> int:
-    """Score JSON lines into ``out``; returns how many were scored. Raises UserError on a bad line."""
+def _decode(line: bytes | str, n: int) -> str:
+    if isinstance(line, str):
+        return line
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"line {n}: not valid UTF-8 (byte {e.start + 1} of the line); save the file as UTF-8") from None
+
+
+def score_lines(
+    lines: Iterable[bytes | str],
+    out: TextIO,
+    scheme: str = "mini-r1",
+    style: str | None = None,
+    prefill: str | None = None,
+) -> int:
+    """Score JSON lines (bytes or text) into ``out``; returns how many were scored.
+
+    Raises UserError on a bad line, after writing every line before it. ``prefill``
+    applies to lines without a ``"prefill"`` field.
+    """
     spec = get_scheme(scheme)
-    style = style or spec["style"]
+    style = get_style(style or spec["style"]).name
     rewards = spec["rewards"]
-    batch: list[tuple[object, object]] = []
+    batch: list[Row] = []
     done = 0
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for n, raw in enumerate(lines, 1):
         try:
-            batch.append(_parse(line, n))
+            line = _decode(raw, n)
+            if not line.strip():
+                continue
+            batch.append(_parse(line, n, prefill))
         except UserError:
             _emit(batch, rewards, style, out)  # keep every line before the bad one
             raise
