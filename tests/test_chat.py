@@ -83,10 +83,51 @@ def test_chat_takes_a_run_folders_prompt_settings(tiny_model, tmp_path, monkeypa
     monkeypatch.setattr("minir1.chat.chat", fake_chat)
     assert main(["chat", "--adapter", str(run), "Why?"]) == 0
     assert seen["style"] == "reasoning" and seen["system_prompt"] == "Answer briefly."
+    assert seen["prefill"] is None and seen["stop_at_answer"] is False  # as training generates
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**config, "prefill": "<reasoning>\n"}))
+    assert main(["chat", "--adapter", str(run), "Why?"]) == 0
+    assert seen["prefill"] == "<reasoning>\n"
+    assert main(["chat", "--adapter", str(run), "--prefill", "", "--stop_at_answer", "Why?"]) == 0
+    assert seen["prefill"] is None and seen["stop_at_answer"] is True
 
 
-def test_chat_bad_input(tmp_path, capsys):
+def test_a_prefill_is_shown_first_and_judged_with_the_reply(loaded, monkeypatch):
+    model, tokenizer = loaded
+    rest = "9 * 2 = 18\n</think>\n<answer>\n18\n</answer>\nDone."  # trailing text: format not followed
+    seen = {}
+
+    def fake_stream(model, tokenizer, messages, *, on_text, stop=None, **kwargs):
+        seen.update(messages=messages, stop=stop)
+        on_text(rest)
+        return Generation(rest, 20, False)
+
+    monkeypatch.setattr("minir1.generation.stream", fake_stream)
+    out = io.StringIO()
+    result = chat(model, tokenizer, "Eggs?", prefill="<think>\n", out=out)
+    assert seen["messages"][-1] == {"role": "assistant", "content": "<think>\n"} and seen["stop"] is None
+    assert out.getvalue().startswith("<think>\n9 * 2 = 18")
+    assert result["prefill"] == "<think>\n" and result["completion"] == rest
+    assert result["extracted"] == "18" and not result["format_ok"]  # judged on prefill + reply, trailing text seen
+    chat(model, tokenizer, "Eggs?", stop_at_answer=True, out=io.StringIO())
+    assert seen["stop"] == "</answer>"
+
+
+def assert_one_line_error(capsys, fragment):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("minir1: error: ") and fragment in err, err
+
+
+def test_chat_bad_input(tmp_path, capsys, monkeypatch):
     assert main(["chat", "--model", str(tmp_path / "nothing"), "hi"]) == 2
     assert "model not found" in capsys.readouterr().err
     assert main(["chat", "--model", "tiny", "--temperature", "-1", "hi"]) == 2
     assert "--temperature must be 0" in capsys.readouterr().err
+    monkeypatch.setattr("minir1.models.load_for_inference", lambda *a, **k: pytest.fail("the model was loaded"))
+    for dtype in ("bogus", "int8"):
+        assert main(["chat", "--model", "tiny", "--dtype", dtype, "hi"]) == 2
+        assert_one_line_error(capsys, f"unknown --dtype {dtype!r}")
+    for empty in ("", "   "):  # an empty question is a mistake, not a request for interactive mode
+        monkeypatch.setattr("sys.stdin", io.StringIO("never read\n"))
+        assert main(["chat", "--model", "tiny", empty]) == 2
+        assert_one_line_error(capsys, "the question is empty")

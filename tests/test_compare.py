@@ -24,7 +24,7 @@ def write_problems(path, golds):
 def evaluate(out, data, answers: list[str], model="fake"):
     """An evaluation folder in which problem i was answered ``answers[i]``."""
 
-    def fake(prompts, *, max_new_tokens, batch_size, num_samples, temperature, seed, on_batch):
+    def fake(prompts, *, max_new_tokens, batch_size, num_samples, temperature, seed, on_batch, stop):
         gens = [[Generation(format_completion("...", answers[int(p[-1]["content"].split()[1][:-1])]), 5, False)]
                 for p in prompts]
         on_batch(list(range(len(prompts))), gens)
@@ -96,3 +96,21 @@ def test_compare_does_not_import_torch(pair):
            "assert 'torch' not in sys.modules, 'torch imported'"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_an_empty_evaluation_is_a_one_line_error(pair, capsys):
+    a, _ = pair
+    (a / "samples.jsonl").write_text("")  # finished (summary.json present) with no problems in it
+    assert main(["compare", str(a), str(a)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "holds no evaluated problems" in err, err
+
+
+def test_a_folder_compared_with_itself_gives_a_warning(pair, capsys):
+    a, b = pair
+    assert main(["compare", str(a), str(a / ".." / a.name)]) == 0  # the same folder, spelled another way
+    captured = capsys.readouterr()
+    assert "warning" in captured.err and "are the same folder" in captured.err
+    assert "+0.0 points" in captured.out
+    assert main(["compare", str(a), str(b)]) == 0
+    assert "warning" not in capsys.readouterr().err

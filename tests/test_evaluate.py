@@ -18,9 +18,10 @@ import yaml
 from minir1.cli import main
 from minir1.data import load_problems
 from minir1.errors import UserError
-from minir1.evaluate import EvalSettings, evaluate_problems, run_eval, summarize
-from minir1.generation import Generation, generate
-from minir1.prompts import build_prompt, format_completion
+from minir1.evaluate import EvalSettings, eval_settings, evaluate_problems, format_summary, run_eval, summarize
+from minir1.generation import Generation, _trim, generate
+from minir1.prompts import build_prompt, format_completion, prompt_prefill
+from minir1.rewards import correctness, format_rubric
 from minir1.stats import wilson
 
 FAST = ["--max_new_tokens", "16"]
@@ -225,20 +226,29 @@ def write_problems(path, answers):
     return str(path)
 
 
-def fake_generator(by_question: dict[str, list[str]], calls: list | None = None, fail_after: int | None = None):
-    """A generator with the backends' contract that returns known completions, two prompts per batch."""
+def question(prompt: list[dict]) -> str:
+    return next(m["content"] for m in prompt if m["role"] == "user")
 
-    def generate_fn(prompts, *, max_new_tokens, batch_size, num_samples, temperature, seed, on_batch):
+
+def fake_generator(by_question: dict[str, list[str]], calls: list | None = None, fail_after: int | None = None,
+                   record_all: bool = False):
+    """A generator with the backends' contract that returns known completions, two prompts per batch.
+
+    ``calls`` collects each prompt's question (``record_all``: ``(question, prefill, stop)``).
+    """
+
+    def generate_fn(prompts, *, max_new_tokens, batch_size, num_samples, temperature, seed, on_batch, stop):
         results = []
         for start in range(0, len(prompts), 2):
             if fail_after is not None and start >= 2 * fail_after:
                 raise KeyboardInterrupt
             batch = prompts[start : start + 2]
-            gens = [[Generation(t, len(t.split()), t.endswith("...")) for t in by_question[p[-1]["content"]]]
-                    for p in batch]
+            # as the HF backend does: a stop string ends the text just after its first occurrence
+            gens = [[Generation(_trim(t, stop), len(_trim(t, stop).split()), t.endswith("..."))
+                     for t in by_question[question(p)]] for p in batch]
             assert all(len(g) == num_samples for g in gens)
             if calls is not None:
-                calls.extend(p[-1]["content"] for p in batch)
+                calls.extend((question(p), prompt_prefill(p), stop) if record_all else question(p) for p in batch)
             results.extend(gens)
             on_batch(list(range(start, start + len(batch))), gens)
         return results
@@ -306,6 +316,108 @@ def test_an_interrupt_keeps_finished_batches_and_the_rerun_does_only_the_rest(tm
     assert summary["n"] == 5 and summary["accuracy"] == 1.0
 
 
+# Completions a training rollout can end with: the reward judges all of it, and so must eval.
+TWO_ANSWERS = RIGHT + "\n<answer>\n18\n</answer>"  # a second answer block: no answer, by the one rule
+TRAILING = RIGHT + "\nI hope this helps!"  # right, but text after the answer block costs format points
+ROLLOUT_ENDINGS = [RIGHT, TWO_ANSWERS, TRAILING, format_completion("x", "17") + "\n<answer>\n18\n</answer>",
+                   "<answer>18</answer> and then more"]
+
+
+def test_eval_verdicts_equal_the_rewards_on_whole_completions(tmp_path):
+    data = write_problems(tmp_path / "p.jsonl", ["18"] * len(ROLLOUT_ENDINGS))
+    known = {f"Question {i}?": [t] for i, t in enumerate(ROLLOUT_ENDINGS)}
+    calls = []
+    summary = run_eval(EvalSettings(model="fake", data=data), tmp_path / "full",
+                       generator=fake_generator(known, calls, record_all=True), progress=False)
+    assert {stop for _, _, stop in calls} == {None}  # by default generated to the end of the turn
+    rows = read_jsonl(tmp_path / "full" / "samples.jsonl")
+    assert [r["completion"] for r in rows] == ROLLOUT_ENDINGS  # judged whole
+    golds = ["18"] * len(ROLLOUT_ENDINGS)
+    reward_correct = [x == 1.0 for x in correctness(ROLLOUT_ENDINGS, answer=golds)]
+    reward_format = [x == 1.0 for x in format_rubric(ROLLOUT_ENDINGS, tag_style=["think"] * len(golds))]
+    assert [r["correct"] for r in rows] == reward_correct == [True, False, True, False, True]
+    assert [r["format_ok"] for r in rows] == reward_format == [True, False, False, False, False]
+    assert summary["accuracy"] == sum(reward_correct) / len(golds)
+    assert summary["format_rate"] == sum(reward_format) / len(golds)
+    assert "note" not in summary and summary["settings"]["stop_at_answer"] is False
+
+
+def test_stop_at_answer_is_an_explicit_option_named_where_it_is_used(tmp_path, capsys):
+    data = write_problems(tmp_path / "p.jsonl", ["18"] * len(ROLLOUT_ENDINGS))
+    known = {f"Question {i}?": [t] for i, t in enumerate(ROLLOUT_ENDINGS)}
+    calls = []
+    settings = EvalSettings(model="fake", data=data, stop_at_answer=True)
+    summary = run_eval(settings, tmp_path / "cut", generator=fake_generator(known, calls, record_all=True),
+                       progress=False)
+    assert {stop for _, _, stop in calls} == {"</answer>"}
+    rows = read_jsonl(tmp_path / "cut" / "samples.jsonl")
+    assert rows[1]["completion"] == RIGHT and rows[1]["correct"] and rows[1]["format_ok"]  # the second block unseen
+    # higher than the reward's 3/5 and 1/5 (the test above): what comes after </answer> is never seen
+    assert summary["accuracy"] == 0.8 and summary["format_rate"] == 0.8
+    assert json.loads((tmp_path / "cut" / "eval_config.json").read_text())["stop_at_answer"] is True
+    assert summary["settings"]["stop_at_answer"] is True and "--stop_at_answer" in summary["note"]
+    assert json.loads((tmp_path / "cut" / "summary.json").read_text())["note"] == summary["note"]
+    assert "--stop_at_answer" in format_summary(summary)
+    # a folder evaluated one way is not resumed the other way
+    with pytest.raises(UserError, match="stop_at_answer True -> False"):
+        run_eval(EvalSettings(model="fake", data=data), tmp_path / "cut", generator=fake_generator(known),
+                 progress=False)
+
+
+def test_a_prefill_ends_the_prompt_and_is_judged_with_the_completion(tmp_path, capsys):
+    prefill = "<think>\n"
+    rest = [t.removeprefix(prefill) for t in ROLLOUT_ENDINGS]
+    data = write_problems(tmp_path / "p.jsonl", ["18"] * len(rest))
+    known = {f"Question {i}?": [t] for i, t in enumerate(rest)}
+    calls = []
+    summary = run_eval(EvalSettings(model="fake", data=data, prefill=prefill), tmp_path / "out",
+                       generator=fake_generator(known, calls, record_all=True), progress=False)
+    assert {p for _, p, _ in calls} == {prefill}  # every prompt ends with the assistant's prefill
+    rows = read_jsonl(tmp_path / "out" / "samples.jsonl")
+    assert [(r["prefill"], r["completion"]) for r in rows] == [(prefill, t) for t in rest]
+    golds = ["18"] * len(rest)
+    # the rewards with the prefill column, and the same texts without a prefill: one verdict
+    whole = [prefill + t for t in rest]
+    assert [r["correct"] for r in rows] == [x == 1.0 for x in correctness(rest, answer=golds, prefill=prefill)] \
+        == [x == 1.0 for x in correctness(whole, answer=golds)] == [True, False, True, False, False]
+    assert [r["format_ok"] for r in rows] == [x == 1.0 for x in format_rubric(rest, prefill=[prefill] * 5)] \
+        == [x == 1.0 for x in format_rubric(whole)] == [True, False, False, False, False]
+    assert json.loads((tmp_path / "out" / "eval_config.json").read_text())["prefill"] == prefill
+    assert "prefill '<think>\\n'" in format_summary(summary).splitlines()[0]
+
+
+def test_the_tiny_model_continues_a_prefill(tiny_model, tmp_path):
+    from transformers import AutoTokenizer
+
+    from minir1.generation import encode_chat
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    text = tokenizer.decode(encode_chat(tokenizer, build_prompt("What is 2 + 3?", prefill="<think>\n")))
+    assert text.endswith("What is 2 + 3?<|im_end|>\n<|im_start|>assistant\n<think>\n")  # open, not closed
+    out = tmp_path / "eval"
+    assert run_cli("--model", str(tiny_model), "--limit", "2", *FAST, "--prefill", "<think>\n",
+                   "--output_dir", str(out)) == 0
+    rows = read_jsonl(out / "samples.jsonl")
+    assert all(r["prefill"] == "<think>\n" and not r["completion"].startswith("<think>") for r in rows)
+    assert json.loads((out / "eval_config.json").read_text())["prefill"] == "<think>\n"
+
+
+def test_a_run_folders_prefill_is_the_default_and_can_be_turned_off(run_folder, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run_folder, run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**config, "prefill": "<reasoning>\n"}))
+    calls = []
+    data = write_problems(tmp_path / "p.jsonl", ["1"])
+    settings = eval_settings(None, str(run), data=data, max_new_tokens=4)
+    assert settings.prefill == "<reasoning>\n"
+    run_eval(settings, tmp_path / "a", generator=fake_generator({"Question 0?": ["1"]}, calls, record_all=True),
+             progress=False)
+    assert calls == [("Question 0?", "<reasoning>\n", None)]
+    assert eval_settings(None, str(run), data=data, prefill="").prefill is None
+    assert eval_settings(None, str(run), data=data, prefill="<x>").prefill == "<x>"
+
+
 def test_summarize_of_known_records():
     rows = [{"correct": c, "lenient_correct": c, "format_ok": True, "tokens": t, "truncated": t == 32}
             for c, t in ((True, 10), (False, 32), (False, 20))]
@@ -345,10 +457,28 @@ def test_bad_input_errors(tiny_model, tmp_path, capsys, no_model_load):
         (["--model", str(tiny_model), "--samples", "2", "--temperature", "0"], ["needs --temperature above 0"]),
         (["--model", str(tiny_model), "--limit", "0"], ["--limit must be at least 1"]),
         (["--model", str(tiny_model), "--batch_size", "0"], ["--batch_size must be at least 1"]),
+        (["--model", str(tiny_model), "--dtype", "bogus"], ["unknown --dtype 'bogus'", "float16"]),
+        (["--model", str(tiny_model), "--dtype", "int8"], ["unknown --dtype 'int8'"]),
     ]
     for args, fragments in cases:
         assert run_cli(*args, *out) == 2, args
         assert_one_line_error(capsys, *fragments)
+        assert not (tmp_path / "out" / "eval_config.json").exists(), args  # nothing written
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    for target, fragment in ((a_file, "is a file"), (a_file / "sub", "which is a file")):
+        assert run_cli("--model", str(tiny_model), "--output_dir", str(target)) == 2
+        assert_one_line_error(capsys, fragment)
+    assert a_file.read_text() == "keep me"
+
+
+def test_dtype_names_and_aliases(tiny_model, tmp_path):
+    for name, canonical in (("fp16", "float16"), ("bf16", "bfloat16"), ("fp32", "float32"), ("auto", "auto")):
+        assert eval_settings(str(tiny_model), dtype=name).dtype == canonical
+    out = tmp_path / "half"
+    assert run_cli("--model", str(tiny_model), "--dtype", "fp16", "--limit", "1", "--max_new_tokens", "4",
+                   "--output_dir", str(out)) == 0
+    assert json.loads((out / "eval_config.json").read_text())["dtype"] == "float16"
 
 
 def test_an_adapter_for_another_base_model_is_an_error(tiny_model, tmp_path, capsys):
@@ -412,9 +542,10 @@ def test_vllm_backend_wiring_with_a_fake_vllm(tiny_model, adapter, tmp_path, mon
         def __init__(self, **kwargs):
             seen["llm"] = kwargs
 
-        def chat(self, conversations, params, use_tqdm=False, lora_request=None):
+        def chat(self, conversations, params, use_tqdm=False, lora_request=None, **template):
             seen.setdefault("chunks", []).append(len(conversations))
-            seen["lora"] = lora_request
+            seen["lora"], seen["template"] = lora_request, template
+            seen["last_messages"] = [c[-1] for c in conversations]
             n = seen["params"]["n"]
             out = types.SimpleNamespace(text=RIGHT, token_ids=[1] * 7, finish_reason="stop")
             return [types.SimpleNamespace(outputs=[out] * n) for _ in conversations]
@@ -436,12 +567,18 @@ def test_vllm_backend_wiring_with_a_fake_vllm(tiny_model, adapter, tmp_path, mon
     assert seen["llm"]["model"] == str(tiny_model) and seen["llm"]["enable_lora"] is True
     assert seen["lora"].path == str(adapter)
     params = seen["params"]
-    assert params["stop"] == ["</answer>"] and params["include_stop_str_in_output"] is True
+    assert params["stop"] is None  # to the end of the turn, as training rollouts
     assert params["n"] == 2 and params["temperature"] == 0.7 and params["max_tokens"] == 512
-    assert seen["chunks"] == [2, 1]
+    assert seen["chunks"] == [2, 1] and seen["template"] == {"add_generation_prompt": True}
     rows = read_jsonl(out / "samples.jsonl")
     assert len(rows) == 3 and all(len(r["samples"]) == 2 and r["samples"][0]["tokens"] == 7 for r in rows)
     assert rows[0]["correct"] and not rows[1]["correct"]  # gsm8k:test:0's gold is 18
+    # the speed option and a prefill: vLLM stops at </answer> (kept) and continues the assistant's message
+    assert main(["eval", "--model", str(tiny_model), "--backend", "vllm", "--limit", "1", "--stop_at_answer",
+                 "--prefill", "<think>\n", "--output_dir", str(tmp_path / "out2")]) == 0
+    assert seen["params"]["stop"] == ["</answer>"] and seen["params"]["include_stop_str_in_output"] is True
+    assert seen["template"] == {"add_generation_prompt": False, "continue_final_message": True}
+    assert seen["last_messages"] == [{"role": "assistant", "content": "<think>\n"}]
 
 
 # --- the HF backend itself ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from minir1.cli import main
 from minir1.config import load_config
 from minir1.data import load_problems
-from minir1.export import export_run
+from minir1.export import MARKER, export_run
 from minir1.models import load_for_inference, model_spec
 from minir1.prompts import build_prompt
 from minir1.train import train
@@ -89,10 +89,13 @@ def test_a_full_fine_tuning_run_is_copied_as_it_is(tiny_model, tmp_path):
     assert "A fully fine-tuned model" in (out / "README.md").read_text()
 
 
-def test_overwrite_replaces_the_folder_and_push_uses_push_folder(lora_run, tmp_path, monkeypatch, capsys):
+def test_overwrite_replaces_an_earlier_export_and_push_uses_push_folder(lora_run, tmp_path, monkeypatch, capsys):
     out = tmp_path / "merged"
     out.mkdir()
+    (out / MARKER).write_text("{}")  # what marks an earlier export
     (out / "stale.txt").write_text("from an earlier export")
+    assert "pass --overwrite" in error_line(capsys, ["export", str(lora_run), str(out)])
+    assert (out / "stale.txt").is_file()
     pushed = []
     monkeypatch.setattr("minir1.report.push_folder",
                         lambda folder, repo, message: pushed.append((folder, repo, message)) or f"https://hf.co/{repo}")
@@ -100,6 +103,25 @@ def test_overwrite_replaces_the_folder_and_push_uses_push_folder(lora_run, tmp_p
     assert not (out / "stale.txt").exists() and (out / "model.safetensors").is_file()
     assert pushed == [(out, "me/tiny-r1", "minir1 export of run (tiny)")]
     assert "pushed to https://hf.co/me/tiny-r1" in capsys.readouterr().out
+    assert json.loads((out / MARKER).read_text())["run"] == str(lora_run.resolve())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["merged"]  # no temporary folder left
+
+
+def test_overwrite_never_replaces_a_folder_export_did_not_write(lora_run, tiny_model, tmp_path, capsys):
+    before = {p.name: p.read_bytes() for p in tiny_model.iterdir()}
+    mine = tmp_path / "my-model"
+    mine.mkdir()
+    (mine / "config.json").write_text("{}")
+    assert "is not an export of minir1" in error_line(capsys, ["export", str(lora_run), str(mine), "--overwrite"])
+    assert [p.name for p in mine.iterdir()] == ["config.json"]
+    # the run's base model (tiny_model here), the folder holding it, the run and anything in it: never
+    for target in (tiny_model, tiny_model.parent):
+        assert "would overwrite the run's base model" in error_line(capsys, ["export", str(lora_run), str(target),
+                                                                             "--overwrite"])
+    for target in (lora_run, lora_run / "final", lora_run / "exported", lora_run.parent):
+        assert "would overwrite the run" in error_line(capsys, ["export", str(lora_run), str(target), "--overwrite"])
+    assert {p.name: p.read_bytes() for p in tiny_model.iterdir()} == before
+    assert not (lora_run / "exported").exists()
 
 
 def test_a_failed_merge_leaves_nothing_behind(lora_run, tmp_path, monkeypatch):
@@ -127,6 +149,7 @@ def test_bad_input_is_a_one_line_error(lora_run, tmp_path, capsys):
     assert "has no final/ model yet" in error_line(capsys, ["export", str(unfinished), str(tmp_path / "o")])
     taken = tmp_path / "taken"
     taken.mkdir()
+    (taken / "config.json").write_text("{}")  # an existing model folder (an empty folder is simply used)
     assert "pass --overwrite" in error_line(capsys, ["export", str(lora_run), str(taken)])
     assert "would overwrite the run" in error_line(capsys, ["export", str(lora_run), str(lora_run / "final"),
                                                             "--overwrite"])

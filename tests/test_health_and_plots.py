@@ -52,3 +52,30 @@ def test_smooth_and_plots_return_figures():
 def test_plot_command_errors_on_a_non_run_folder(tmp_path):
     r = subprocess.run([sys.executable, "-m", "minir1", "plot", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2 and "is not a run folder" in r.stderr
+
+
+def test_a_dollar_sign_in_a_title_is_plain_text(tmp_path):
+    import io
+
+    records = [{"step": s, "reward": s / 10, "rewards/format_rubric/mean": 0.5} for s in range(1, 5)]
+    for title in ("run x$_$: model", "price $5 and $6"):  # the first breaks mathtext, the second would italicise
+        fig = plot_rewards(records, {"format_rubric": 13}, title=title)
+        fig.savefig(io.BytesIO(), format="png")  # drawing is where mathtext would fail
+        assert fig.axes[0].get_title() == title
+
+
+def test_records_without_a_step_are_skipped_and_a_file_with_none_is_a_one_line_error(tmp_path):
+    import json
+
+    from minir1.plots import series
+
+    records = [{"reward": 1.0}, {"step": 2, "reward": 3.0}, {"step": True, "reward": 4.0}]
+    assert series(records, "reward") == ([2], [3.0])
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("model: tiny\n")
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"reward": r}) + "\n" for r in (0.1, 0.2)))
+    r = subprocess.run([sys.executable, "-m", "minir1", "plot", str(run)], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "no 'step'" in r.stderr
+    assert not (run / "plots").exists()

@@ -1,11 +1,14 @@
 """``minir1 chat``: ask a model a question and watch it reason.
 
 The reply is streamed as it is generated, with the same prompt, decoding and stop
-rule as ``minir1 eval`` (greedy unless a temperature is given, ending at
+rule as ``minir1 eval`` (greedy unless a temperature is given; by default to the
+end of the turn, as training rollouts and ``minir1 eval`` generate, so what you
+see is what the reward would judge; ``--stop_at_answer`` ends it at the first
 ``</answer>``), then judged by the same rules: whether the answer block is well
 formed (exactly one ``<answer>`` block, outside the reasoning, holding one
 number: :func:`minir1.answers.extract`) and whether the whole reply follows the
-prompted format (:func:`minir1.evaluate.format_ok`).
+prompted format (:func:`minir1.evaluate.format_ok`). A prefill (``--prefill``, or
+the run's) is printed first, as the opening of the reply, and judged with it.
 
     >>> model, tokenizer = load_for_inference(model_spec("tiny"))                 # doctest: +SKIP
     >>> chat(model, tokenizer, "What is 2 + 3?")["extracted"]                    # doctest: +SKIP
@@ -19,16 +22,19 @@ from typing import TextIO
 
 from . import answers
 from .errors import UserError
-from .evaluate import format_ok, prompt_settings
+from .evaluate import format_ok, prompt_settings, resolve_prefill
 from .prompts import build_prompt
 
 
 def chat(model, tokenizer, question: str, *, style: str = "think", system_prompt: str | None = None,
-         max_new_tokens: int = 512, temperature: float = 0.0, out: TextIO | None = None) -> dict:
+         prefill: str | None = None, stop_at_answer: bool = False, max_new_tokens: int = 512,
+         temperature: float = 0.0, out: TextIO | None = None) -> dict:
     """Answer one question, streaming the reply to ``out`` (standard output), then a verdict line.
 
-    Returns ``{"completion", "extracted", "well_formed", "reason", "format_ok",
-    "tokens", "truncated"}``; ``reason`` says why no answer was extracted.
+    Returns ``{"prefill", "completion", "extracted", "well_formed", "reason",
+    "format_ok", "tokens", "truncated"}``: ``completion`` is the generated text
+    after ``prefill``, and the verdict is on both; ``reason`` says why no answer
+    was extracted.
     """
     from .generation import stream
 
@@ -38,15 +44,20 @@ def chat(model, tokenizer, question: str, *, style: str = "think", system_prompt
         out.write(text)
         out.flush()
 
-    gen = stream(model, tokenizer, build_prompt(question, style, system_prompt), on_text=write,
-                 max_new_tokens=max_new_tokens, temperature=temperature)
-    value, reason = answers.extract(gen.text)
+    if prefill:
+        write(prefill)
+    gen = stream(model, tokenizer, build_prompt(question, style, system_prompt, prefill=prefill), on_text=write,
+                 max_new_tokens=max_new_tokens, temperature=temperature,
+                 stop=answers.ANSWER_CLOSE if stop_at_answer else None)
+    text = (prefill or "") + gen.text
+    value, reason = answers.extract(text)
     result = {
+        "prefill": prefill,
         "completion": gen.text,
         "extracted": answers.format_number(value) if value is not None else None,
         "well_formed": value is not None,
         "reason": reason,
-        "format_ok": format_ok(gen.text, style),
+        "format_ok": format_ok(text, style),
         "tokens": gen.tokens,
         "truncated": gen.truncated,
     }
@@ -65,18 +76,22 @@ def verdict_line(result: dict) -> str:
 
 def cli_chat(args) -> int:
     """``minir1 chat``: one QUESTION, or questions read from the terminal until an empty line or EOF."""
-    from .models import load_for_inference, model_spec
+    from .models import check_dtype, load_for_inference, model_spec
 
+    if args.question is not None and not args.question.strip():
+        raise UserError("the question is empty: ask something, or leave QUESTION out to type questions one by one")
+    dtype = check_dtype(args.dtype)
     if args.max_new_tokens < 1:
         raise UserError(f"--max_new_tokens must be at least 1, got {args.max_new_tokens}")
     if args.temperature < 0:
         raise UserError(f"--temperature must be 0 (greedy) or more, got {args.temperature}")
     spec = model_spec(args.model, args.adapter)
     style, system_prompt = prompt_settings(spec, args.tag_style, args.system_prompt)
-    model, tokenizer = load_for_inference(spec, args.dtype, args.trust_remote_code)
-    settings = {"style": style, "system_prompt": system_prompt, "max_new_tokens": args.max_new_tokens,
+    model, tokenizer = load_for_inference(spec, dtype, args.trust_remote_code)
+    settings = {"style": style, "system_prompt": system_prompt, "prefill": resolve_prefill(spec, args.prefill),
+                "stop_at_answer": args.stop_at_answer, "max_new_tokens": args.max_new_tokens,
                 "temperature": args.temperature}
-    if args.question:
+    if args.question is not None:
         chat(model, tokenizer, args.question, **settings)
         return 0
     while True:

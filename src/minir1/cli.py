@@ -28,15 +28,17 @@ def _handler(module: str, function: str):
 def _score(args: argparse.Namespace) -> int:
     from .scoring import score_lines
 
+    # Bytes, decoded line by line: a line of bad UTF-8 is reported by number after the lines before it.
     if args.file == "-":
-        score_lines(sys.stdin, sys.stdout, args.scheme, args.style)
+        stdin = getattr(sys.stdin, "buffer", sys.stdin)  # a text stream without bytes (e.g. in a notebook) is fine too
+        score_lines(stdin, sys.stdout, args.scheme, args.style, args.prefill)
     else:
         try:
-            f = open(args.file, encoding="utf-8")  # noqa: SIM115 - closed below
+            f = open(args.file, "rb")  # noqa: SIM115 - closed below
         except OSError as e:
             raise UserError(f"cannot read {args.file}: {e.strerror}") from None
         with f:
-            score_lines(f, sys.stdout, args.scheme, args.style)
+            score_lines(f, sys.stdout, args.scheme, args.style, args.prefill)
     return 0
 
 
@@ -46,7 +48,15 @@ def _model_args(p: argparse.ArgumentParser, model_required: bool = False) -> Non
     p.add_argument("--adapter", help="a LoRA adapter folder, or a run folder from minir1 train")
     p.add_argument("--tag_style", choices=["think", "reasoning"], help="default: the run's, else think")
     p.add_argument("--system_prompt", help="default: the run's, else the tag style's own")
-    p.add_argument("--dtype", default="auto", help="auto (bf16 on a GPU that has it, else fp32), float32, bfloat16")
+    p.add_argument("--prefill", metavar="TEXT",
+                   help="text that opens the assistant turn, e.g. $'<think>\\n' in bash (judged with the reply); "
+                        "default: the run's, else none; '' for none")
+    p.add_argument("--stop_at_answer", action="store_true",
+                   help="end each reply at its first </answer> (faster; by default replies run to the end of "
+                        "the turn, as in training, and all of it is judged)")
+    p.add_argument("--dtype", default="auto",
+                   help="auto (bf16 on a GPU that has it, else fp32), float32, bfloat16 or float16 "
+                        "(or fp32, bf16, fp16)")
     p.add_argument("--trust_remote_code", action="store_true", help="allow model code from the Hub")
 
 
@@ -60,11 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     # --- rewards ---------------------------------------------------------------------------
     p = sub.add_parser("score", help="score completions with the reward functions",
-                       description="Score JSON lines {completion, answer}; print {correct, extracted, rewards, "
-                                   "total} per line.")
+                       description="Score JSON lines {completion, answer[, prefill]}; print {correct, extracted, "
+                                   "rewards, total} per line.")
     p.add_argument("file", help="a .jsonl file, or - for standard input")
     p.add_argument("--scheme", default="mini-r1", choices=["mini-r1", "grpo-demo"], help="reward scheme")
     p.add_argument("--style", choices=["think", "reasoning"], help="tag style (default: the scheme's own)")
+    p.add_argument("--prefill", metavar="TEXT",
+                   help="text that opened each assistant turn, e.g. $'<think>\\n' in bash, judged with the "
+                        "completion; a line's own \"prefill\" field takes precedence")
     p.set_defaults(func=_score)
 
     # --- training --------------------------------------------------------------------------
@@ -109,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vocab_size", type=int, default=1024)
     p.add_argument("--layers", type=int, help="number of layers (default 2)")
-    p.add_argument("--hidden", type=int, help="hidden size (default 64)")
+    p.add_argument("--hidden", type=int, help="hidden size, a multiple of 8 (default 64)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a tiny model built into OUT_DIR before (never any other folder)")
     p.set_defaults(func=_handler("tiny", "cli_tiny_model"))
 
     # --- evaluation ------------------------------------------------------------------------

@@ -8,17 +8,19 @@ greedy completion's, or the majority vote's when an evaluation drew K samples.
 
 Evaluations of different problem sets (ids or golds differ) are refused: a
 difference between them says nothing about the models. So are unfinished ones
-(no summary.json yet): run their eval command again to finish them first.
+(no summary.json yet): run their eval command again to finish them first, and
+empty ones. A folder compared with itself is allowed, with a warning.
 
     >>> result = compare_evals("runs/eval-base", "runs/eval-grpo")   # doctest: +SKIP
-    >>> result["b_only"], result["a_only"], f"{result['mcnemar']['p_exact']:.1e}"      # doctest: +SKIP
-    (41, 12, '8.2e-05')
+    >>> sorted(result)[:4]                                           # doctest: +SKIP
+    ['a', 'a_only', 'b', 'b_only']
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -77,6 +79,8 @@ def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3)
     _same_problems(str(a), by_a, str(b), by_b)
     ids = list(by_a)
     n = len(ids)
+    if n == 0:
+        raise UserError(f"{a} holds no evaluated problems: nothing to compare (run minir1 eval into it again)")
     both = sum(by_a[i]["correct"] and by_b[i]["correct"] for i in ids)
     a_only = [i for i in ids if by_a[i]["correct"] and not by_b[i]["correct"]]
     b_only = [i for i in ids if by_b[i]["correct"] and not by_a[i]["correct"]]
@@ -92,6 +96,7 @@ def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3)
     config_a, config_b = (_read_config(x) for x in (a, b))
     return {
         "n": n,
+        "same_folder": same_folder(a, b),
         "a": side(a, sa, acc_a),
         "b": side(b, sb, acc_b),
         "difference": acc_b - acc_a,
@@ -105,6 +110,14 @@ def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3)
         "examples": {"a_only": [_example(by_a[i], by_b[i]) for i in a_only[:examples]],
                      "b_only": [_example(by_a[i], by_b[i]) for i in b_only[:examples]]},
     }
+
+
+def same_folder(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when ``a`` and ``b`` are one folder (under any spelling of its path)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _read_config(folder: str | os.PathLike) -> dict:
@@ -156,5 +169,9 @@ def format_comparison(result: dict) -> str:
 
 def cli_compare(args) -> int:
     """``minir1 compare OUT_A OUT_B``."""
-    print(format_comparison(compare_evals(args.out_a, args.out_b, args.examples)))
+    result = compare_evals(args.out_a, args.out_b, args.examples)
+    if result["same_folder"]:
+        print(f"minir1: warning: {args.out_a} and {args.out_b} are the same folder: an evaluation compared with "
+              "itself shows no difference", file=sys.stderr)
+    print(format_comparison(result))
     return 0

@@ -3,8 +3,9 @@
 One evaluation is one folder:
 
 * ``eval_config.json`` — the settings that define it (model, adapter, data, limit,
-  samples, temperature, max_new_tokens, tag style, system prompt, seed, backend,
-  dtype) and a fingerprint of the problems, written before anything is generated.
+  samples, temperature, max_new_tokens, tag style, system prompt, prefill,
+  stop_at_answer, seed, backend, dtype) and a fingerprint of the problems, written
+  before anything is generated.
   Running into a folder that holds a different evaluation is an error, never a mix.
 * ``samples.jsonl`` — one line per problem, appended and flushed after every batch.
   Running the same command again skips the problems already there (a half-written
@@ -12,8 +13,19 @@ One evaluation is one folder:
   rewritten in problem order, each problem exactly once.
 * ``summary.json`` — written when every problem is done.
 
-Scoring is :func:`minir1.answers.check` (the rewards' checker, no second parser);
-"format ok" is the mini-r1 format rubric at full marks (:func:`format_ok`). With
+**Evaluation judges what training judges.** By default each completion is
+generated as a training rollout is, to the end of the turn (EOS) or
+``max_new_tokens``, and the whole of it (after the prefill, if any) is judged:
+``correct`` is :func:`minir1.rewards.correctness` (:func:`minir1.answers.check`,
+no second parser) and "format ok" is the mini-r1 format rubric
+(:func:`minir1.rewards.format_rubric`) at full marks, so a second answer block or
+trailing text costs here what it costs in the reward. ``stop_at_answer`` ends
+generation at the first ``</answer>``: faster, but blind to what would follow, so
+it can only overstate accuracy and format; it is recorded in eval_config.json and
+named in summary.json and the printed table. A *prefill* (text that opens the
+assistant turn, e.g. ``"<think>\n"``; the run's own when ``--adapter`` is a run
+folder) ends the rendered prompt; a sample keeps it (``prefill``) beside the
+generated ``completion``, and is judged on ``prefill + completion``. With
 ``samples`` K > 1, accuracy is the mean over problems of the fraction of right
 samples (pass@1), each problem's verdict (``correct``, what ``minir1 compare``
 pairs) is its majority vote, and pass@k is reported for k = 1, 2, 4, ..., K.
@@ -44,14 +56,17 @@ from .data import Problem, load_problems
 from .errors import UserError
 from .generation import Generation
 from .jsonl import dumps, read_jsonl, write_atomic
-from .models import ModelSpec, model_spec
+from .models import ModelSpec, check_dtype, model_spec
 from .prompts import build_prompt, get_style
 from .rewards import format_rubric, get_scheme
 from .stats import majority_vote, pass_at_k, wilson
 
 CONFIG, SAMPLES, SUMMARY = "eval_config.json", "samples.jsonl", "summary.json"
+STOP_NOTE = ("--stop_at_answer: generation stopped at the first </answer>, so text a model writes after it was "
+             "neither generated nor judged (the training reward judges it): accuracy and format ok may be higher "
+             "than the reward's")
 
-# (prompts, *, max_new_tokens, batch_size, num_samples, temperature, seed, on_batch) -> generations;
+# (prompts, *, max_new_tokens, batch_size, num_samples, temperature, seed, on_batch, stop) -> generations;
 # minir1.generation.generate on a loaded model, a VLLMGenerator, or a fake in tests.
 Generator = Callable[..., list[list[Generation]]]
 
@@ -71,6 +86,8 @@ class EvalSettings:
     max_new_tokens: int = 512
     tag_style: str = "think"
     system_prompt: str | None = None  # None: the tag style's own (eval_settings writes the text out)
+    prefill: str | None = None  # text that opens the assistant turn; judged with the completion
+    stop_at_answer: bool = False  # end generation at the first </answer> (faster; blind to what follows)
     seed: int = 0
     backend: str = "hf"
     dtype: str = "auto"
@@ -95,13 +112,15 @@ def _identity(name: str) -> str:
 def eval_settings(model: str | None, adapter: str | None = None, *, data: str = "gsm8k:test",
                   question_field: str = "question", answer_field: str = "answer", limit: int | None = None,
                   samples: int = 1, temperature: float = 0.7, max_new_tokens: int = 512,
-                  tag_style: str | None = None, system_prompt: str | None = None, seed: int = 0,
-                  backend: str = "hf", dtype: str = "auto") -> EvalSettings:
+                  tag_style: str | None = None, system_prompt: str | None = None, prefill: str | None = None,
+                  stop_at_answer: bool = False, seed: int = 0, backend: str = "hf",
+                  dtype: str = "auto") -> EvalSettings:
     """Resolve ``--model``/``--adapter`` (a run folder supplies its prompt settings) into :class:`EvalSettings`.
 
     Checks everything that can be checked without loading the model: the model
     and adapter exist, the numbers make sense, vLLM is installed when asked for.
     ``temperature`` applies only when ``samples`` > 1 (one sample is greedy).
+    ``prefill`` None takes the run folder's (if any); ``""`` means none.
     """
     from .models import resolve_model
 
@@ -115,6 +134,7 @@ def eval_settings(model: str | None, adapter: str | None = None, *, data: str = 
         raise UserError(f"--max_new_tokens must be at least 1, got {max_new_tokens}")
     if backend not in ("hf", "vllm"):
         raise UserError(f"unknown backend {backend!r}: choose hf or vllm")
+    dtype = check_dtype(dtype)
     if backend == "vllm":
         from .generation import import_vllm
 
@@ -125,8 +145,15 @@ def eval_settings(model: str | None, adapter: str | None = None, *, data: str = 
     return EvalSettings(model=_identity(spec.model), adapter=_identity(spec.adapter) if spec.adapter else None,
                         data=data, question_field=question_field, answer_field=answer_field, limit=limit,
                         samples=samples, temperature=temperature if samples > 1 else 0.0,
-                        max_new_tokens=max_new_tokens, tag_style=style, system_prompt=system, seed=seed,
+                        max_new_tokens=max_new_tokens, tag_style=style, system_prompt=system,
+                        prefill=resolve_prefill(spec, prefill), stop_at_answer=stop_at_answer, seed=seed,
                         backend=backend, dtype=dtype)
+
+
+def resolve_prefill(spec: ModelSpec, prefill: str | None) -> str | None:
+    """The prefill to use: ``prefill`` when given (``""``: none), else the run folder's, else none."""
+    chosen = prefill if prefill is not None else spec.prefill
+    return chosen or None
 
 
 # --- scoring: pure functions of completions ---------------------------------------------------
@@ -137,12 +164,18 @@ def format_ok(text: str, style: str) -> bool:
     return format_rubric([text], tag_style=[style])[0] == 1.0
 
 
-def verdict(text: str, problem: Problem, style: str) -> dict:
-    """What evaluation records of one completion, scored with :func:`minir1.answers.check`."""
+def verdict(completion: str, problem: Problem, style: str, prefill: str | None = None) -> dict:
+    """What evaluation records of one completion, judged as the rewards judge it: on ``prefill + completion``.
+
+    ``correct`` is :func:`minir1.answers.check` (what :func:`minir1.rewards.correctness`
+    scores) and ``format_ok`` the format rubric at full marks, on the whole text.
+    """
+    text = (prefill or "") + completion
     v = answers.check(text, problem.gold)
     lenient = answers.lenient_extract(text)
     return {
-        "completion": text,
+        **({"prefill": prefill} if prefill else {}),
+        "completion": completion,
         "extracted": v.extracted,
         "correct": v.correct,
         "reason": v.reason,
@@ -152,7 +185,7 @@ def verdict(text: str, problem: Problem, style: str) -> dict:
     }
 
 
-def make_record(problem: Problem, generations: list[Generation], style: str) -> dict:
+def make_record(problem: Problem, generations: list[Generation], style: str, prefill: str | None = None) -> dict:
     """The samples.jsonl line of one problem.
 
     One generation: its verdict at the top level. K generations: each verdict in
@@ -160,7 +193,8 @@ def make_record(problem: Problem, generations: list[Generation], style: str) -> 
     majority's verdict) at the top level.
     """
     record: dict = {"id": problem.id, "question": problem.question, "gold": problem.answer}
-    scored = [{**verdict(g.text, problem, style), "tokens": g.tokens, "truncated": g.truncated} for g in generations]
+    scored = [{**verdict(g.text, problem, style, prefill), "tokens": g.tokens, "truncated": g.truncated}
+              for g in generations]
     if len(scored) == 1:
         return {**record, **scored[0]}
     majority = majority_vote([s["extracted"] for s in scored])
@@ -217,26 +251,33 @@ def summarize(records: list[dict]) -> dict:
 
 def _score_into(problems: list[Problem], generator: Generator, *, style: str, system_prompt: str | None,
                 max_new_tokens: int, batch_size: int | None, samples: int = 1, temperature: float = 0.0,
-                seed: int = 0, on_records: Callable[[list[dict]], None]) -> None:
-    prompts = [build_prompt(p.question, style, system_prompt) for p in problems]
+                seed: int = 0, prefill: str | None = None, stop_at_answer: bool = False,
+                on_records: Callable[[list[dict]], None]) -> None:
+    prompts = [build_prompt(p.question, style, system_prompt, prefill=prefill) for p in problems]
 
     def on_batch(indices: list[int], generations: list[list[Generation]]) -> None:
-        on_records([make_record(problems[i], g, style) for i, g in zip(indices, generations, strict=True)])
+        on_records([make_record(problems[i], g, style, prefill) for i, g in zip(indices, generations, strict=True)])
 
     generator(prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, num_samples=samples,
-              temperature=temperature, seed=seed, on_batch=on_batch)
+              temperature=temperature, seed=seed, on_batch=on_batch,
+              stop=answers.ANSWER_CLOSE if stop_at_answer else None)
 
 
 def evaluate_problems(model, tokenizer, problems: list[Problem], *, style: str = "think",
                       system_prompt: str | None = None, max_new_tokens: int = 256,
-                      batch_size: int | None = None) -> dict:
+                      batch_size: int | None = None, prefill: str | None = None,
+                      stop_at_answer: bool = False, on_records: Callable[[list[dict]], None] | None = None) -> dict:
     """Greedy evaluation of an already-loaded model, in memory: the :func:`summarize` figures plus speed.
 
-    For the training loop (every N steps) and the demo (before and after GRPO): a
-    PEFT model in training mode is switched to eval mode and back.
+    ``on_records``, if given, receives the per-problem records (samples.jsonl lines) in problem order.
 
-        >>> evaluate_problems(model, tokenizer, load_problems("gsm8k:test", limit=8))["accuracy"]  # doctest: +SKIP
-        0.25
+    For the training loop (every N steps) and the demo (before and after GRPO): a
+    PEFT model in training mode is switched to eval mode and back. Generation and
+    judging are ``minir1 eval``'s, defaults included: to the end of the turn, the
+    whole completion judged (``stop_at_answer`` and ``prefill`` as there).
+
+        >>> evaluate_problems(model, tokenizer, load_problems("gsm8k:test", limit=8))["n"]  # doctest: +SKIP
+        8
     """
     from .generation import generate
 
@@ -245,10 +286,12 @@ def evaluate_problems(model, tokenizer, problems: list[Problem], *, style: str =
     records: dict[str, dict] = {}
     start = time.perf_counter()
     _score_into(problems, partial(generate, model, tokenizer), style=style, system_prompt=system_prompt,
-                max_new_tokens=max_new_tokens, batch_size=batch_size,
-                on_records=lambda rs: records.update((r["id"], r) for r in rs))
+                max_new_tokens=max_new_tokens, batch_size=batch_size, prefill=prefill,
+                stop_at_answer=stop_at_answer, on_records=lambda rs: records.update((r["id"], r) for r in rs))
     seconds = time.perf_counter() - start
     summary = summarize([records[p.id] for p in problems])
+    if on_records is not None:
+        on_records([records[p.id] for p in problems])
     tokens = sum(r["tokens"] for r in records.values())
     return {**summary, "seconds": seconds, "tokens_per_second": tokens / seconds if seconds > 0 else 0.0}
 
@@ -279,6 +322,14 @@ def _differences(old: dict, new: dict) -> str:
     return ", ".join(shown) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
 
 
+def check_output_dir(out: Path) -> None:
+    """A UserError when ``out`` cannot be a folder: it, or the nearest part of its path that exists, is a file."""
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        what = "is a file" if existing == out else f"is inside {existing}, which is a file"
+        raise UserError(f"--output_dir {out} {what}, not a folder: pass a folder")
+
+
 def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str, dict]:
     """Check ``out`` can hold this evaluation, record its settings, and return the records already done.
 
@@ -286,8 +337,7 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
     The records kept are rewritten (each problem once, partial lines dropped) so
     that new lines append cleanly.
     """
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--output_dir {out} is a file, not a folder")
+    check_output_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     records = read_samples(out / SAMPLES)
     config_path = out / CONFIG
@@ -377,7 +427,8 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
 
             _score_into(todo, generator, style=settings.tag_style, system_prompt=settings.system_prompt,
                         max_new_tokens=settings.max_new_tokens, batch_size=batch_size, samples=settings.samples,
-                        temperature=settings.temperature, seed=settings.seed, on_records=save)
+                        temperature=settings.temperature, seed=settings.seed, prefill=settings.prefill,
+                        stop_at_answer=settings.stop_at_answer, on_records=save)
         seconds = time.perf_counter() - start
         timing = {"generated_problems": len(todo), "generated_tokens": tokens, "generation_seconds": seconds,
                   "tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
@@ -396,6 +447,8 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     records = [done[p.id] for p in problems]
     write_atomic(out / SAMPLES, dumps(records))
     summary = {**summarize(records), "resumed_problems": resumed, **timing, "settings": asdict(settings)}
+    if settings.stop_at_answer:
+        summary["note"] = STOP_NOTE
     write_atomic(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -410,8 +463,9 @@ def format_summary(summary: dict, output_dir: str | os.PathLike | None = None) -
     what = s["model"] + (f" + {s['adapter']}" if s["adapter"] else "")
     k = summary["samples_per_problem"]
     decoding = "greedy" if k == 1 else f"{k} samples at temperature {s['temperature']}"
+    prefill = f", prefill {s['prefill']!r}" if s.get("prefill") else ""
     lines = [
-        f"{what} on {s['data']} ({summary['n']} problems, {decoding}, tag style {s['tag_style']})",
+        f"{what} on {s['data']} ({summary['n']} problems, {decoding}, tag style {s['tag_style']}{prefill})",
         f"  accuracy (strict)   {_pct(summary['accuracy']):>7}   95% CI {_pct(summary['ci_low'])} - "
         f"{_pct(summary['ci_high'])} (Wilson)",
         f"  accuracy (lenient)  {_pct(summary['lenient_accuracy']):>7}   last number anywhere (diagnostic)",
@@ -428,6 +482,8 @@ def format_summary(summary: dict, output_dir: str | os.PathLike | None = None) -
                      f"({summary['generated_problems']} problems in {summary['generation_seconds']:.1f} s)")
     if summary.get("resumed_problems"):
         lines.append(f"  resumed             {summary['resumed_problems']} problems were done by an earlier run")
+    if s.get("stop_at_answer"):
+        lines.append(f"  note                {STOP_NOTE}")
     if output_dir is not None:
         lines.append(f"results: {Path(output_dir) / SAMPLES}, {Path(output_dir) / SUMMARY}")
     return "\n".join(lines)
@@ -435,11 +491,12 @@ def format_summary(summary: dict, output_dir: str | os.PathLike | None = None) -
 
 def cli_eval(args) -> int:
     """``minir1 eval``: parse, evaluate (resuming), print the table."""
+    check_output_dir(Path(args.output_dir))
     settings = eval_settings(args.model, args.adapter, tag_style=args.tag_style, system_prompt=args.system_prompt,
-                             samples=args.samples, temperature=args.temperature, limit=args.limit,
-                             max_new_tokens=args.max_new_tokens, backend=args.backend, data=args.data,
-                             question_field=args.question_field, answer_field=args.answer_field, seed=args.seed,
-                             dtype=args.dtype)
+                             prefill=args.prefill, stop_at_answer=args.stop_at_answer, samples=args.samples,
+                             temperature=args.temperature, limit=args.limit, max_new_tokens=args.max_new_tokens,
+                             backend=args.backend, data=args.data, question_field=args.question_field,
+                             answer_field=args.answer_field, seed=args.seed, dtype=args.dtype)
     try:
         summary = run_eval(settings, args.output_dir, batch_size=args.batch_size,
                            trust_remote_code=args.trust_remote_code)

@@ -18,9 +18,12 @@ Design choices, stated up front:
   ``merged=True``) with the run's settings, final rewards and evaluation.
   ``training_args.bin`` (a pickle of TRL's arguments, of no use outside
   training) is left out.
-* **Never half a model, never the run itself.** The export is written to
-  ``OUT_DIR.partial`` and renamed when complete; an existing ``OUT_DIR`` is
-  replaced only with ``overwrite``, and never when it is, or holds, the run.
+* **Never half a model, never what it did not write.** The export is written to a
+  temporary folder beside ``OUT_DIR`` and moved in when complete. It carries
+  ``minir1-export.json`` (the run and base model it came from). An existing
+  non-empty ``OUT_DIR`` is replaced only with ``overwrite`` and only when it is an
+  earlier export (it holds that file); never the run folder, anything inside it or
+  holding it, nor the run's base model folder, whatever the flags.
 
     >>> export_run("runs/mini-r1", "exports/mini-r1").merged        # doctest: +SKIP
     True
@@ -31,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +42,8 @@ from .errors import UserError
 
 # Files of final/ that a standalone model does not need.
 LEFT_OUT = ("training_args.bin",)
+# Written into every export: where it came from, and the mark that --overwrite may replace the folder.
+MARKER = "minir1-export.json"
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,25 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def _local_base(model: str) -> Path | None:
+    """The folder of the run's base model when it is a local one (the tiny model included), else None."""
+    from .models import TINY
+    from .tiny import tiny_cache_path
+
+    path = tiny_cache_path() if model == TINY else Path(model).expanduser()
+    return path.resolve() if path.exists() else None
+
+
 def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
     """The run's ``final/`` folder, after checking that ``run_dir`` is a finished run and ``out_dir`` may be
-    written; a one-line UserError otherwise."""
+    written; a one-line UserError otherwise.
+
+    ``out_dir`` may not be, hold or lie inside the run folder or the run's base model folder
+    (when local); an existing non-empty ``out_dir`` needs ``overwrite`` and must be an earlier
+    export (it holds :data:`MARKER`).
+    """
+    from .models import read_run_config
+
     if not (run_dir / "config.yaml").is_file():
         raise UserError(f"{run_dir} is not a run folder (no config.yaml): pass a folder written by minir1 train")
     final = run_dir / "final"
@@ -67,13 +89,23 @@ def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
     if not ((final / "adapter_config.json").is_file() or (final / "config.json").is_file()):
         raise UserError(f"{final} holds neither a LoRA adapter (adapter_config.json) nor a model (config.json)")
     run, out = run_dir.resolve(), out_dir.resolve()
-    if _inside(run, out) or _inside(out, final.resolve()):
+    if _inside(run, out) or _inside(out, run):
         raise UserError(f"OUT_DIR {out_dir} would overwrite the run {run_dir}: choose a folder outside it")
+    base_model = read_run_config(run_dir).get("model")
+    base = _local_base(str(base_model)) if base_model else None
+    if base is not None and (_inside(base, out) or _inside(out, base)):
+        raise UserError(f"OUT_DIR {out_dir} would overwrite the run's base model {base_model}: choose another "
+                        "folder")
     if out_dir.exists():
         if not out_dir.is_dir():
             raise UserError(f"OUT_DIR {out_dir} is a file: choose a folder")
-        if not overwrite:
-            raise UserError(f"{out_dir} already exists: pass --overwrite to replace it, or choose another OUT_DIR")
+        if any(out_dir.iterdir()):
+            if not overwrite:
+                raise UserError(f"{out_dir} already exists: pass --overwrite to replace an earlier export, or "
+                                "choose another OUT_DIR")
+            if not (out_dir / MARKER).is_file():
+                raise UserError(f"{out_dir} is not an export of minir1 (no {MARKER}), so it is not replaced "
+                                "even with --overwrite: choose another OUT_DIR")
     return final
 
 
@@ -115,35 +147,48 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
     into the card; without it the card shows the run's last evaluation during
     training, if any. ``push_to_hub`` is a Hub repository id (``you/model``).
     """
-    from .config import load_config
+    from .config import load_run
     from .report import write_model_card
 
     run, out = Path(run_dir), Path(out_dir)
     final = check_paths(run, out, overwrite)
-    cfg = load_config(str(run / "config.yaml"))
+    cfg = load_run(run)
     merged = (final / "adapter_config.json").is_file()
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     try:
         if merged:
-            base = merge_adapter(run, partial, cfg.trust_remote_code)
+            base = merge_adapter(run, partial, cfg.trl.get("trust_remote_code", False))
         else:
-            shutil.copytree(final, partial, ignore=shutil.ignore_patterns(*LEFT_OUT))
+            shutil.copytree(final, partial, ignore=shutil.ignore_patterns(*LEFT_OUT), dirs_exist_ok=True)
             base = cfg.model
         write_model_card(partial, cfg, _read_summary(run), evaluation, merged=merged)
-    except BaseException:
+        marker = {"exported_by": "minir1 export", "run": str(run.resolve()), "base_model": base, "merged": merged}
+        (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        _move_into_place(partial, out)
+    finally:
         shutil.rmtree(partial, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    partial.rename(out)
     url = None
     if push_to_hub:
         from .report import push_folder
 
         url = push_folder(out, push_to_hub, f"minir1 export of {run.name} ({cfg.recipe or 'run'})")
     return Exported(out, merged, base, url)
+
+
+def _move_into_place(new: Path, out: Path) -> None:
+    """Put the finished folder ``new`` at ``out``; an earlier export there is set aside first, then deleted."""
+    if not out.exists():
+        new.rename(out)
+        return
+    if not any(out.iterdir()):
+        out.rmdir()
+        new.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    out.rename(old / "export")
+    new.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def cli_export(args) -> int:

@@ -1,8 +1,9 @@
 """Generation backends: batched Hugging Face generation (the default) and vLLM (optional).
 
 Both answer the same call, ``fn(prompts, *, max_new_tokens, batch_size, num_samples,
-temperature, seed, on_batch) -> list[list[Generation]]``: one list of
-``num_samples`` generations per chat prompt, in the order of the prompts.
+temperature, seed, on_batch, stop) -> list[list[Generation]]``: one list of
+``num_samples`` generations per chat prompt, in the order of the prompts
+(``stop``: None to generate to the end of the turn, or ``"</answer>"``).
 Evaluation, the training loop and the demo only see this contract, so a test can
 hand in a fake generator that returns known completions.
 
@@ -12,26 +13,27 @@ Design choices, stated up front:
   Qwen2.5-Instruct's file asks for top-k 20, top-p 0.8 and a repetition penalty of
   1.05; two models evaluated "the same way" must not inherit different sampling
   rules. Greedy is plain argmax; sampling is plain temperature sampling.
-* **A completion ends at EOS or at the end of its answer block** (``</answer>``):
-  anything a model writes after its answer cannot change the verdict, so it is not
-  generated (and a stray tail inside the last token is trimmed from the text).
-  ``truncated`` means it reached ``max_new_tokens`` before either.
+* **A completion ends where a training rollout ends:** at the end of the turn
+  (EOS) or at ``max_new_tokens``, so evaluation sees everything the reward sees,
+  a second answer block or trailing text included. ``stop="</answer>"`` (``minir1
+  eval --stop_at_answer``) is an explicit speed option: rows end at the first
+  ``</answer>`` (a stray tail inside the last token is trimmed from the text), so
+  what a model would write after its answer is never generated nor judged.
+  ``truncated`` means a row reached ``max_new_tokens`` before it ended.
+* **A prefill continues the assistant turn.** A chat prompt whose last message is
+  the assistant's (:func:`minir1.prompts.build_prompt` with ``prefill``) is
+  rendered so that it ends with that text and no end of turn; the generation is
+  what comes after it (``Generation.text`` never repeats the prefill).
 * **Batches of similar length.** Prompts are sorted by token length (longest
   first, so running out of memory shows in the first batch, not after an hour),
   left-padded, and generated ``batch_size`` sequences at a time; results come back
   in the original order.
-* **Speed: batching pays, the rest did not** (``bench/generation_throughput.py``,
-  figures in ``bench/results/generation_throughput.json``). On a CPU (tiny model,
-  one thread, 64 new tokens forced): one prompt at a time 1,612 tokens/s, a batch
-  of 8 7,414, of 32 10,725 (6.7x), of 64 8,285. A static KV cache was 6-12%
-  slower at batches 1-32 (7% faster at 64, still below 32 without it);
-  torch.compile on top of it paid only at batch 1 (+31%; +1% at 8) and lost at 32
-  and 64, and every new batch shape recompiles, a cost the bench's warm-up hides
-  and an evaluation would pay batch after batch. The end-of-answer check costs
-  nothing measurable (10,780 tokens/s with it). So the defaults are transformers'
-  dynamic cache, no compile, and the batch size of :func:`default_batch_size`;
-  ``generate_tokens`` keeps ``cache`` and ``compile`` so the GPU bench can
-  measure them.
+* **Speed settings** (batch size, static KV cache, torch.compile) are measured by
+  ``bench/generation_throughput.py``; the figures are in BENCHMARKS.md and
+  ``bench/results/generation_throughput.json``, not here. The defaults are
+  transformers' dynamic cache, no compile, and the batch size of
+  :func:`default_batch_size`; ``generate_tokens`` keeps ``cache`` and ``compile``
+  so the benchmark can measure them.
 
     >>> gens = generate(model, tokenizer, [build_prompt("What is 2 + 3?")], max_new_tokens=64)  # doctest: +SKIP
     >>> gens[0][0].text, gens[0][0].tokens, gens[0][0].truncated                            # doctest: +SKIP
@@ -46,13 +48,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .answers import ANSWER_CLOSE
 from .errors import UserError
+from .prompts import prompt_prefill, render_prompt
 
 
 @dataclass(frozen=True)
 class Generation:
-    """One completion: its text (up to and including ``</answer>``), tokens generated, and whether it was cut off."""
+    """One completion: the text generated (after any prefill), tokens generated, and whether it was cut off."""
 
     text: str
     tokens: int
@@ -67,9 +69,9 @@ OnBatch = Callable[[list[int], list[list[Generation]]], None]
 def default_batch_size(device_type: str, num_samples: int = 1) -> int:
     """Sequences generated together by default: 32 on a CPU, 128 on a GPU (rounded down to whole prompts).
 
-    CPU: the fastest batch measured on the tiny model (see the module docstring).
-    GPU: not measured here (no GPU was at hand; ``python bench/generation_throughput.py
-    --gpu`` measures batches 1, 64 and 256). The reasoning: decoding a 0.5B model with
+    CPU: the batch size that measured fastest on the tiny model (BENCHMARKS.md,
+    ``bench/generation_throughput.py``). GPU: ``python bench/generation_throughput.py
+    --gpu`` measures batches 1, 64 and 256. The reasoning: decoding a 0.5B model with
     transformers is bound by per-step overhead (kernel launches, Python), not by
     arithmetic, so a step of 128 rows costs about what a step of one does and
     tokens/s grows with the batch; 128 rows of Qwen2.5-0.5B keep the KV cache near
@@ -179,8 +181,12 @@ def _stopping_criteria(model, tokenizer, stop: str | None):
 
 
 def encode_chat(tokenizer, messages: list[dict]) -> list[int]:
-    """Token ids of a chat prompt with the assistant turn opened (``add_generation_prompt``)."""
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    """Token ids of a chat prompt, rendered as training renders it (:func:`minir1.prompts.render_prompt`).
+
+    The assistant turn is opened, or, when the last message is the assistant's
+    prefill, continued: the text ends with the prefill and no end of turn.
+    """
+    text = render_prompt(tokenizer, messages)
     # the template already wrote every special token the model expects
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
@@ -193,23 +199,27 @@ def _trim(text: str, stop: str | None) -> str:
 
 def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int, batch_size: int | None = None,
              num_samples: int = 1, temperature: float = 0.0, seed: int = 0, on_batch: OnBatch | None = None,
-             **speed) -> list[list[Generation]]:
+             stop: str | None = None, **speed) -> list[list[Generation]]:
     """Generate ``num_samples`` completions per chat prompt with Hugging Face transformers.
 
     ``temperature`` 0 is greedy (then ``num_samples`` must be 1). ``batch_size``
     counts sequences (prompts x samples) and defaults to :func:`default_batch_size`.
     Works on a PEFT model in training mode (see :func:`inference_mode`). Sampling
     seeds a private copy of the random state: the caller's random stream is
-    untouched. ``speed`` passes on to :func:`generate_tokens`.
+    untouched. ``stop`` None generates each row to the end of its turn (EOS) or
+    ``max_new_tokens``, as training rollouts do; ``"</answer>"`` ends it at the first
+    answer block (faster, but blind to anything after it). ``speed`` passes on to
+    :func:`generate_tokens`.
     """
     encoded = [encode_chat(tokenizer, p) for p in prompts]
     return generate_tokens(model, tokenizer, encoded, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                           num_samples=num_samples, temperature=temperature, seed=seed, on_batch=on_batch, **speed)
+                           num_samples=num_samples, temperature=temperature, seed=seed, on_batch=on_batch,
+                           stop=stop, **speed)
 
 
 def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_tokens: int, batch_size: int | None = None,
                     num_samples: int = 1, temperature: float = 0.0, seed: int = 0, on_batch: OnBatch | None = None,
-                    stop: str | None = ANSWER_CLOSE, min_new_tokens: int = 0, cache: str | None = None,
+                    stop: str | None = None, min_new_tokens: int = 0, cache: str | None = None,
                     compile: bool = False) -> list[list[Generation]]:
     """:func:`generate` on prompts that are already token ids.
 
@@ -282,7 +292,7 @@ def _seeded(sampling: bool, seed: int, device) -> Iterator[None]:
 
 
 def stream(model, tokenizer, messages: list[dict], *, on_text: Callable[[str], None], max_new_tokens: int,
-           temperature: float = 0.0, seed: int = 0, stop: str | None = ANSWER_CLOSE) -> Generation:
+           temperature: float = 0.0, seed: int = 0, stop: str | None = None) -> Generation:
     """Generate one completion, handing its text to ``on_text`` piece by piece as it is produced.
 
     Pieces are whole words (transformers' TextStreamer buffers until a space or a
@@ -332,8 +342,10 @@ def import_vllm():
 class VLLMGenerator:
     """The :func:`generate` contract on a vLLM engine, which loads the model itself.
 
-    A LoRA adapter is served by vLLM's LoRA support, not merged. vLLM stops at
-    ``</answer>`` (kept in the text) or EOS, like the HF backend.
+    A LoRA adapter is served by vLLM's LoRA support, not merged. Like the HF
+    backend, a row ends at EOS or ``max_new_tokens``, or at ``stop`` (kept in the
+    text) when one is given; a prompt ending with the assistant's prefill is
+    continued, not closed.
     """
 
     def __init__(self, model: str, *, adapter: str | None = None, dtype: str = "auto", seed: int = 0,
@@ -352,17 +364,24 @@ class VLLMGenerator:
 
     def __call__(self, prompts: list[list[dict]], *, max_new_tokens: int, batch_size: int | None = None,
                  num_samples: int = 1, temperature: float = 0.0, seed: int = 0,
-                 on_batch: OnBatch | None = None) -> list[list[Generation]]:
+                 on_batch: OnBatch | None = None, stop: str | None = None) -> list[list[Generation]]:
         if temperature == 0 and num_samples > 1:
             raise UserError(f"{num_samples} samples per prompt need a temperature above 0 (greedy gives one answer)")
         # SamplingParams' own defaults are neutral (no top-k/top-p, no penalty), unlike LLM's model defaults.
         params = self._vllm.SamplingParams(n=num_samples, temperature=temperature, max_tokens=max_new_tokens,
-                                           stop=[ANSWER_CLOSE], include_stop_str_in_output=True, seed=seed)
+                                           stop=[stop] if stop else None, include_stop_str_in_output=True,
+                                           seed=seed)
         per_batch = max(1, (batch_size or VLLM_BATCH) // num_samples)
         results: list[list[Generation]] = []
         for start in range(0, len(prompts), per_batch):
             chunk = prompts[start : start + per_batch]
-            outputs = self.llm.chat(chunk, params, use_tqdm=False, lora_request=self._lora)
+            # one rendering rule per chunk, as render_prompt decides it: continue a final assistant message
+            prefilled = [prompt_prefill(p) is not None for p in chunk]
+            if any(prefilled) and not all(prefilled):
+                raise ValueError("a vLLM chunk mixes prompts with and without a prefill")
+            template = ({"add_generation_prompt": False, "continue_final_message": True} if all(prefilled)
+                        else {"add_generation_prompt": True})
+            outputs = self.llm.chat(chunk, params, use_tqdm=False, lora_request=self._lora, **template)
             grouped = [[Generation(o.text, len(o.token_ids), o.finish_reason == "length") for o in req.outputs]
                        for req in outputs]
             results.extend(grouped)

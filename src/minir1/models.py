@@ -63,10 +63,29 @@ def _check_hub(repo_id: str) -> None:
                         "your connection, or pass a local folder") from None
 
 
+# The weight dtypes a model can be loaded in, and the short names accepted for them.
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def check_dtype(name: str) -> str:
+    """The canonical name of a ``--dtype`` (``fp16`` becomes ``float16``); a one-line UserError otherwise.
+
+    >>> check_dtype("bf16")
+    'bfloat16'
+    """
+    canonical = DTYPE_ALIASES.get(name, name)
+    if canonical not in DTYPES:
+        raise UserError(f"unknown --dtype {name!r}: choose one of {', '.join(DTYPES)} "
+                        f"(or {', '.join(DTYPE_ALIASES)})")
+    return canonical
+
+
 def device_and_dtype(requested: str = "auto"):
     """``(device, torch dtype)``: bf16 on a GPU that supports it, fp32 on a CPU, unless ``requested`` says."""
     import torch
 
+    requested = check_dtype(requested)
     on_gpu = torch.cuda.is_available()
     device = torch.device("cuda" if on_gpu else "cpu")
     if requested == "auto":
@@ -86,6 +105,7 @@ class ModelSpec:
     system_prompt: str | None = None
     scheme: str | None = None
     run_dir: str | None = None
+    prefill: str | None = None  # the run's: text that opens the assistant turn
 
 
 def read_run_config(run_dir: str | os.PathLike) -> dict:
@@ -104,8 +124,8 @@ def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpe
     """Work out base model and adapter from ``--model`` and ``--adapter`` (an adapter folder or a run folder).
 
     A run folder supplies its base model (unless ``model`` is given), its tag
-    style, system prompt and scheme; its ``final/`` folder is the adapter, or the
-    model itself after full fine-tuning.
+    style, system prompt, scheme and prefill; its ``final/`` folder is the adapter,
+    or the model itself after full fine-tuning.
     """
     spec = ModelSpec(model=model or "")
     if adapter is not None:
@@ -117,6 +137,7 @@ def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpe
             spec.run_dir = str(path)
             spec.tag_style, spec.system_prompt, spec.scheme = run.get("tag_style"), run.get("system_prompt"), run.get(
                 "scheme")
+            spec.prefill = run.get("prefill") or None
             final = path / "final"
             if not final.is_dir():
                 raise UserError(f"run folder {adapter} has no final/ model yet: finish or resume the run first "

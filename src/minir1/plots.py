@@ -5,7 +5,8 @@ and ``minir1 plot RUN_DIR`` write them to ``RUN_DIR/plots/``:
 
 * ``rewards.png``: the seed's reward-progression figure: each reward in points
   (e.g. format out of 13, correctness out of 10) and the total, per step, raw
-  (thin) and smoothed (thick), with held-out accuracy when the run evaluated.
+  (thin) and smoothed (thick), with held-out accuracy (strict, and lenient when
+  logged) when the run evaluated.
 * ``diagnostics.png``: completion length, truncated fraction, groups with no
   reward spread, and KL (or entropy when no KL was computed).
 """
@@ -35,9 +36,13 @@ def smooth(values: list[float], window: int = 10) -> list[float]:
     return out
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def series(records: list[dict], key: str, scale: float = 1.0) -> tuple[list[int], list[float]]:
-    """Steps and values of one metric, skipping records that lack it."""
-    pairs = [(r["step"], r[key] * scale) for r in records if isinstance(r.get(key), (int, float))]
+    """Steps and values of one metric, skipping records that lack it or a step."""
+    pairs = [(r["step"], r[key] * scale) for r in records if _number(r.get(key)) and _number(r.get("step"))]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
@@ -68,14 +73,21 @@ def plot_rewards(records: list[dict], rewards: dict[str, float], title: str = "R
     if eval_steps:
         ax2 = ax.twinx()
         ax2.plot(eval_steps, accuracy, "o--", color="tab:red", label="held-out accuracy (%)")
+        # the last number anywhere, format or not: the task itself, apart from the format
+        lenient_steps, lenient = series(records, "eval/lenient_accuracy", 100)
+        if lenient_steps:
+            ax2.plot(lenient_steps, lenient, "s:", color="tab:purple", label="held-out lenient accuracy (%)")
         ax2.set_ylabel("held-out accuracy (%)")
         ax2.set_ylim(0, 100)
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
     if handles:  # below the axes, so it never hides a curve
-        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(len(handles), 4),
-                  fontsize=9, frameon=False)
-    ax.set_title(title)
+        legend = ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12),
+                           ncol=min(len(handles), 4), fontsize=9, frameon=False)
+        for text in legend.get_texts():
+            text.set_parse_math(False)
+    # names are plain text: a '$' in a run or model name must not start matplotlib's mathtext
+    ax.set_title(title, parse_math=False)
     fig.tight_layout()
     return fig
 
@@ -110,19 +122,24 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     """Draw a run's plots into ``RUN_DIR/plots/`` and return their paths."""
     import matplotlib.pyplot as plt
 
-    from .config import load_config
+    from .config import load_run
 
     run = Path(run_dir)
     records = read_jsonl(run / METRICS)
     if not any("reward" in r for r in records):
         raise UserError(f"{run / METRICS} has no logged training steps yet: nothing to plot")
-    cfg = load_config(str(run / "config.yaml"))
+    if not any(_number(r.get("step")) and "reward" in r for r in records):
+        raise UserError(f"{run / METRICS} has rewards but no 'step' in any of its records: is it a minir1 "
+                        "metrics file?")
+    cfg = load_run(run)
     out = run / "plots"
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file: move it away so that the plots can be written there")
     out.mkdir(exist_ok=True)
     title = f"{cfg.recipe or run.name}: {Path(cfg.model).name if Path(cfg.model).exists() else cfg.model}"
     paths = []
     for name, fig in (("rewards.png", plot_rewards(records, cfg.reward_points, title=title)),
-                      ("diagnostics.png", plot_diagnostics(records, cfg.max_completion_length))):
+                      ("diagnostics.png", plot_diagnostics(records, cfg.trl.get("max_completion_length")))):
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
         paths.append(out / name)

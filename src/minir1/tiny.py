@@ -11,6 +11,10 @@ pre-tokenizer that transformers' ``Qwen2Tokenizer`` rebuilds when it reloads a
 ``qwen2`` folder, so token ids are the same before and after a reload. The same
 seed gives the same files.
 
+A folder it writes carries ``minir1-tiny.json`` (the settings it was built
+with): that file is how ``--overwrite`` knows a folder is a tiny model it may
+replace. Any other non-empty folder is never overwritten.
+
     >>> path = build_tiny_model("/tmp/tiny")            # doctest: +SKIP
     >>> AutoModelForCausalLM.from_pretrained(path)     # doctest: +SKIP
 """
@@ -22,6 +26,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from .errors import UserError
 
 # Qwen2.5's ChatML template, without tool calls: what the real model's prompts look like.
 CHAT_TEMPLATE = (
@@ -46,6 +52,9 @@ PRETOKENIZE_REGEX = (
 DEFAULT_SIZE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                 "num_key_value_heads": 2}
 VERSION = 1  # bump when the recipe for the tiny model changes, so caches are rebuilt
+MARKER = "minir1-tiny.json"  # written into every folder built here; --overwrite replaces only such folders
+# The byte-level BPE always holds the 256 byte symbols and the special tokens: no vocabulary is smaller.
+MIN_VOCAB = 256 + len(SPECIAL_TOKENS)
 
 
 def _corpus() -> list[str]:
@@ -103,20 +112,83 @@ def train_tokenizer(vocab_size: int = 1024):
     return hf
 
 
-def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024,
-                     **size: int) -> Path:
-    """Build the tiny model and tokenizer into ``out_dir`` (created) and return its path.
+def check_size(size: dict[str, int], vocab_size: int, seed: int) -> dict[str, int]:
+    """The full size settings (:data:`DEFAULT_SIZE` updated by ``size``); a UserError naming an impossible one.
 
-    ``size`` overrides any of :data:`DEFAULT_SIZE` (e.g. ``num_hidden_layers=4``).
+    Attention splits ``hidden_size`` into ``num_attention_heads`` heads whose width
+    must be even (rotary embeddings rotate pairs), and the heads share
+    ``num_key_value_heads`` key/value heads evenly.
     """
-    import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
-
     unknown = set(size) - set(DEFAULT_SIZE)
     if unknown:
         raise TypeError(f"unknown tiny-model size settings: {sorted(unknown)}")
+    full = {**DEFAULT_SIZE, **size}
+    for name, value in full.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UserError(f"tiny-model {name} must be a whole number of at least 1, got {value!r}")
+    heads, kv = full["num_attention_heads"], full["num_key_value_heads"]
+    if full["hidden_size"] % (2 * heads):
+        raise UserError(f"tiny-model hidden size {full['hidden_size']} must be a multiple of {2 * heads} "
+                        f"({heads} attention heads of even width), e.g. --hidden {max(2 * heads, 64)}")
+    if heads % kv:
+        raise UserError(f"tiny-model num_attention_heads {heads} must be a multiple of num_key_value_heads {kv}")
+    if vocab_size < MIN_VOCAB:
+        raise UserError(f"--vocab_size must be at least {MIN_VOCAB} (256 bytes and {len(SPECIAL_TOKENS)} special "
+                        f"tokens), got {vocab_size}")
+    if not 0 <= seed < 2**64:
+        raise UserError(f"--seed must be between 0 and 2**64 - 1, got {seed}")
+    return full
+
+
+def _check_target(out: Path, overwrite: bool) -> None:
+    """Refuse to write where something else lives: a file, or a non-empty folder that is not a tiny model."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file: choose a folder for the tiny model")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not overwrite:
+        raise UserError(f"{out} already exists and is not empty: pass --overwrite to replace a tiny model "
+                        "built there before, or choose another folder")
+    if not (out / MARKER).is_file():
+        raise UserError(f"{out} is not a tiny model built by minir1 (no {MARKER}), so it is not replaced even "
+                        "with --overwrite: choose another folder")
+
+
+def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024, overwrite: bool = False,
+                     **size: int) -> Path:
+    """Build the tiny model and tokenizer into ``out_dir`` and return its path.
+
+    ``size`` overrides any of :data:`DEFAULT_SIZE` (e.g. ``num_hidden_layers=4``).
+    ``out_dir`` must be absent or empty, or, with ``overwrite``, a tiny model built
+    here before (it holds :data:`MARKER`); anything else is a UserError, raised
+    before anything is written. The model is built in a temporary folder beside
+    ``out_dir`` and moved in when complete, so a failure leaves what was there.
+    """
+    full = check_size(size, vocab_size, seed)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_target(out, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
+    try:
+        _build(tmp, seed, vocab_size, full)
+        if out.is_dir() and any(out.iterdir()):  # checked above: a tiny model built here, replaced whole
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            out.rename(old / "model")
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            if out.is_dir():
+                out.rmdir()  # empty
+            tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _build(out: Path, seed: int, vocab_size: int, size: dict[str, int]) -> None:
+    import torch
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
     tokenizer = train_tokenizer(vocab_size)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
@@ -125,7 +197,7 @@ def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: i
         bos_token_id=None,
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
         pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-        **{**DEFAULT_SIZE, **size},
+        **size,
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)
@@ -136,13 +208,20 @@ def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: i
     )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    return out
+    marker = {"built_by": "minir1 tiny-model", "version": VERSION, "seed": seed, "vocab_size": vocab_size, **size}
+    (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+
+
+def tiny_cache_path(seed: int = 0) -> Path:
+    """Where :func:`cached_tiny_model` keeps the tiny model (built or not)."""
+    root = Path(os.environ.get("MINIR1_CACHE", Path.home() / ".cache" / "minir1"))
+    return root / f"tiny-v{VERSION}-seed{seed}"
 
 
 def cached_tiny_model(seed: int = 0) -> Path:
     """The default tiny model, built once into the user cache (``$MINIR1_CACHE`` or ``~/.cache/minir1``)."""
-    root = Path(os.environ.get("MINIR1_CACHE", Path.home() / ".cache" / "minir1"))
-    path = root / f"tiny-v{VERSION}-seed{seed}"
+    path = tiny_cache_path(seed)
+    root = path.parent
     if (path / "config.json").exists():
         return path
     root.mkdir(parents=True, exist_ok=True)
@@ -163,6 +242,7 @@ def cli_tiny_model(args) -> int:
     size = {k: v for k, v in (("num_hidden_layers", args.layers), ("hidden_size", args.hidden)) if v is not None}
     if "hidden_size" in size:
         size["intermediate_size"] = 2 * size["hidden_size"]
-    path = build_tiny_model(args.out_dir, seed=args.seed, vocab_size=args.vocab_size, **size)
+    path = build_tiny_model(args.out_dir, seed=args.seed, vocab_size=args.vocab_size, overwrite=args.overwrite,
+                            **size)
     print(f"tiny model written to {path}")
     return 0
