@@ -1,73 +1,242 @@
-"""Configuration: precedence, types, unknown keys, every recipe, and validation in plain words."""
+"""Configuration: TRL's parser, precedence, every recipe, what TRL receives, and validation in plain words."""
 
 import importlib.util
+import json
+import math
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from minir1.config import TrainConfig, grpo_kwargs, list_recipes, load_config, parse_overrides, validate
+from minir1.config import TRL_DEFAULTS, from_command_line, list_recipes, load_config, validate
 from minir1.errors import UserError
+
+RECIPES = Path(__file__).parents[1] / "src/minir1/recipes"
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """vLLM's presence faked, so that grpo-demo (use_vllm: true) validates on this CPU machine."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real(name, *a))
 
 
 def test_defaults_then_recipe_then_command_line(tmp_path):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("max_steps: 7\nlearning_rate: 1\nlora: false\n")
-    cfg = load_config(str(recipe), ["--max_steps", "9", "--rewards", "[correctness]", "--reward_weights=[2]"])
-    assert (cfg.max_steps, cfg.learning_rate, cfg.lora, cfg.num_generations) == (9, 1.0, False, 8)
-    assert isinstance(cfg.learning_rate, float)
+    recipe.write_text("max_steps: 7\nlearning_rate: 1\nlora: false\ntop_k: 5\n")
+    cfg = load_config(str(recipe), ["--max_steps", "9", "--rewards", "correctness", "--reward_weights=2"])
+    t = cfg.trl
+    assert (t["max_steps"], t["learning_rate"], cfg.lora, t["top_k"]) == (9, 1.0, False, 5)
+    assert isinstance(t["learning_rate"], float)
+    assert t["num_generations"] == 8 and t["temperature"] == 1.0  # neither set: minir1's, then TRL's default
+    assert t["lr_scheduler_type"] == TRL_DEFAULTS["lr_scheduler_type"]
     assert cfg.reward_names == ["correctness"] and cfg.weights == [2.0] and cfg.recipe == "r"
 
 
 def test_derived_values_come_from_the_scheme():
     cfg = load_config(None, {"scheme": "grpo-demo"})
     assert cfg.style == "reasoning" and cfg.weights == [0.5, 0.5, 0.5, 0.5, 2.0]
+    assert cfg.trl["reward_weights"] == cfg.weights and cfg.run_dir == Path("runs/run")
     assert cfg.resolved()["tag_style"] == "reasoning" and cfg.resolved()["output_dir"] == "runs/run"
 
 
-def test_flags_and_text_values():
-    assert parse_overrides(["--resume", "--model", "123", "--lora=false"]) == {"resume": True, "model": "123",
-                                                                               "lora": False}
+def test_precision_follows_the_device(monkeypatch):
+    monkeypatch.setattr("minir1.config._has_cuda", lambda: False)
+    cpu = load_config("tiny")
+    assert cpu.trl["bf16"] is False and cpu.trl["model_init_kwargs"] == {"dtype": "float32"} and cpu.trl["use_cpu"]
+    monkeypatch.setattr("minir1.config._has_cuda", lambda: True)
+    monkeypatch.setattr("minir1.config._gpu_has_bf16", lambda: True)
+    gpu = load_config("tiny")
+    assert gpu.trl["bf16"] is True and gpu.trl["model_init_kwargs"] == {"dtype": "bfloat16"}
+    assert gpu.trl["use_cpu"] is False
+    fp16 = load_config("tiny", ["--fp16", "true"])  # what the user set wins over the device's choice
+    assert fp16.trl["bf16"] is None and fp16.trl["model_init_kwargs"] == {"dtype": "float16"}
+    mine = load_config("tiny", {"model_init_kwargs": {"attn_implementation": "sdpa"}})
+    assert mine.trl["model_init_kwargs"] == {"attn_implementation": "sdpa"}
+
+
+def test_config_flag_with_equals_or_space_and_resume_reads_the_run(tmp_path):
+    a = from_command_line(["--config=tiny", "--max_steps", "3"])
+    b = from_command_line(["--config", "tiny", "--max_steps=3"])
+    assert a.recipe == b.recipe == "tiny" and a.trl["max_steps"] == b.trl["max_steps"] == 3
+    with pytest.raises(UserError, match="no recipe: pass --config mini-r1"):
+        from_command_line(["--max_steps", "3"])
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"recipe": "tiny", "model": "tiny", "max_steps": 4,
+                                                     "output_dir": "elsewhere"}))
+    resumed = from_command_line(["--resume", "--output_dir", str(run), "--max_steps", "6"])
+    assert resumed.resume and resumed.trl["max_steps"] == 6 and resumed.run_dir == run and resumed.recipe == "tiny"
+    with pytest.raises(UserError, match="nothing to resume in .*no config.yaml"):
+        from_command_line(["--resume", "--output_dir", str(tmp_path / "none")])
+
+
+def test_a_bundled_recipe_name_is_never_a_file_of_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("tiny").write_text("max_steps: 99\n")
+    Path("tiny.yaml").write_text("max_steps: 77\n")
+    assert load_config("tiny").trl["max_steps"] == 4  # the bundled recipe
+    assert load_config("tiny.yaml").trl["max_steps"] == 77  # a path: it ends in .yaml
+    with pytest.raises(UserError, match="recipe file not found: nope.yaml"):
+        load_config("nope.yaml")
+    Path("mine").write_text("max_steps: 1\n")
+    with pytest.raises(UserError, match="unknown recipe 'mine'.*to use the file mine, name it with .yaml"):
+        load_config("mine")
 
 
 @pytest.mark.parametrize(
     "where, settings, message",
     [
         ("yaml", "max_stpes: 3\n", "unknown setting 'max_stpes' (did you mean 'max_steps'?)"),
-        ("yaml", "max_steps: three\n", "max_steps must be an integer, got 'three'"),
+        ("yaml", "max_steps: three\n", "argument --max_steps/--max-steps: invalid int value: 'three'"),
+        ("yaml", "max_steps: 2.5\n", "invalid int value: '2.5'"),
         ("yaml", "- a\n- b\n", "expected a mapping of settings"),
         ("yaml", "a: [\n", "not valid YAML at line"),
+        ("yaml", "trl_args:\n  top_k: 5\n", "'trl_args' is not a setting any more: use top-level settings"),
+        ("yaml", "warmup_ratio: 0.1\n", "use warmup_steps (a value below 1 is a fraction"),
         ("cli", ["--learnig_rate", "1"], "command line: unknown setting 'learnig_rate' (did you mean 'learning_rate'?)"),
-        ("cli", ["--lora", "maybe"], "lora must be true/false"),
+        ("cli", ["--gradient_checkpoint", "false"], "(did you mean 'gradient_checkpointing'?)"),
+        ("cli", ["--lora", "maybe"], "argument --lora: Truthy value expected: got maybe"),
         ("cli", ["stray"], "unexpected argument 'stray'"),
+        ("cli", ["--lr_scheduler_type", "cosinee"], "argument --lr_scheduler_type"),
     ],
 )
 def test_bad_settings_are_one_line_errors(tmp_path, where, settings, message):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(settings if where == "yaml" else "")
-    with pytest.raises(UserError, match=re.escape(message)):
+    with pytest.raises(UserError, match=re.escape(message)) as e:
         load_config(str(recipe), settings if where == "cli" else None)
+    assert "\n" not in str(e.value)
 
 
-def test_every_recipe_loads_and_validates(monkeypatch):
-    """All recipes, found recursively, load and pass validation (vLLM's presence faked for grpo-demo)."""
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real(name, *a))
+def test_text_values_stay_text_through_the_parser(tmp_path):
+    texts = ["Answer: in tags", "# Rules: think first", "Think step by step # then answer", "-- a dash", "123",
+             "a: b\nsecond line"]
+    for text in texts:
+        assert load_config("tiny", ["--system_prompt", text]).system_prompt == text
+        assert load_config("tiny", [f"--system_prompt={text}"]).system_prompt == text
+        assert load_config("tiny", {"system_prompt": text}).system_prompt == text
+        recipe = tmp_path / "r.yaml"
+        recipe.write_text(yaml.safe_dump({"system_prompt": text}))
+        assert load_config(str(recipe)).system_prompt == text
+    assert load_config("tiny", ["--model", "123"]).model == "123"
+
+
+def test_every_recipe_loads_and_validates(fake_vllm):
+    """All recipes, found recursively, load and pass validation; each names the command that runs it."""
     names = list_recipes()
     assert {"tiny", "mini-r1", "grpo-demo"} <= set(names)
     for name in names:
-        cfg = load_config(name)
-        validate(cfg)
-        first = (Path(__file__).parents[1] / "src/minir1/recipes" / f"{name}.yaml").read_text().splitlines()[0]
+        args = validate(load_config(name))
+        assert args.activation_checkpointing is False and args.gradient_checkpointing is False, name
+        first = (RECIPES / f"{name}.yaml").read_text().splitlines()[0]
         assert first == f"# minir1 train --config {name}", "each recipe starts with the command that runs it"
+
+
+def test_the_grpo_demo_recipe_trains_by_epochs_with_a_warmup_ratio(fake_vllm):
+    args = validate(load_config("grpo-demo"))
+    assert (args.max_steps, args.num_train_epochs, args.warmup_steps) == (-1, 1.0, 0.1)
+    assert (args.adam_beta1, args.adam_beta2, args.lr_scheduler_type.value) == (0.9, 0.99, "cosine")
 
 
 def test_mini_r1_recipe_is_the_seed():
     cfg = load_config("mini-r1")
     assert (cfg.model, cfg.lora_r, cfg.lora_alpha, cfg.style) == ("Qwen/Qwen2.5-0.5B-Instruct", 16, 32, "think")
     assert cfg.reward_points == {"format_rubric": 13.0, "correctness": 10.0}
+
+
+# --- what TRL receives: every recipe x every override x three ways of giving it ---------------------
+
+# (settings asked, what TRL's GRPOConfig holds for them when it differs from the asked value)
+OVERRIDES = [
+    ({"gradient_checkpointing": True}, {"activation_checkpointing": True}),
+    ({"gradient_checkpointing": False}, {"activation_checkpointing": False}),
+    ({"activation_checkpointing": True}, {"gradient_checkpointing": True}),
+    ({"bf16": False}, {}),
+    ({"use_cpu": True}, {}),
+    ({"tf32": False}, {}),
+    ({"num_train_epochs": 2.0, "max_steps": -1}, {}),
+    ({"num_train_epochs": 0.5}, {}),
+    ({"warmup_steps": 0.1}, {}),
+    ({"warmup_steps": 5}, {}),
+    ({"log_completions": True}, {}),
+    ({"top_k": 50}, {}),
+    ({"min_p": 0.05}, {}),
+    ({"learning_rate": 1e-5}, {}),
+    ({"learning_rate": 3.5e-7}, {}),
+    ({"seed": 7, "data_seed": 3}, {}),
+    ({"temperature": 0.7, "top_p": 0.95}, {}),
+    ({"lr_scheduler_type": "cosine"}, {}),
+    ({"adam_beta2": 0.99, "weight_decay": 0.1}, {}),
+    ({"epsilon": 0.1, "epsilon_high": 0.28}, {}),
+    ({"loss_type": "grpo", "scale_rewards": "batch"}, {}),
+    ({"num_iterations": 2, "mask_truncated_completions": True}, {}),
+    ({"steps_per_generation": 2}, {}),
+    ({"max_completion_length": 64}, {}),
+    ({"save_steps": 5, "save_total_limit": 1, "logging_steps": 2}, {}),
+    ({"report_to": "tensorboard"}, {"report_to": ["tensorboard"]}),
+    ({"use_vllm": False}, {}),
+    ({"disable_dropout": True, "shuffle_dataset": False}, {}),
+    ({"model_init_kwargs": {"dtype": "float32", "attn_implementation": "sdpa"}}, {}),
+    ({"lora_dropout": 0.1, "lora_r": 4}, {}),  # minir1's own: read by minir1, checked on cfg
+    ({"system_prompt": "Answer: in tags # then think"}, {}),
+    ({"prefill": "<think>\n"}, {}),
+]
+
+
+def as_tokens(settings: dict) -> list[str]:
+    """The command line a user would type for ``settings``."""
+    out = []
+    for key, value in settings.items():
+        if isinstance(value, bool):
+            out += [f"--{key}", "true" if value else "false"]
+        elif isinstance(value, dict):
+            out += [f"--{key}", json.dumps(value)]
+        elif isinstance(value, list):
+            out += [f"--{key}", *map(str, value)]
+        else:
+            out += [f"--{key}", str(value)]
+    return out
+
+
+def received(args, cfg, key):
+    value = getattr(args, key) if hasattr(args, key) else getattr(cfg, key)
+    return getattr(value, "value", value)  # TRL turns scheduler and strategy names into enums
+
+
+def test_trl_receives_exactly_what_was_asked(fake_vllm, tmp_path, capsys):
+    checked = 0
+    for name in list_recipes():
+        recipe = yaml.safe_load((RECIPES / f"{name}.yaml").read_text())
+        for asked, changed in OVERRIDES:
+            merged = {**recipe, **asked}
+            written = tmp_path / f"{name}.yaml"
+            written.write_text(yaml.safe_dump(merged))
+            routes = {"command line": load_config(name, as_tokens(asked)), "dict": load_config(name, asked),
+                      "recipe": load_config(str(written))}
+            for route, cfg in routes.items():
+                args = validate(cfg)  # as train() builds the trainer's arguments
+                expected = {**merged, **changed}
+                expected.pop("recipe", None)
+                for key, value in expected.items():
+                    if key == "lora_target_modules":
+                        value = [value] if isinstance(value, str) else value
+                    got = received(args, cfg, key)
+                    assert got == value and type(got) is type(value) or (
+                        isinstance(value, int) and isinstance(got, float) and got == value), (
+                        f"{name} / {route} / {asked}: {key} reached TRL as {got!r}, asked {value!r}")
+                if "gradient_checkpointing" not in asked and "activation_checkpointing" not in asked:
+                    assert args.gradient_checkpointing is False and args.activation_checkpointing is False
+                checked += 1
+    with capsys.disabled():
+        print(f"\nround trip: {checked} recipe x override x route combinations, TRL received what was asked in each")
+    assert checked == len(list_recipes()) * len(OVERRIDES) * 3
+
+
+# --- validation ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -77,24 +246,47 @@ def test_mini_r1_recipe_is_the_seed():
         ({"per_device_train_batch_size": 6, "num_generations": 4},
          "6 completions, which is not a whole number of groups of num_generations=4.*--per_device_train_batch_size 8"),
         ({"generation_batch_size": 12, "per_device_train_batch_size": 8}, "must be a multiple of the global batch"),
+        ({"generation_batch_size": 16, "steps_per_generation": 2}, "not both"),
         ({"rewards": ["correctnes"]}, "unknown reward 'correctnes'"),
         ({"rewards": ["correctness"], "reward_weights": [1, 2]}, "one weight per reward"),
         ({"reward_weights": [1]}, "got 1 reward weights for the 2 rewards of scheme 'mini-r1'"),
+        ({"reward_weights": [1, float("nan")]}, "each reward weight must be a finite number, got nan"),
         ({"max_completion_length": 4}, "too short"),
-        ({"temperature": 0}, "temperature must be positive"),
+        ({"temperature": 0}, "temperature must be a number above 0"),
+        ({"temperature": float("nan")}, "temperature must be a number above 0, got nan"),
+        ({"learning_rate": float("inf")}, "learning_rate must be a number above 0, got inf"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a number above 0, got nan"),
+        ({"learning_rate": -1e-5}, "learning_rate must be a number above 0"),
+        ({"lora_dropout": 2}, "lora_dropout must be a number at least 0 and below 1, got 2"),
+        ({"warmup_steps": -1}, "warmup_steps must be a number at least 0"),
+        ({"max_grad_norm": -1}, "max_grad_norm must be a number at least 0"),
+        ({"epsilon": -0.2}, "epsilon \\(the clipping range\\) must be a number at least 0"),
+        ({"top_p": 1.5}, "top_p must be a number above 0 and at most 1"),
+        ({"top_k": -1}, "top_k must be 0"),
+        ({"data_limit": -3}, "data_limit must be at least 1, got -3 \\(leave it unset, or null, for all problems\\)"),
+        ({"data_limit": 0}, "data_limit must be at least 1, got 0"),
+        ({"eval_limit": 0}, "eval_limit must be at least 1, got 0"),
+        ({"max_steps": 0}, "max_steps must be at least 1, or -1 to train for num_train_epochs"),
+        ({"max_steps": -1, "num_train_epochs": 0}, "num_train_epochs must be a number above 0"),
+        ({"sample_every": -1}, "sample_every cannot be negative"),
         ({"scheme": "r2"}, "unknown reward scheme 'r2'"),
         ({"tag_style": "xml"}, "unknown tag style 'xml'"),
-        ({"trl_args": {"betta": 0.1}}, "'betta' is not a GRPOConfig field \\(did you mean 'beta'\\?\\)"),
-        ({"trl_args": {"beta": 0.1}}, "use --beta instead"),
-        ({"trl_args": {"bf16": True}}, "minir1 sets it"),
         ({"report_to": "mlflow"}, "report_to 'mlflow'"),
         ({"report_to": "trackio"}, "pip install trackio"),
-        ({"push_to_hub": True}, "--hub_model_id"),
+        ({"push_final_to": "no-slash"}, "push_final_to must be a Hub repository id"),
+        ({"gradient_checkpointing": True, "activation_checkpointing": False}, "disagree"),
+        ({"auto_find_batch_size": True}, "TRL refused the settings: auto_find_batch_size is not supported by GRPO"),
     ],
 )
 def test_validation_explains_and_suggests(settings, message):
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(UserError, match=message) as e:
         validate(load_config("tiny", settings))
+    assert "\n" not in str(e.value)
+
+
+def test_null_limits_mean_all_problems():
+    validate(load_config("tiny", {"data_limit": None, "eval_limit": None}))
+    assert load_config("tiny", {"data_limit": None}).data_limit is None
 
 
 def test_missing_vllm_names_the_install_command(monkeypatch):
@@ -104,18 +296,15 @@ def test_missing_vllm_names_the_install_command(monkeypatch):
         validate(load_config("grpo-demo"))
 
 
-def test_vllm_server_mode_checks_the_server_and_prints_its_launch_command(monkeypatch):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real(name, *a))
+def test_vllm_server_mode_checks_the_server_and_prints_its_launch_command(fake_vllm):
     cfg = load_config("grpo-demo", {"vllm_mode": "server", "vllm_server_port": 1})
     with pytest.raises(UserError, match="trl vllm-serve --model Qwen/Qwen2.5-0.5B-Instruct --port 1"):
         validate(cfg)
 
 
-def test_vllm_server_must_serve_the_training_model(monkeypatch):
+def test_vllm_server_must_serve_the_training_model(fake_vllm):
     """A fake OpenAI-compatible server on loopback names its model at /v1/models, as `trl vllm-serve` does."""
     import http.server
-    import json
     import threading
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -131,14 +320,12 @@ def test_vllm_server_must_serve_the_training_model(monkeypatch):
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "vllm" else real(name, *a))
     try:
         port = server.server_address[1]
-        cfg = load_config("grpo-demo", {"vllm_mode": "server", "vllm_server_port": port})
+        server_settings = {"vllm_mode": "server", "vllm_server_host": "127.0.0.1", "vllm_server_port": port}
         with pytest.raises(UserError, match="serves 'other/model' but training uses 'Qwen/Qwen2.5-0.5B-Instruct'"):
-            validate(cfg)
-        validate(load_config("grpo-demo", {"vllm_mode": "server", "vllm_server_port": port, "model": "other/model"}))
+            validate(load_config("grpo-demo", server_settings))
+        validate(load_config("grpo-demo", {**server_settings, "model": "other/model"}))
     finally:
         server.shutdown()
 
@@ -150,16 +337,22 @@ def test_eval_during_training_is_refused_with_sharded_weights(monkeypatch):
     validate(load_config("tiny"))
 
 
-def test_grpo_kwargs_pick_precision_by_device_and_pass_trl_args():
-    cfg = load_config("tiny", {"trl_args": {"top_k": 5}})
-    cpu = grpo_kwargs(cfg, on_gpu=False, bf16_ok=False)
-    assert cpu["use_cpu"] and not cpu["bf16"] and cpu["model_init_kwargs"]["dtype"] == "float32"
-    gpu = grpo_kwargs(cfg, on_gpu=True, bf16_ok=True)
-    assert gpu["bf16"] and not gpu["use_cpu"] and gpu["model_init_kwargs"]["dtype"] == "bfloat16"
-    assert cpu["top_k"] == 5 and cpu["reward_weights"] == [13.0, 10.0]
+def test_help_lists_minir1_settings_and_points_to_every_trl_field(capsys):
     from trl import GRPOConfig
 
-    GRPOConfig(**cpu)  # TRL accepts what we build
+    from minir1.cli import main
+    from minir1.config import TrainConfig
+
+    assert main(["train", "--help"]) == 0
+    short = capsys.readouterr().out
+    for name, f in TrainConfig.__dataclass_fields__.items():
+        assert (f"--{name}" in short) == f.init, name
+    assert "minir1 train --help-all" in short and "--top_k" not in short.split("TRL settings minir1 chooses")[0]
+    assert main(["train", "--help-all"]) == 0
+    full = capsys.readouterr().out
+    for name, f in GRPOConfig.__dataclass_fields__.items():
+        if f.init:
+            assert f"--{name}" in full, name
 
 
 def minir1(*args):
@@ -170,30 +363,30 @@ def minir1(*args):
     "args, message",
     [
         (["--config", "tiny", "--num_generations", "3"], "not a whole number of groups"),
-        (["--config", "nope"], "unknown recipe 'nope'"),
+        (["--config=nope"], "unknown recipe 'nope'"),
         (["--config", "tiny", "--model", "/no/such/model"], "model not found: /no/such/model"),
         (["--config", "tiny", "--data", "/no/such.jsonl"], "data file not found: /no/such.jsonl"),
         (["--config", "tiny", "--resume"], "nothing to resume in"),
-        (["--max_steps", "3"], "no recipe: pass --config mini-r1"),
+        (["--config", "tiny", "--data_limit", "-3"], "data_limit must be at least 1, got -3"),
     ],
 )
 def test_train_cli_errors_are_one_line_before_any_model_loads(tmp_path, args, message):
     r = minir1("train", *args, "--output_dir", str(tmp_path / "run"))
     assert r.returncode == 2
     assert r.stderr.startswith("minir1: error: ") and message in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "run").exists(), "nothing is written before every check has passed"
 
 
-def test_an_existing_run_folder_is_not_overwritten(tmp_path):
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "metrics.jsonl").write_text("{}\n")
-    r = minir1("train", "--config", "tiny", "--output_dir", str(run))
-    assert r.returncode == 2 and "already exists: pass --overwrite" in r.stderr
-    assert (run / "metrics.jsonl").read_text() == "{}\n"
+def test_an_output_dir_that_is_a_file_is_refused(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine\n")
+    r = minir1("train", "--config", "tiny", "--output_dir", str(target), "--overwrite")
+    assert r.returncode == 2 and f"output_dir {target} is a file" in r.stderr and r.stderr.count("\n") == 1
+    assert target.read_text() == "mine\n"
 
 
-def test_train_help_lists_every_setting():
-    r = minir1("train", "--help")
-    assert r.returncode == 0
-    for name in TrainConfig.__dataclass_fields__:
-        assert f"--{name}" in r.stdout
+def test_finite_checks_reject_every_spelling_of_nan():
+    for text in ("nan", "NaN", "inf", "-inf"):
+        with pytest.raises(UserError, match="learning_rate must be a number above 0"):
+            validate(load_config("tiny", [f"--learning_rate={text}"]))
+    assert math.isnan(load_config("tiny", ["--temperature", "nan"]).trl["temperature"])

@@ -11,7 +11,8 @@ import pytest
 from minir1.jsonl import read_jsonl
 
 ROOT = Path(__file__).parents[1]
-SPREAD = ["--rewards", "[format_rubric, correctness, 'spread_rewards:length_bonus']", "--reward_weights", "[13,10,1]"]
+SPREAD = ["--rewards", "format_rubric", "correctness", "spread_rewards:length_bonus",
+          "--reward_weights", "13", "10", "1"]
 
 
 def launch(nproc: int, run: Path, *args: str) -> subprocess.CompletedProcess:

@@ -12,9 +12,10 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from minir1.config import load_config
+from minir1.config import load_config, load_run
+from minir1.errors import UserError
 from minir1.jsonl import read_jsonl
-from minir1.train import train
+from minir1.train import check_run_dir, train
 
 TESTS = Path(__file__).parent
 SPREAD = "spread_rewards:length_bonus"
@@ -44,9 +45,17 @@ class Snapshot(TrainerCallback):
         return {n for n in self.before if not torch.equal(self.before[n], self.after[n])}
 
 
-def test_lora_smoke_moves_only_the_adapter_and_writes_the_run_folder(tmp_path, tiny_model):
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory, tiny_model):
+    """One finished LoRA run of the tiny recipe, shared by the tests that read or resume it."""
     snap = Snapshot()
-    result = train(tiny_cfg(tmp_path, tiny_model, plot=True), command="pytest", callbacks=[snap])
+    result = train(tiny_cfg(tmp_path_factory.mktemp("lora"), tiny_model, plot=True), command="pytest",
+                   callbacks=[snap])
+    return result, snap
+
+
+def test_lora_smoke_moves_only_the_adapter_and_writes_the_run_folder(lora_run, tiny_model):
+    result, snap = lora_run
     run = result.run_dir
     assert result.steps == 4 and not result.interrupted
     changed = snap.changed()
@@ -59,9 +68,9 @@ def test_lora_smoke_moves_only_the_adapter_and_writes_the_run_folder(tmp_path, t
     for key in KEYS:
         assert all(key in r for r in records), key
     assert any(r["grad_norm"] > 0 for r in records)
-    assert {p.name for p in run.iterdir()} >= {"config.yaml", "launches.jsonl", "metrics.jsonl", "samples.jsonl",
-                                               "checkpoint-2", "checkpoint-4", "final", "plots", "summary.json",
-                                               "README.md"}
+    assert {p.name for p in run.iterdir()} >= {"config.yaml", "grpo_config.json", "launches.jsonl", "metrics.jsonl",
+                                               "samples.jsonl", "checkpoint-2", "checkpoint-4", "final", "plots",
+                                               "summary.json", "README.md"}
     assert (run / "final" / "adapter_config.json").is_file()
     card = (run / "final" / "README.md").read_text()
     assert f"base_model: {tiny_model}" in card and "| steps | 4 |" in card and "format_rubric" in card
@@ -72,6 +81,116 @@ def test_lora_smoke_moves_only_the_adapter_and_writes_the_run_folder(tmp_path, t
     assert saved.rewards == ["format_rubric", "correctness", SPREAD] and saved.tag_style == "think"
     assert json.loads((run / "launches.jsonl").read_text())["versions"]["trl"]
     assert sorted(p.name for p in (run / "plots").iterdir()) == ["diagnostics.png", "rewards.png"]
+
+
+def test_the_run_folder_holds_what_trl_ended_with(lora_run):
+    run = lora_run[0].run_dir
+    grpo = json.loads((run / "grpo_config.json").read_text())
+    # TRL's own post-init values are there (it derives the generation batch), and checkpointing is really off
+    assert grpo["max_steps"] == 4 and grpo["generation_batch_size"] == 8 and grpo["steps_per_generation"] == 1
+    assert grpo["activation_checkpointing"] is False and grpo["gradient_checkpointing"] is False
+    assert grpo["reward_weights"] == [13.0, 10.0, 1.0] and grpo["output_dir"] == str(run)
+    # the arguments the trainer held, as transformers saved them in the checkpoint, agree
+    args = torch.load(run / "checkpoint-4" / "training_args.bin", weights_only=False)
+    assert args.activation_checkpointing is False and args.max_steps == 4 and args.learning_rate == 1e-3
+    assert load_run(run).trl == grpo and load_run(run).reward_points == {"format_rubric": 13.0, "correctness": 10.0,
+                                                                         "length_bonus": 1.0}
+
+
+def snapshot(run: Path) -> dict:
+    return {str(p.relative_to(run)): (p.stat().st_mtime_ns, p.read_bytes()) for p in run.rglob("*") if p.is_file()}
+
+
+def test_resuming_a_finished_run_says_so_and_does_nothing(lora_run, capsys):
+    from minir1.cli import main
+
+    run = lora_run[0].run_dir
+    before = snapshot(run)
+    assert main(["train", "--resume", "--output_dir", str(run)]) == 0
+    assert f"{run} already finished at step 4: nothing to do" in capsys.readouterr().out
+    assert main(["train", "--resume", "--output_dir", str(run), "--max_steps", "4", "--plot", "false"]) == 0
+    assert snapshot(run) == before, "no training: final/, summary.json and every other file untouched"
+
+
+def test_resume_refuses_to_change_what_the_run_learns_from(lora_run, capsys):
+    from minir1.cli import main
+
+    run = lora_run[0].run_dir
+    before = snapshot(run)
+    assert main(["train", "--resume", "--output_dir", str(run), "--lora_r", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "lora_r would change from 8 to 4: on resume only max_steps, num_train_epochs" in err
+    assert err.count("\n") == 1
+    assert main(["train", "--resume", "--output_dir", str(run), "--learning_rate", "1e-5"]) == 2
+    assert "learning_rate would change from 0.001 to 1e-05" in capsys.readouterr().err
+    assert snapshot(run) == before
+
+
+def test_overwrite_replaces_only_a_run_folder_and_only_after_every_check(tmp_path, tiny_model):
+    unrelated = tmp_path / "notes"
+    unrelated.mkdir()
+    (unrelated / "thesis.tex").write_text("years of work")
+    with pytest.raises(UserError, match="is not a minir1 run folder .* --overwrite only replaces run folders"):
+        train(tiny_cfg(tmp_path, tiny_model, output_dir=str(unrelated), overwrite=True))
+    assert (unrelated / "thesis.tex").read_text() == "years of work"
+
+    run = tmp_path / "old-run"
+    run.mkdir()
+    (run / "config.yaml").write_text("model: tiny\n")
+    (run / "metrics.jsonl").write_text('{"step": 1}\n')
+    before = snapshot(run)
+    for typo, message in (({"data": str(tmp_path / "trian.jsonl")}, "data file not found"),
+                          ({"model": str(tmp_path / "no-model")}, "model not found")):
+        with pytest.raises(UserError, match=message):
+            train(tiny_cfg(tmp_path, tiny_model, output_dir=str(run), overwrite=True, **typo))
+        assert snapshot(run) == before, "a typo costs nothing: the old run is intact"
+    inside = run / "problems.jsonl"
+    inside.write_text('{"question": "1+1?", "answer": "2"}\n')
+    with pytest.raises(UserError, match="--overwrite would delete the data .* which is inside"):
+        train(tiny_cfg(tmp_path, tiny_model, output_dir=str(run), overwrite=True, data=str(inside)))
+    assert check_run_dir(tiny_cfg(tmp_path, tiny_model, output_dir=str(run), overwrite=True)) is True
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert check_run_dir(tiny_cfg(tmp_path, tiny_model, output_dir=str(empty))) is False
+
+
+PROMPTS_SEEN: list = []
+
+
+def prompt_recorder(completions, prompts=None, prefill=None, **kwargs):
+    """A reward that records the prompts and prefills TRL hands the rewards (and gives nothing)."""
+    if prompts is not None:  # None when samples.jsonl re-scores a completion for the record
+        PROMPTS_SEEN.extend(zip(prompts, prefill, strict=True))
+    return [0.0] * len(completions)
+
+
+def test_a_prefill_ends_the_prompt_trl_renders_and_reaches_the_rewards(tmp_path, tiny_model):
+    from transformers import AutoTokenizer
+
+    prefill = "<think>\n"
+    PROMPTS_SEEN.clear()
+    cfg = tiny_cfg(tmp_path, tiny_model, prefill=prefill, max_steps=1, sample_every=1, eval_every=1, eval_limit=2,
+                   rewards=["format_rubric", "correctness", "test_train:prompt_recorder"])
+    result = train(cfg)
+    assert result.steps == 1 and PROMPTS_SEEN
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    for prompt, given in PROMPTS_SEEN:
+        assert given == prefill
+        # TRL tokenizes a text prompt as it is: the model continues the prefill, in an open assistant turn
+        assert prompt.endswith(prefill) and not prompt.endswith("<|im_start|>assistant\n")
+        ids = tokenizer(text=prompt)["input_ids"]
+        assert ids == tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        assert tokenizer.decode(ids).endswith(prefill)
+    assert load_run(result.run_dir).prefill == prefill
+    # the samples and the evaluation during training judge prefill + completion, as the rewards do
+    from minir1.rewards import format_rubric
+
+    samples = read_jsonl(result.run_dir / "samples.jsonl")
+    assert samples and all(r["prefill"] == prefill for r in samples)
+    for r in samples:
+        assert r["rewards"]["format_rubric"] == 13 * format_rubric([prefill + r["completion"]])[0]
+    held_out = read_jsonl(result.run_dir / "eval_samples.jsonl")
+    assert held_out and all(r.get("prefill") == prefill for r in held_out)
 
 
 def test_warmstart_command_writes_a_loadable_model(tmp_path, tiny_model):
@@ -135,7 +254,7 @@ def run_cli(args, **kw):
 def test_an_interrupt_saves_a_checkpoint_and_resume_finishes(tmp_path, tiny_model, sig):
     run = tmp_path / "run"
     common = ["--model", str(tiny_model), "--output_dir", str(run), "--plot", "false",
-              "--rewards", f"[format_rubric, correctness, '{SPREAD}']", "--reward_weights", "[13, 10, 1]",
+              "--rewards", "format_rubric", "correctness", SPREAD, "--reward_weights", "13", "10", "1",
               "--save_steps", "1000"]
     proc = run_cli(["train", "--config", "tiny", "--max_steps", "200", *common])
     deadline = time.time() + 120

@@ -21,6 +21,7 @@ def _data_name(data: str) -> str:
 def model_card(cfg: TrainConfig, summary: dict, evaluation: dict | None = None, merged: bool = False) -> str:
     """The README.md of a trained adapter or model: base model, recipe, data, rewards, steps, results."""
     is_adapter = cfg.lora and not merged
+    t = cfg.trl  # TRL's settings
     tags = "".join(f"  - {t}\n" for t in TAGS)
     head = (f"---\nbase_model: {cfg.model}\n" + ("library_name: peft\n" if is_adapter else "library_name: transformers\n")
             + f"tags:\n{tags}" + (f"datasets:\n  - {_data_name(cfg.data)}\n" if "/" in _data_name(cfg.data) else "")
@@ -42,11 +43,12 @@ def model_card(cfg: TrainConfig, summary: dict, evaluation: dict | None = None, 
         "| rewards | " + ", ".join(f"`{n}` ({w:g} points)" for n, w in zip(cfg.reward_names, cfg.weights,
                                                                              strict=True)) + " |",
         f"| steps | {summary.get('steps', '?')} |",
-        f"| GRPO | {cfg.num_generations} generations per prompt, learning rate {cfg.learning_rate:g}, "
-        f"beta {cfg.beta:g}, max completion {cfg.max_completion_length} tokens |",
+        f"| GRPO | {t['num_generations']} generations per prompt, learning rate {t['learning_rate']:g}, "
+        f"beta {t['beta']:g}, max completion {t['max_completion_length']} tokens |",
     ]
     if cfg.lora:
-        lines.append(f"| LoRA | rank {cfg.lora_r}, alpha {cfg.lora_alpha}, targets `{cfg.lora_target_modules}` |")
+        targets = ", ".join(cfg.lora_target_modules)
+        lines.append(f"| LoRA | rank {cfg.lora_r}, alpha {cfg.lora_alpha}, targets `{targets}` |")
     final = summary.get("final_rewards") or {}
     if final:
         span = summary.get("final_rewards_over_steps")
@@ -90,6 +92,7 @@ RUN_README = """# minir1 run folder
 | file | what |
 | --- | --- |
 | `config.yaml` | the resolved settings; `minir1 train --config config.yaml` repeats the run |
+| `grpo_config.json` | every setting of TRL's `GRPOConfig` as TRL ended with it |
 | `launches.jsonl` | command line, package versions and machine of each start |
 | `metrics.jsonl` | one line per logged step (rewards, lengths, step time, health warnings, evaluations) |
 | `samples.jsonl` | sample completions with their rewards every few steps |

@@ -1,15 +1,19 @@
 """``minir1 train``: GRPO through TRL, read top to bottom.
 
-:func:`train` is the whole recipe: check the settings, prepare the run folder,
-load problems, build rewards, build TRL's config and trainer (LoRA through peft
-unless turned off), train, save the final model with its card, plot. The GRPO
-loop itself is TRL's ``GRPOTrainer``, wired with callbacks and never subclassed.
+:func:`train` is the whole recipe: check the settings (TRL's included), the run
+folder, the data and the model, and only then create the run folder; build
+rewards and TRL's trainer (LoRA through peft unless turned off), train, save the
+final model with its card, plot. The GRPO loop itself is TRL's ``GRPOTrainer``,
+wired with callbacks and never subclassed.
 
-The run folder (``--output_dir``, default ``runs/<recipe>``) holds
-``config.yaml`` (resolved settings), ``launches.jsonl`` (command line, versions,
-machine, one line per start), ``metrics.jsonl``, ``samples.jsonl``,
-``checkpoint-N/``, ``final/`` (adapter or model, with ``README.md``), ``plots/``
-and ``summary.json``. It is never overwritten without ``--overwrite``.
+The run folder (``output_dir``, default ``runs/<recipe>``) holds ``config.yaml``
+(the resolved settings: a recipe that repeats the run), ``grpo_config.json``
+(the ``GRPOConfig`` TRL ended with, after its own checks), ``launches.jsonl``
+(command line, versions, machine, one line per start), ``metrics.jsonl``,
+``samples.jsonl``, ``checkpoint-N/``, ``final/`` (adapter or model, with
+``README.md``), ``plots/`` and ``summary.json``. ``--overwrite`` replaces only a
+minir1 run folder (or an empty one); ``--resume`` continues with the saved
+settings, and only :data:`RESUMABLE` ones may change.
 """
 
 from __future__ import annotations
@@ -27,12 +31,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import rewards
-from .config import FIELDS, TrainConfig, grpo_kwargs, is_main_process, load_config, save_config, validate, world_size
+from .config import TrainConfig, from_command_line, is_main_process, save_config, settings_help, validate, world_size
 from .data import load_problems, prompt_rows
 from .errors import UserError
 from .models import resolve_model
 
 log = logging.getLogger("minir1")
+
+# What a resumed run may change: how long it trains and what it records, never what it learns from or how.
+RESUMABLE = ("max_steps", "num_train_epochs", "save_steps", "save_total_limit", "logging_steps", "report_to",
+             "log_completions", "plot", "push_final_to", "sample_every", "num_samples", "eval_every", "eval_limit",
+             "health_window")
 
 
 @dataclass
@@ -42,6 +51,7 @@ class TrainResult:
     steps: int
     interrupted: bool
     summary: dict
+    already_finished: bool = False  # --resume found the run complete and did nothing
 
 
 def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None = None) -> TrainResult:
@@ -49,8 +59,16 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
 
     ``callbacks`` are extra ``transformers.TrainerCallback``s, run after minir1's own.
     """
-    validate(cfg)
-    run = prepare_run_dir(cfg, command)
+    args = validate(cfg)  # TRL's GRPOConfig, after TRL's own checks
+    replace = check_run_dir(cfg)
+    checkpoint = None
+    if cfg.resume:
+        check_resume(cfg, args)
+        done = finished_run(cfg, args)
+        if done is not None:
+            _finish_processes()
+            return done
+        checkpoint = latest_checkpoint(cfg.run_dir)
     if world_size() > 1:
         log.info("process %s of %d taking part", os.environ.get("RANK", "?"), world_size())
     problems = load_problems(cfg.data, question_field=cfg.question_field, answer_field=cfg.answer_field,
@@ -58,34 +76,33 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     held_out = load_problems(cfg.eval_data, limit=cfg.eval_limit) if cfg.eval_every else None
     model_path = resolve_model(cfg.model)
     reward_fns, weights = rewards.resolve(cfg.reward_names, cfg.weights)
+    rows = prompt_rows(problems, cfg.style, cfg.system_prompt, cfg.prefill)
+    if cfg.prefill:
+        rows = render_prefilled(rows, model_path, args.trust_remote_code)
+    run = prepare_run_dir(cfg, command, args, replace)  # every check has passed: now the folder
 
     import torch
     from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     from .callbacks import GracefulStop, MetricsLogger, PeriodicEval, ProgressBar, SampleRecorder, use_progress_bar
 
     on_gpu = torch.cuda.is_available()
-    args = GRPOConfig(**grpo_kwargs(cfg, on_gpu, on_gpu and torch.cuda.is_bf16_supported(including_emulation=False)))
-    dataset = Dataset.from_list(prompt_rows(problems, cfg.style, cfg.system_prompt))
     if cfg.sample_every:
         reward_fns[-1] = SampleRecorder(reward_fns[-1], run / "samples.jsonl", cfg.sample_every, cfg.num_samples,
                                         dict(zip(cfg.reward_names, weights, strict=True)), cfg.reward_points)
-    metrics = MetricsLogger(run, cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps * world_size(),
+    metrics = MetricsLogger(run, args.per_device_train_batch_size * args.gradient_accumulation_steps * world_size(),
                             health_monitor(cfg))
     stop = GracefulStop()
     ours = [metrics, stop]
     if held_out:
         ours.append(PeriodicEval(cfg.eval_every, held_out, cfg.style, cfg.system_prompt,
-                                 cfg.max_completion_length, metrics))
-    trainer = GRPOTrainer(model=model_path, reward_funcs=reward_fns, args=args, train_dataset=dataset,
+                                 args.max_completion_length, metrics, prefill=cfg.prefill))
+    trainer = GRPOTrainer(model=model_path, reward_funcs=reward_fns, args=args, train_dataset=Dataset.from_list(rows),
                           peft_config=lora_config(cfg), callbacks=ours + list(callbacks or []))
     use_progress_bar(trainer, ProgressBar.for_grpo(cfg.reward_points))
-    if cfg.resume:
-        checkpoint = latest_checkpoint(run)
+    if checkpoint:
         log.info("resuming from %s", checkpoint)
-    else:
-        checkpoint = None
 
     start = time.perf_counter()
     if on_gpu:
@@ -106,10 +123,10 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
         if final is not None:
             trainer.processing_class.save_pretrained(str(final))
             write_model_card(final, cfg, summary)
-            if cfg.push_to_hub:
+            if cfg.push_final_to:
                 from .report import push_folder
 
-                push_folder(final, cfg.hub_model_id, f"minir1 {cfg.recipe or 'run'}: {steps} steps")
+                push_folder(final, cfg.push_final_to, f"minir1 {cfg.recipe or 'run'}: {steps} steps")
         if cfg.plot and summary.get("final_rewards"):
             from .plots import write_plots
 
@@ -129,8 +146,26 @@ def lora_config(cfg: TrainConfig):
         return None
     from peft import LoraConfig
 
+    targets = cfg.lora_target_modules
+    if targets == ["all-linear"]:  # peft's keyword is a string; as a list it would name a module
+        targets = "all-linear"
     return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")
+                      target_modules=targets, task_type="CAUSAL_LM")
+
+
+def render_prefilled(rows: list[dict], model_path: str, trust_remote_code: bool) -> list[dict]:
+    """Prompts that end with an assistant prefill, as text the chat template continues.
+
+    TRL renders a chat prompt with ``add_generation_prompt=True``, which would close the
+    prefill's turn and open a new one; a text prompt is tokenized as it is, so the
+    model continues the prefill. The ``prefill`` column still reaches the rewards.
+    """
+    from transformers import AutoTokenizer
+
+    from .prompts import render_prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+    return [{**row, "prompt": render_prompt(tokenizer, row["prompt"])} for row in rows]
 
 
 def health_monitor(cfg: TrainConfig):
@@ -139,7 +174,7 @@ def health_monitor(cfg: TrainConfig):
     weights = cfg.reward_points
     correctness = "correctness" if "correctness" in weights else None
     formats = {k: v for k, v in weights.items() if k != "correctness"}
-    return HealthMonitor(cfg.health_window, cfg.max_completion_length, formats, correctness)
+    return HealthMonitor(cfg.health_window, cfg.trl["max_completion_length"], formats, correctness)
 
 
 def latest_checkpoint(run: Path) -> Path:
@@ -155,24 +190,98 @@ def latest_checkpoint(run: Path) -> Path:
     return max(found)[1]
 
 
-def prepare_run_dir(cfg: TrainConfig, command: str | None) -> Path:
-    """Create (or check, when resuming) the run folder; save config.yaml and the launch record."""
+def is_run_folder(path: Path) -> bool:
+    """A folder minir1 train wrote (the only kind --overwrite replaces)."""
+    return (path / "config.yaml").is_file() or (path / "launches.jsonl").is_file()
+
+
+def check_run_dir(cfg: TrainConfig) -> bool:
+    """Check the run folder without touching it; True when it is to be replaced (--overwrite).
+
+    Every process checks, so all of them reach the same verdict before the main one writes.
+    """
     run = cfg.run_dir
-    # Every process checks before any writes, so all of them reach the same verdict.
-    replace = False
+    if run.exists() and not run.is_dir():
+        raise UserError(f"output_dir {run} is a file: give a folder path")
     if cfg.resume:
-        latest_checkpoint(run)
-    elif run.exists() and any(run.iterdir()):
-        if not cfg.overwrite:
-            raise UserError(f"run folder {run} already exists: pass --overwrite to replace it, --resume to "
-                            "continue it, or choose another --output_dir")
-        replace = True
-    _wait_for_everyone()
+        if not is_run_folder(run):
+            raise UserError(f"nothing to resume in {run}: it is not a minir1 run folder (no config.yaml)")
+        return False
+    if not run.exists() or not any(run.iterdir()):
+        return False
+    if not cfg.overwrite:
+        raise UserError(f"run folder {run} already exists: pass --overwrite to replace it, --resume to "
+                        "continue it, or choose another --output_dir")
+    if not is_run_folder(run):
+        raise UserError(f"{run} is not a minir1 run folder (no config.yaml or launches.jsonl), and --overwrite only "
+                        "replaces run folders: choose another --output_dir")
+    for what, path in (("model", cfg.model), ("data", cfg.data), ("eval_data", cfg.eval_data)):
+        p = Path(path).expanduser()
+        if p.exists() and p.resolve().is_relative_to(run.resolve()):
+            raise UserError(f"--overwrite would delete the {what} {path}, which is inside {run}: move it, or "
+                            "choose another --output_dir")
+    return True
+
+
+def check_resume(cfg: TrainConfig, args) -> None:
+    """A resumed run keeps its settings: refuse any change but the :data:`RESUMABLE` ones, in one line."""
+    run = cfg.run_dir
+    saved = load_saved(run)
+    now = {**cfg.resolved(), **_json(args.to_dict())}
+    ignore = {*RESUMABLE, "overwrite", "resume", "output_dir", "local_rank"}
+    changed = [k for k in saved if k in now and k not in ignore and saved[k] != now[k]]
+    if changed:
+        k = changed[0]
+        raise UserError(f"--resume continues {run} with its own settings, but {k} would change from {saved[k]!r} to "
+                        f"{now[k]!r}: on resume only {', '.join(RESUMABLE)} may change; start a new run (another "
+                        "--output_dir) for other settings")
+
+
+def load_saved(run: Path) -> dict:
+    """A run's saved settings: config.yaml's, overlaid with grpo_config.json's (what TRL ended with)."""
+    import yaml
+
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")) or {}
+    grpo = run / "grpo_config.json"
+    if grpo.is_file():
+        saved.update(json.loads(grpo.read_text(encoding="utf-8")))
+    return saved
+
+
+def _json(d: dict) -> dict:
+    return json.loads(json.dumps(d, default=str))
+
+
+def finished_run(cfg: TrainConfig, args) -> TrainResult | None:
+    """The result of a run that already reached its end (max_steps or num_train_epochs, and final/), else None."""
+    run = cfg.run_dir
+    if not (run / "final").is_dir():
+        return None
+    summary_file = run / "summary.json"
+    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
+    try:
+        state = json.loads((latest_checkpoint(run) / "trainer_state.json").read_text(encoding="utf-8"))
+    except UserError:  # no checkpoint: final/ is all there is
+        state = {"global_step": summary.get("steps", 0), "epoch": args.num_train_epochs}
+    step = state["global_step"]
+    done = step >= args.max_steps if args.max_steps > 0 else state.get("epoch", 0) >= args.num_train_epochs - 1e-9
+    if not done:
+        return None
+    log.info("%s already finished at step %d: nothing to do (to train further, resume with a larger --max_steps)",
+             run, step)
+    return TrainResult(run, run / "final", step, False, summary, already_finished=True)
+
+
+def prepare_run_dir(cfg: TrainConfig, command: str | None, args, replace: bool) -> Path:
+    """Create (or replace, or reuse when resuming) the run folder; save the settings and the launch record."""
+    run = cfg.run_dir
+    _wait_for_everyone()  # every process has passed its checks
     if is_main_process():
         if replace:
             shutil.rmtree(run)
         run.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run / "config.yaml", command)
+        (run / "grpo_config.json").write_text(json.dumps(_json(args.to_dict()), indent=2) + "\n", encoding="utf-8")
         with (run / "launches.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps(launch_record(command, cfg.resume)) + "\n")
     _wait_for_everyone()
@@ -250,46 +359,23 @@ def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, inter
 # --- command line -------------------------------------------------------------------------------
 
 
-def settings_help() -> str:
-    lines = ["usage: minir1 train --config RECIPE [--setting value ...]", "",
-             "RECIPE is a bundled recipe (mini-r1, grpo-demo, tiny) or a YAML file; settings on the command line",
-             "override it. To continue a run: minir1 train --resume --output_dir RUN_DIR.", "", "settings:"]
-    defaults = TrainConfig()
-    for name, f in FIELDS.items():
-        lines.append(f"  --{name:<30} {f.metadata['help']} [default: {getattr(defaults, name)}]")
-    return "\n".join(lines)
-
-
 def cli_train(args) -> int:
-    """``minir1 train --config RECIPE [--setting value ...]``."""
+    """``minir1 train --config RECIPE [--setting value ...]`` or ``minir1 train --resume --output_dir RUN``."""
     argv = list(args.argv)
-    if not argv or "-h" in argv or "--help" in argv:
-        print(settings_help())
+    if not argv or "-h" in argv or "--help" in argv or "--help-all" in argv:
+        print(settings_help(everything="--help-all" in argv))
         return 0
-    recipe = None
-    if "--config" in argv:
-        i = argv.index("--config")
-        if i + 1 >= len(argv):
-            raise UserError("--config needs a recipe name or a YAML path")
-        recipe = argv[i + 1]
-        del argv[i: i + 2]
-    from .config import parse_overrides
-
-    overrides = parse_overrides(argv)
-    if recipe is None:
-        if overrides.get("resume") and overrides.get("output_dir"):
-            recipe = str(Path(overrides["output_dir"]) / "config.yaml")  # the run's own settings
-            if not Path(recipe).is_file():
-                raise UserError(f"{overrides['output_dir']} is not a run folder (no config.yaml) to resume")
-        else:
-            raise UserError("no recipe: pass --config mini-r1 (or grpo-demo, tiny, or a YAML path)")
-    cfg = load_config(recipe, overrides)
-    command = "minir1 train " + " ".join(shlex.quote(a) for a in args.argv)
+    cfg = from_command_line(argv)
+    command = "minir1 train " + " ".join(shlex.quote(a) for a in argv)
     configure_logging()
     result = train(cfg, command)
     if result.interrupted:
         return 130
     if not is_main_process():
+        return 0
+    if result.already_finished:
+        print(f"{result.run_dir} already finished at step {result.steps}: nothing to do (resume with a larger "
+              "--max_steps to train further)")
         return 0
     print(f"run folder: {result.run_dir}")
     total = result.summary.get("final_rewards", {}).get("total")
