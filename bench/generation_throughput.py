@@ -11,7 +11,7 @@ The "naive" setting is one prompt at a time with transformers' dynamic cache,
 what a plain ``model.generate`` loop does; the ratio to the fastest setting is
 measured in the same run.
 
-    python bench/generation_throughput.py          # CPU: the tiny model, real GSM8K chat prompts (~1 min)
+    python bench/generation_throughput.py          # CPU: the tiny model, real GSM8K chat prompts
     python bench/generation_throughput.py --threads 1   # the same, steadier on a busy shared machine
     python bench/generation_throughput.py --gpu    # GPU: Qwen2.5-0.5B-Instruct's architecture, random bf16
                                                    # weights, ~150-token prompts, 256 new tokens

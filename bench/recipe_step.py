@@ -2,13 +2,14 @@
 
     python bench/recipe_step.py                         # the tiny recipe on a CPU, 20 steps
     python bench/recipe_step.py --recipe mini-r1 --gpu  # mini-r1 on Qwen2.5-0.5B's architecture (random weights)
-    python bench/recipe_step.py --quick                 # seconds: what the test suite runs
+    python bench/recipe_step.py --quick                 # 3 steps: what the test suite runs
 
 With ``--gpu`` the recipe's model is replaced by a model of Qwen2.5-0.5B-Instruct's
-exact architecture with random weights (it costs what the real one costs to run;
-every completion runs to ``max_completion_length``). Step time is the median
-wall-clock time per optimizer step after the first; generated tokens per second
-are completion tokens consumed per step over that time.
+exact architecture with random weights (it costs what the real one costs to run).
+Step cost is counted as in ``grpo_step.py`` (``common.whole_cycles``): the wall time
+of whole generation cycles after a warm-up one over their optimizer steps, and the
+tokens those cycles generated, from the lengths TRL logs for each generation batch
+and the generation batch size the trainer ran with.
 """
 
 from __future__ import annotations
@@ -16,15 +17,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import record  # noqa: E402
+from common import generations_from_metrics, load_average, record, trainer_args, whole_cycles  # noqa: E402
 from grpo_step import build_model  # noqa: E402
+
+
+def recipe_model(recipe: str) -> str:
+    """The model a recipe (a bundled name or a YAML path) trains."""
+    import yaml
+
+    import minir1
+
+    path = Path(recipe) if recipe.endswith((".yaml", ".yml")) else Path(minir1.__file__).parent / "recipes" / \
+        f"{recipe}.yaml"
+    return str(yaml.safe_load(path.read_text()).get("model"))
 
 
 def main() -> None:
@@ -40,22 +51,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         cmd = [sys.executable, "-m", "minir1", "train", "--config", args.recipe, "--output_dir", str(run),
-               "--max_steps", str(steps), "--save_steps", "1000000", "--plot", "false", "--eval_every", "0"]
+               "--max_steps", str(steps), "--save_steps", "1000000", "--plot", "false", "--eval_every", "0",
+               "--logging_steps", "1"]
         if args.gpu:
             cmd += ["--model", str(build_model(Path(tmp) / "model", gpu=True, quick=False)), "--use_vllm", "false"]
-        subprocess.run(cmd, check=True, env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        records = [r for r in read_jsonl(run / "metrics.jsonl") if "step_seconds" in r][1:]
+        load = load_average()[0]
+        done = subprocess.run(cmd, env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode:
+            raise SystemExit(f"minir1 train failed: {done.stderr.strip().splitlines()[-1:]}")
+        records = [r for r in read_jsonl(run / "metrics.jsonl") if "step_seconds" in r]
         summary = json.loads((run / "summary.json").read_text())
-        config = (run / "config.yaml").read_text()
-    step = statistics.median(r["step_seconds"] for r in records)
-    tokens = statistics.median(r["gen_tokens_per_second"] for r in records if "gen_tokens_per_second" in r)
-    figures = {"recipe": args.recipe, "steps": steps, "seconds_per_step": round(step, 3),
-               "generated_tokens_per_second": round(tokens), "peak_cpu_memory_gb": summary["peak_cpu_memory_gb"],
-               "peak_gpu_memory_gb": summary["peak_gpu_memory_gb"],
-               "model": "Qwen2.5-0.5B architecture, random weights" if args.gpu else config.split("model: ")[1]
-               .splitlines()[0]}
+        trl = trainer_args(run)
+    cycle = trl.steps_per_generation * trl.num_iterations // trl.gradient_accumulation_steps
+    cost = whole_cycles({r["step"]: r["step_seconds"] for r in records},
+                        generations_from_metrics(records, trl.generation_batch_size), cycle)
+    figures = {"recipe": args.recipe, "steps": steps, "timed_steps": cost["timed_steps"],
+               "seconds_per_step": round(cost["seconds_per_step"], 3),
+               "generated_tokens_per_second": round(cost["generated_tokens_per_second"]),
+               "completions_per_step": cost["completions_per_step"],
+               "activation_checkpointing": trl.activation_checkpointing, "load_average_before": load,
+               "peak_cpu_memory_gb": summary["peak_cpu_memory_gb"], "peak_gpu_memory_gb": summary["peak_gpu_memory_gb"],
+               "model": "Qwen2.5-0.5B architecture, random weights" if args.gpu else recipe_model(args.recipe)}
     record(f"recipe_step-{args.recipe}-{'gpu' if args.gpu else 'cpu'}" + ("-quick" if args.quick else ""), figures,
-           notes="median seconds per optimizer step after the first; peak memory of the training process")
+           notes="seconds per optimizer step over whole generation cycles after a warm-up one; peak memory of the "
+                 "training process")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Run every CPU benchmark in turn, then write BENCHMARKS.md (`make bench`). About 15 minutes on 2 cores.
+"""Run every CPU benchmark in turn, then write BENCHMARKS.md (`make bench`).
 
-Run it on an otherwise idle machine: the figures are wall-clock times.
+Run it on an otherwise idle machine: the figures are wall-clock times (each result
+records the load average at its start and end).
 """
 
 import subprocess

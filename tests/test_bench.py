@@ -1,7 +1,9 @@
-"""Every benchmark script runs (in its quick mode) and records its figures with machine, command and date.
+"""The benchmarks: how a step's cost is counted, every script's quick mode, and BENCHMARKS.md.
 
-Figures go to a temporary folder: a smoke run never overwrites a measurement. Nothing
-here asserts a time.
+Smoke runs write their figures to a temporary folder: a smoke run never overwrites a
+measurement. Nothing here asserts a time; the quick runs check that the work and the
+settings are what each benchmark says they are (completions per step as generated,
+gradient checkpointing and LoRA dropout as the trainer got them).
 """
 
 import json
@@ -13,6 +15,47 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import common  # noqa: E402
+
+
+def test_cycle_steps_follow_trl_generation_cadence():
+    assert common.cycle_steps({"gradient_accumulation_steps": 64}) == 1
+    assert common.cycle_steps({"gradient_accumulation_steps": 4, "steps_per_generation": 8}) == 2
+    assert common.cycle_steps({"gradient_accumulation_steps": 4, "num_iterations": 2}) == 2
+    with pytest.raises(ValueError, match="whole number"):
+        common.cycle_steps({"gradient_accumulation_steps": 4, "steps_per_generation": 6})
+
+
+def test_whole_cycles_counts_generating_and_training_steps_together():
+    # a two-step cycle: the generating step is slow, the next one fast; step 1 is the warm-up cycle's,
+    # step 7 starts a cycle that never finished, so neither counts
+    seconds = {1: 50.0, 2: 2.0, 3: 6.0, 4: 2.0, 5: 7.0, 6: 1.0, 7: 9.0}
+    batches = [{"step": s, "completions": 64, "tokens": 4000 + s} for s in (0, 2, 4, 6)]
+    cost = common.whole_cycles(seconds, batches, cycle=2)
+    assert cost["timed_steps"] == 4 and cost["timed_cycles"] == 2
+    assert cost["seconds_per_step"] == pytest.approx((6 + 2 + 7 + 1) / 4)
+    assert cost["completions_per_step"] == 32  # one batch of 64 per two steps
+    assert cost["generated_tokens"] == 4002 + 4004
+    assert cost["generated_tokens_per_second"] == pytest.approx(8006 / 16)
+    with pytest.raises(ValueError, match="no whole timed cycle"):
+        common.whole_cycles({1: 1.0, 2: 1.0, 3: 1.0}, batches, cycle=2)
+    with pytest.raises(ValueError, match="no whole timed cycle"):
+        common.whole_cycles({1: 1.0, 2: 1.0, 4: 1.0}, batches, cycle=1)  # step 3 was never logged
+
+
+def test_schedule_alternates_order_so_drift_hits_both_sides():
+    assert common.schedule(["seeds", "minir1", "x"], 3) == [
+        (0, "seeds"), (0, "minir1"), (0, "x"), (1, "x"), (1, "minir1"), (1, "seeds"),
+        (2, "seeds"), (2, "minir1"), (2, "x")]
+
+
+def run_script(tmp_path, script, args):
+    env = {**os.environ, "MINIR1_BENCH_RESULTS": str(tmp_path)}
+    r = subprocess.run([sys.executable, str(BENCH / script), *args], env=env, capture_output=True, text=True,
+                       timeout=1200)
+    assert r.returncode == 0, r.stderr[-3000:]
 
 
 @pytest.mark.parametrize(
@@ -27,13 +70,51 @@ BENCH = Path(__file__).parents[1] / "bench"
     ],
 )
 def test_bench_script_records_figures(tmp_path, script, args, name):
-    env = {**os.environ, "MINIR1_BENCH_RESULTS": str(tmp_path)}
-    r = subprocess.run([sys.executable, str(BENCH / script), *args], env=env, capture_output=True, text=True,
-                       timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    run_script(tmp_path, script, args)
     result = json.loads((tmp_path / f"{name}.json").read_text())
     assert result["figures"] and result["date"] and result["command"].endswith(" ".join(args))
     assert result["machine"]["cores"] >= 1 and "torch" in result["machine"]
+    assert len(result["load_average"]["start"]) == len(result["load_average"]["end"]) == 3
+    f = result["figures"]
     if name == "grpo_step-quick":
-        setups = result["figures"]["setups"]
-        assert set(setups) == {"seeds", "minir1"} and all("seconds_per_step" in s for s in setups.values())
+        setups = f["setups"]
+        assert set(setups) == {"seeds", "minir1"}
+        for s in setups.values():
+            assert "error" not in s, s.get("error")
+            assert s["completions_per_step"] == 8  # 2 prompts x 4 generations, each step generates its own
+            assert len(s["runs"]) == 1 and s["runs"][0]["timed_steps"] == 2
+        assert setups["seeds"]["received"]["activation_checkpointing"] is True
+        assert setups["seeds"]["received"]["lora_dropout"] == 0.05
+        assert setups["minir1"]["received"]["activation_checkpointing"] is False
+        assert setups["minir1"]["received"]["lora_dropout"] == 0.0
+        assert set(f["speedup_vs_seeds"]) == {"seeds", "minir1"} and f["speedup_vs_seeds"]["seeds"] == 1.0
+    if name == "processes-quick":
+        assert f["order"] == [1, 2] and len(f["two_over_one_time_per_round"]) == 1
+        for key in ("one_process", "two_processes"):
+            assert f[key]["completions_per_step"] == 8  # the same work whatever the number of processes
+    if name == "recipe_step-tiny-cpu-quick":
+        assert f["completions_per_step"] == 8 and f["activation_checkpointing"] is False
+
+
+def test_generation_cycles_are_counted_as_generated(tmp_path):
+    """One generation batch shared by two steps (gen2) or trained on twice (mu2): a whole cycle is two steps,
+    and the completions per step are what TRL generated, not what one step trains on."""
+    run_script(tmp_path, "grpo_step.py", ["--quick", "--setups", "minir1+gen2,minir1+mu2"])
+    setups = json.loads((tmp_path / "grpo_step-quick.json").read_text())["figures"]["setups"]
+    for name, per_step in (("minir1+gen2", 8), ("minir1+mu2", 4)):
+        s = setups[name]
+        assert "error" not in s, s.get("error")
+        assert s["cycle_steps"] == 2 and s["runs"][0]["timed_cycles"] == 1
+        assert s["completions_per_step"] == per_step
+
+
+def test_benchmarks_md_is_what_report_makes_of_the_results(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    subprocess.run([sys.executable, str(BENCH / "report.py"), "--out", str(out)], check=True, capture_output=True)
+    made = out.read_text(encoding="utf-8")
+    assert made == (BENCH.parent / "BENCHMARKS.md").read_text(encoding="utf-8"), \
+        "BENCHMARKS.md is out of date: run python bench/report.py"
+    for result in sorted((BENCH / "results").glob("*.json")):
+        r = json.loads(result.read_text())
+        if r.get("name", "").startswith(("grpo_step", "processes", "recipe_step", "rollout", "generation", "score")):
+            assert r["command"] in made, f"{result.name} is not in BENCHMARKS.md"
