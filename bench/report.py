@@ -1,19 +1,27 @@
 """Write BENCHMARKS.md from bench/results/*.json: every figure with its machine, command and date.
 
-    python bench/report.py
+    python bench/report.py                 # reads bench/results, writes BENCHMARKS.md
+    python bench/report.py --out FILE      # writes FILE instead (the test compares it with BENCHMARKS.md)
 
-Quick-mode results (written by the test suite's smoke runs elsewhere) are never
-read. The time-to-accuracy estimate is computed from a GPU step-time
-measurement when ``grpo_step-gpu.json`` exists, and says so when it does not.
+Each section is one function that returns its Markdown lines; :data:`SECTIONS` lists
+them in the order they appear. A new benchmark adds a function that reads its
+results with :func:`load`, ends with :func:`provenance` (machine, load, command,
+date) and says :func:`not_measured` when its file is missing, then adds it to
+:data:`SECTIONS`. Quick-mode results (written by the test suite's smoke runs
+elsewhere) are never read. The time-to-accuracy estimate is computed from a GPU
+step-time measurement when ``grpo_step-gpu.json`` exists, and says so when it does not.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).parent
-RESULTS = HERE / "results"
+RESULTS = Path(os.environ.get("MINIR1_BENCH_RESULTS", HERE / "results"))
 OUT = HERE.parent / "BENCHMARKS.md"
 PROMPTS_TO_PLATEAU = 40_000  # prompts the published single-GPU GSM8K runs needed to plateau (issue #5)
 PUBLISHED_GPU_HOURS = 8  # the published PPO run on one GPU
@@ -25,10 +33,17 @@ def load(name: str) -> dict | None:
 
 
 def provenance(r: dict) -> str:
+    """The line under every measurement: date, machine, libraries, load average and the command."""
     m = r["machine"]
     where = m.get("gpu") or f"{m.get('cpu', 'CPU')}, {m.get('cores')} cores, {m.get('memory_gb')} GB"
     libs = ", ".join(f"{k} {m[k]}" for k in ("torch", "transformers", "trl", "peft", "vllm") if k in m)
-    return f"*{r['date']} on {where} ({libs}); command: `{r['command']}`*"
+    load = r.get("load_average")
+    shared = f"; load average {load['start'][0]} at the start, {load['end'][0]} at the end" if load else ""
+    return f"*{r['date']} on {where} ({libs}{shared}); command: `{r['command']}`*"
+
+
+def not_measured(command: str, why: str = "") -> list[str]:
+    return [f"Not measured yet{why}: run `{command}`, then `python bench/report.py`.", ""]
 
 
 def table(header: list[str], rows: list[list]) -> list[str]:
@@ -37,116 +52,255 @@ def table(header: list[str], rows: list[list]) -> list[str]:
     return out
 
 
-def grpo_section(r: dict | None, title: str) -> list[str]:
-    if r is None:
-        return [f"### {title}", "", "Not measured yet.", ""]
+def fmt(x, spec: str = ".2f") -> str:
+    return "" if x is None else format(x, spec)
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+
+def header() -> list[str]:
+    return ["# Benchmarks", "",
+            "Every figure here was measured by a script in `bench/` and is written into this file by "
+            "`python bench/report.py` from `bench/results/*.json`, with the machine, command and date it came "
+            "from. The machine these ran on may be shared: each section gives the load average, and comparisons "
+            "are ratios measured side by side in one run, in alternating order. Regenerate everything that runs "
+            "on a CPU with `make bench`.", ""]
+
+
+def grpo_table(r: dict) -> list[str]:
     f = r["figures"]
-    speed = f.get("speedup_vs_seeds", {})
+    speed, per_round = f.get("speedup_vs_seeds", {}), f.get("speedup_vs_seeds_per_round", {})
     rows = []
     for name, s in f["setups"].items():
-        if "error" in s:
-            rows.append([f"`{name}`", "failed: " + s["error"], "", "", "", ""])
-            continue
         settings = ", ".join(f"{k}={v}" for k, v in s["settings"].items())
+        if "error" in s:
+            rows.append([f"`{name}`", settings, "failed: " + s["error"], "", "", "", "", ""])
+            continue
+        ratio = f"{speed[name]}x" + (f" ({', '.join(map(str, per_round[name]))})" if name in per_round else "") \
+            if name in speed else ""
         memory = s.get("peak_gpu_memory_gb") or s.get("peak_cpu_memory_gb")
-        rows.append([f"`{name}`", settings, f"{s['seconds_per_step']:.2f}", f"{s['generated_tokens_per_second']:.0f}",
-                     f"{speed.get(name, '')}x", memory])
-    return [f"### {title}", "", f"Work per optimizer step: {f['work_per_step']}.", "",
-            *table(["setup", "settings", "s/step", "generated tokens/s", "speed vs seeds", "peak memory (GB)"], rows),
+        runs = ", ".join(fmt(x.get("seconds_per_step")) for x in s.get("runs", []))
+        rows.append([f"`{name}`", settings, f"{s['seconds_per_step']:.2f}" + (f" ({runs})" if runs else ""),
+                     f"{s['generated_tokens_per_second']:.0f}", fmt(s.get("completions_per_step"), "g"),
+                     str(s.get("received", {}).get("activation_checkpointing", "not recorded")), ratio, memory])
+    rounds = f"{f.get('rounds')} round" + ("s" if f.get("rounds") != 1 else "")
+    order = f"; {rounds}, in the order {', '.join(f['order'])}" if "order" in f else ""
+    order += f"; torch threads per run: {f['torch_threads']}" if "torch_threads" in f else ""
+    return [f"Work per generation batch: {f['work_per_step']}{order}.", "",
+            *table(["setup", "settings", "s/step, median (each round)", "generated tokens/s",
+                    "completions per step", "activation_checkpointing (as the trainer got it)",
+                    "speed vs seeds, median (each round)", "peak memory (GB)"], rows),
             "", provenance(r), ""]
 
 
-def main() -> None:
-    lines = ["# Benchmarks", "",
-             "Every figure here was measured by a script in `bench/` and is written into this file by "
-             "`python bench/report.py` from `bench/results/*.json`, with the machine, command and date it came "
-             "from. Comparisons are ratios measured side by side in one run. Regenerate everything that runs on "
-             "a CPU with `make bench`.", ""]
+def grpo_step() -> list[str]:
+    lines = ["## GRPO step cost: the seeds' setup against minir1's defaults", "",
+             "Same prompts, 8 prompts x 8 completions per generation batch, same length limit. `seeds` runs TRL as "
+             "the Mini-R1 seed's recipe does: one completion per micro-batch with gradient accumulation, "
+             "gradient checkpointing, LoRA rank 16 / alpha 32 with dropout 0.05. `minir1` is this project's "
+             "defaults (no gradient checkpointing, no LoRA dropout) with micro-batches of 16 x 4. The ablations "
+             "change one thing each (see `bench/grpo_step.py`). Seconds per step are the wall time of whole "
+             "generation cycles (after a warm-up cycle) over their optimizer steps; tokens and completions are "
+             "counted as generated; `minir1+mu2` generates half the completions per step, so it is not the same "
+             "work. The `activation_checkpointing` column (gradient checkpointing; `gradient_checkpointing` is its deprecated alias in transformers) is read back from the `GRPOConfig` the trainer saved.", "",
+             "### CPU: the demo-sized tiny model (4 layers, hidden 128)", ""]
+    r = load("grpo_step-cpu")
+    lines += grpo_table(r) if r else not_measured("python bench/grpo_step.py")
+    pair, r = r, load("grpo_step-cpu-ablations")
+    if r:
+        lines += ["#### One change at a time, each against `seeds` in the same run", ""]
+        both = [x["figures"].get("speedup_vs_seeds", {}).get("minir1") for x in (pair or {"figures": {}}, r)]
+        if None not in both and r["figures"].get("rounds") == 1:
+            lines += [f"One round, so each row is a single run: this run's `minir1` against `seeds` ({both[1]}x) "
+                      f"against the alternating rounds above ({both[0]}x) shows how far a single run on this "
+                      "machine can move.", ""]
+        lines += grpo_table(r)
+    lines += ["### GPU: Qwen2.5-0.5B-Instruct's architecture, random weights", ""]
+    r = load("grpo_step-gpu")
+    lines += grpo_table(r) if r else not_measured("python bench/grpo_step.py --gpu", " (no GPU was available)")
+    return lines
 
-    lines += ["## GRPO step throughput: the seeds' setup against minir1's defaults", "",
-              "Same prompts, same completions per step, same lengths (random weights never stop early). `seeds` runs "
-              "TRL as the Mini-R1 seed's recipe does: one completion per micro-batch with gradient accumulation, "
-              "gradient checkpointing, LoRA rank 16 / alpha 32 with dropout 0.05. `minir1` is this project's "
-              "defaults: micro-batches of 16, no checkpointing, no LoRA dropout. The other rows change one thing "
-              "each (see `bench/grpo_step.py`).", ""]
-    lines += grpo_section(load("grpo_step-cpu"), "CPU: the demo-sized tiny model (4 layers, hidden 128)")
-    gpu = load("grpo_step-gpu")
-    lines += grpo_section(gpu, "GPU: Qwen2.5-0.5B-Instruct's architecture, random weights")
-    if gpu is None:
-        lines += ["No GPU was available when this was written: run `python bench/grpo_step.py --gpu` on one, then "
-                  "`python bench/report.py`.", ""]
 
-    lines += ["## Rollout throughput per generation backend", ""]
+def rollout() -> list[str]:
+    lines = ["## Rollout throughput per generation backend", ""]
     for mode, title in (("cpu", "CPU, demo-sized tiny model"), ("gpu", "GPU, Qwen2.5-0.5B architecture")):
+        lines += [f"### {title}", ""]
         r = load(f"rollout_throughput-{mode}")
         if r is None:
-            lines += [f"### {title}", "", "Not measured yet.", ""]
+            lines += not_measured("python bench/rollout_throughput.py" + (" --gpu" if mode == "gpu" else ""),
+                                  " (no GPU was available)" if mode == "gpu" else "")
             continue
         f = r["figures"]
         ratio = f["ratio_to_transformers_generate"]
         rows = [[k, v, f"{ratio[k]}x" if k in ratio else ""] for k, v in f["tokens_per_second"].items()]
-        lines += [f"### {title}", "", f"Rollout: {f['rollout']}.", "",
+        lines += [f"Rollout: {f['rollout']}.", "",
                   *table(["backend", "generated tokens/s", "vs transformers generate"], rows), "", provenance(r), ""]
+    return lines
 
+
+def generation() -> list[str]:
+    lines = ["## Evaluation generation (greedy, `minir1 eval`'s backend)", ""]
     r = load("generation_throughput")
-    if r is not None:
-        f = r["figures"]
-        rows = [[k, v] for k, v in f["tokens_per_second"].items()]
-        lines += ["## Evaluation generation (greedy, `minir1 eval`'s backend)", "",
-                  f"{f['max_new_tokens']} new tokens forced, prompts of {f['mean_prompt_tokens']} tokens on average, "
-                  f"torch threads {f['torch_threads']}. Fastest over naive (one prompt at a time): "
-                  f"{f['fastest_over_naive']}x; eval's default over naive: {f['default_over_naive']}x.", "",
-                  *table(["setting", "tokens/s"], rows), "", provenance(r), ""]
+    if r is None:
+        return lines + not_measured("python bench/generation_throughput.py")
+    f = r["figures"]
+    rows = [[k, v] for k, v in f["tokens_per_second"].items()]
+    return lines + [f"{f['max_new_tokens']} new tokens forced, prompts of {f['mean_prompt_tokens']} tokens on "
+                    f"average, torch threads {f['torch_threads']}. Fastest over naive (one prompt at a time): "
+                    f"{f['fastest_over_naive']}x; eval's default over naive: {f['default_over_naive']}x.", "",
+                    *table(["setting", "tokens/s"], rows), "", provenance(r), ""]
 
+
+def processes() -> list[str]:
+    lines = ["## One process against two (torchrun, gloo, CPU)", ""]
     r = load("processes-cpu")
-    if r is not None:
-        f = r["figures"]
-        rows = [[f[k]["processes"], f[k]["threads_per_process"], f"{f[k]['seconds_per_step']:.2f}"]
-                for k in ("one_process", "two_processes")]
-        lines += ["## One process against two (torchrun, gloo, CPU)", "", f"Work per step: {f['work_per_step']}.", "",
-                  *table(["processes", "threads each", "s/step"], rows), "",
-                  f"Two processes take {f['two_over_one_time']}x the time of one per step.", "", provenance(r), ""]
+    if r is None:
+        return lines + not_measured("python bench/processes.py")
+    f = r["figures"]
+    rows = []
+    for k in ("one_process", "two_processes"):
+        s = f[k]
+        runs = ", ".join(fmt(x["seconds_per_step"]) for x in s.get("runs", []))
+        rows.append([s["processes"], s["threads_per_process"], f"{s['seconds_per_step']:.2f}" +
+                     (f" ({runs})" if runs else ""), fmt(s.get("generated_tokens_per_second"), ".0f")])
+    per_round = f.get("two_over_one_time_per_round")
+    order = f", in the order {', '.join(map(str, f['order']))} processes" if "order" in f else ""
+    return lines + [f"Work per step: {f['work_per_step']}{order}.", "",
+                    *table(["processes", "threads each", "s/step, median (each run)", "generated tokens/s"], rows),
+                    "", f"Two processes take {f['two_over_one_time']}x the time of one per step" +
+                    (f" (median of the rounds' {', '.join(map(str, per_round))})." if per_round else "."), "",
+                    provenance(r), ""]
 
-    for mode, title in (("cpu", "the `tiny` recipe on a CPU"), ("gpu", "the `mini-r1` recipe on a GPU")):
-        recipe = "tiny" if mode == "cpu" else "mini-r1"
-        r = load(f"recipe_step-{recipe}-{mode}")
+
+def recipe_step() -> list[str]:
+    lines = []
+    for mode, recipe, title in (("cpu", "tiny", "the `tiny` recipe on a CPU"),
+                                ("gpu", "mini-r1", "the `mini-r1` recipe on a GPU")):
         lines += [f"## Step time of {title}", ""]
+        r = load(f"recipe_step-{recipe}-{mode}")
         if r is None:
-            lines += ["Not measured yet" + (" (no GPU was available): `python bench/recipe_step.py --recipe mini-r1 "
-                                            "--gpu`." if mode == "gpu" else "."), ""]
+            lines += not_measured(f"python bench/recipe_step.py --recipe {recipe}" + (" --gpu" if mode == "gpu" else ""),
+                                  " (no GPU was available)" if mode == "gpu" else "")
             continue
         f = r["figures"]
         memory = f"{f['peak_gpu_memory_gb']} GB GPU" if f.get("peak_gpu_memory_gb") else f"{f['peak_cpu_memory_gb']} GB"
+        timed = f" ({f['timed_steps']} timed after a warm-up)" if "timed_steps" in f else ""
         lines += [f"{f['seconds_per_step']} s per step, {f['generated_tokens_per_second']} generated tokens/s, peak "
-                  f"memory {memory}, over {f['steps']} steps on {f['model']}.", "", provenance(r), ""]
+                  f"memory {memory}, over {f['steps']} steps{timed} on {f['model']}.", "", provenance(r), ""]
+    return lines
 
+
+def score() -> list[str]:
+    lines = ["## Reward scoring: `minir1 score` against TRL's math-verify `accuracy_reward`", ""]
     r = load("score_throughput")
-    if r is not None:
-        f = r["figures"]
-        lines += ["## Reward scoring: `minir1 score` against TRL's math-verify `accuracy_reward`", "",
-                  *table(["", "completions/s", "seconds"], [
-                      ["`minir1 score` (end to end, one process)", f["minir1_completions_per_second"],
-                       f["minir1_score_seconds"]],
-                      ["TRL `accuracy_reward` (in process)", f["trl_completions_per_second"],
-                       f["trl_accuracy_reward_seconds"]]]),
-                  "", f"{f['completions']:,} completions; minir1 is {f['speedup_vs_trl']}x faster. "
-                  f"`minir1 --help` starts in {f['minir1_help_seconds']} s. {r['notes']}", "", provenance(r), ""]
+    if r is None:
+        return lines + not_measured("python bench/score_throughput.py")
+    f = r["figures"]
+    return lines + [*table(["", "completions/s", "seconds"], [
+                        ["`minir1 score` (end to end, one process)", f["minir1_completions_per_second"],
+                         f["minir1_score_seconds"]],
+                        ["TRL `accuracy_reward` (in process)", f["trl_completions_per_second"],
+                         f["trl_accuracy_reward_seconds"]]]),
+                    "", f"{f['completions']:,} completions; minir1 is {f['speedup_vs_trl']}x faster. "
+                    f"`minir1 --help` starts in {f['minir1_help_seconds']} s. {r['notes']}", "", provenance(r), ""]
 
-    lines += ["## Time to accuracy", ""]
-    if gpu is not None and "minir1" in gpu["figures"]["setups"]:
-        s = gpu["figures"]["setups"]["minir1"]
+
+def time_to_accuracy() -> list[str]:
+    lines = ["## Time to accuracy", ""]
+    gpu = load("grpo_step-gpu")
+    s = gpu["figures"]["setups"].get("minir1", {}) if gpu else {}
+    if "seconds_per_step" in s:
         hours = PROMPTS_TO_PLATEAU / 8 * s["seconds_per_step"] / 3600
-        lines += [f"From the measured GPU step time of the `minir1` setup ({s['seconds_per_step']:.2f} s for 8 prompts "
-                  f"x 8 completions of {s['mean_completion_length']:.0f} tokens): {PROMPTS_TO_PLATEAU:,} prompts take "
-                  f"about {hours:.1f} GPU-hours on this GPU, against the published runs' {PUBLISHED_GPU_HOURS}. "
-                  "Real completions are shorter than the forced full length, so this is an upper bound.", ""]
-    else:
-        lines += [f"Not estimated: it needs the GPU step time (`python bench/grpo_step.py --gpu`), and no GPU was "
-                  f"available when this was written. The estimate is {PROMPTS_TO_PLATEAU:,} prompts / 8 prompts per "
-                  "step x the `minir1` setup's seconds per step, against the published runs' "
-                  f"{PUBLISHED_GPU_HOURS} GPU-hours.", ""]
-    OUT.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {OUT}")
+        return lines + [f"From the measured GPU step time of the `minir1` setup ({s['seconds_per_step']:.2f} s for 8 "
+                        f"prompts x 8 completions of {s['mean_completion_length']:.0f} tokens): "
+                        f"{PROMPTS_TO_PLATEAU:,} prompts take about {hours:.1f} GPU-hours on this GPU, against the "
+                        f"published runs' {PUBLISHED_GPU_HOURS}. Real completions are shorter than random weights' "
+                        "near-full length, so this is an upper bound.", ""]
+    return lines + [f"Not estimated: it needs the GPU step time (`python bench/grpo_step.py --gpu`), and no GPU was "
+                    f"available when this was written. The estimate is {PROMPTS_TO_PLATEAU:,} prompts / 8 prompts "
+                    "per step x the `minir1` setup's seconds per step, against the published runs' "
+                    f"{PUBLISHED_GPU_HOURS} GPU-hours.", ""]
+
+
+REAL_VARIANTS = {"think": "the `think` system prompt (today's default)",
+                 "prefill": "the same, the assistant turn opened with `<think>\\n`",
+                 "example": "the system prompt with one worked example (a GSM8K train problem) in the format",
+                 "warmstart": "the `think` prompt after `minir1 warmstart` (LoRA, merged)"}
+
+
+def _rate(x: dict) -> str:
+    return f"{100 * x['rate']:.1f}% ({100 * x['ci_low']:.1f} - {100 * x['ci_high']:.1f})"
+
+
+def real_cold_start() -> list[str]:
+    lines = ["## The cold start on a real model: format and accuracy before GRPO", ""]
+    r = load("real-cold-start")
+    if r is None:
+        return lines + not_measured("python bench/real_cold_start.py")
+    f = r["figures"]
+    rows = [[f"`{name}`", REAL_VARIANTS.get(name, ""), v["n"], _rate(v["strict"]), _rate(v["lenient"]),
+             _rate(v["format"]), v["mean_length"], f"{100 * v['truncation_rate']:.0f}%"]
+            if v.get("n") else [f"`{name}`", REAL_VARIANTS.get(name, ""), 0, "not measured", "", "", "", ""]
+            for name, v in f["variants"].items()]
+    lines += [f"{f['model']} (the Coder variant, 4-bit and dequantized: not Qwen2.5-0.5B-Instruct), on the "
+              f"GSM8K test problems every variant has done ({f['common_problems']} of the {f['limit']} asked for), "
+              f"{f['decoding']}, at most {f['max_new_tokens']} new tokens, {f['dtype']}. Strict: the `<answer>` "
+              "block holds the right number; lenient: the last number anywhere is right; format: the mini-r1 "
+              "format rubric at full marks. 95% Wilson intervals in brackets." +
+              (" `minir1 eval` generates the longest prompts first, so a partial row covers the longest-prompt "
+               f"problems of the first {f['limit']}, not the first {f['common_problems']}."
+               if f["common_problems"] < f["limit"] else ""), "",
+              *table(["variant", "prompt", "problems", "strict", "lenient", "format ok", "mean tokens",
+                      "truncated"], rows), ""]
+    w = f.get("warmstart")
+    if w and "seconds" in w:
+        lines += [f"Warm start: {w['examples']} GSM8K train solutions in the tag format, {w['steps']} steps of "
+                  f"{w['batch_size']} (LoRA, learning rate {w['learning_rate']}, merged), {w['seconds']:.0f} s: "
+                  f"`{w['command']}`.", ""]
+    lines += ["Each variant is one `minir1 eval` command (resumable: it finishes or reproduces the row):", ""]
+    lines += [f"- `{name}`: `{v['command']}`" for name, v in f["variants"].items()]
+    measured = [f"Measured by `{f['measured_by']}`; this file rewritten from the eval folders by:", ""] \
+        if f.get("measured_by") else []
+    return lines + ["", *measured, provenance(r), ""]
+
+
+def real_eval_speed() -> list[str]:
+    lines = ["## Evaluation speed on a CPU, real model", ""]
+    r = load("real-eval-speed")
+    if r is None:
+        return lines + not_measured("python bench/real_eval_speed.py")
+    f = r["figures"]
+    rows = [[name, s["threads"], s["tokens_per_second"], s["seconds"], s["generated_tokens"], s["strict_correct"],
+             s["format_ok"], f"{s['identical_completions_to_today']} / {f['problems']}",
+             f"{s['verdicts_agreeing_with_today']} / {f['problems']}", s["load_average_before"]]
+            for name, s in f["settings"].items()]
+    bf16 = ", ".join(k for k, v in f["cpu_bf16"].items() if v) or "none"
+    return lines + [f"{f['model']}, the first {f['problems']} GSM8K test problems, `think` prompt, greedy to the "
+                    f"end of the turn, at most {f['max_new_tokens']} new tokens, prompts of "
+                    f"{f['mean_prompt_tokens']} tokens on average, torch's default {f['default_threads']} threads; this CPU's "
+                    f"bf16 instructions: {bf16}. Quickest: {f['quickest']}, {f['quickest_over_today_time']}x "
+                    "faster than today's settings for the same problems.", "",
+                    *table(["setting", "threads", "generated tokens/s", "seconds", "tokens", "strict right", "format ok",
+                            "identical to today", "verdicts as today", "load before"], rows),
+                    "", provenance(r), ""]
+
+
+# In the order they appear in BENCHMARKS.md.
+SECTIONS: list[Callable[[], list[str]]] = [header, grpo_step, rollout, generation, processes, recipe_step, score,
+                                           time_to_accuracy, real_cold_start, real_eval_speed]
+
+
+def render() -> str:
+    return "\n".join(line for section in SECTIONS for line in section())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=OUT, help="where to write (default: BENCHMARKS.md)")
+    out = ap.parse_args().out
+    out.write_text(render(), encoding="utf-8")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
