@@ -103,7 +103,7 @@ def test_prompts_per_style_and_calculator_stripping():
 
 def test_prompt_rows_carry_the_columns_rewards_need():
     rows = prompt_rows(load_problems("gsm8k:test", limit=2), "reasoning")
-    assert set(rows[0]) == {"prompt", "answer", "tag_style", "prefill", "id"}
+    assert set(rows[0]) == {"prompt", "answer", "tag_style", "prefill", "id", "question"}
     assert rows[0]["answer"] == "18" and rows[0]["tag_style"] == "reasoning" and rows[0]["prefill"] == ""
     assert "<<" not in json.dumps(rows)
     rows = prompt_rows(load_problems("gsm8k:test", limit=2), "think", prefill="<think>\n")

@@ -13,6 +13,7 @@ import torch
 from transformers import TrainerCallback
 
 from minir1.config import load_config, load_run
+from minir1.data import load_problems
 from minir1.errors import UserError
 from minir1.jsonl import read_jsonl
 from minir1.train import check_run_dir, train
@@ -187,6 +188,8 @@ def test_a_prefill_ends_the_prompt_trl_renders_and_reaches_the_rewards(tmp_path,
 
     samples = read_jsonl(result.run_dir / "samples.jsonl")
     assert samples and all(r["prefill"] == prefill for r in samples)
+    questions = {p.question for p in load_problems("gsm8k:train", limit=64)}
+    assert all(r["question"] in questions for r in samples)  # the question, not the rendered prompt
     for r in samples:
         assert r["rewards"]["format_rubric"] == 13 * format_rubric([prefill + r["completion"]])[0]
     held_out = read_jsonl(result.run_dir / "eval_samples.jsonl")

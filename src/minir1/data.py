@@ -206,7 +206,7 @@ def load_problems(
 def prompt_rows(
     problems: list[Problem], style: str = "think", system_prompt: str | None = None, prefill: str | None = None
 ) -> list[dict]:
-    """Dataset rows for GRPO: a chat ``prompt``, the gold ``answer``, the ``tag_style``, the ``prefill`` and the ``id``.
+    """Dataset rows for GRPO: a chat ``prompt``, the gold ``answer``, the ``tag_style``, the ``prefill``, ``id`` and ``question``.
 
     TRL hands every column but ``prompt`` to the reward functions, so the rewards
     see ``answer``, ``tag_style`` and ``prefill`` as keyword arguments. With a
@@ -215,6 +215,6 @@ def prompt_rows(
     """
     return [
         {"prompt": build_prompt(p.question, style, system_prompt, prefill), "answer": p.answer, "tag_style": style,
-         "prefill": prefill or "", "id": p.id}
+         "prefill": prefill or "", "id": p.id, "question": p.question}
         for p in problems
     ]
