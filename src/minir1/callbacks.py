@@ -14,7 +14,9 @@
   completions, callbacks never see them) and writes a few completions with their
   rewards to ``samples.jsonl`` every N steps, returning the rewards unchanged.
 * :class:`PeriodicEval` evaluates on held-out problems every N steps, with the
-  same answer checker, and logs ``eval/*`` lines into ``metrics.jsonl``.
+  same answer checker, and logs ``eval/*`` lines into ``metrics.jsonl``; each
+  problem's greedy completion and verdict go to ``eval_samples.jsonl``, so one
+  problem can be followed through training.
 
 Only the main process writes files.
 """
@@ -38,6 +40,7 @@ from .rewards import REWARDS, completion_text, score
 log = logging.getLogger("minir1")
 
 SAMPLES = "samples.jsonl"
+EVAL_SAMPLES = "eval_samples.jsonl"  # PeriodicEval: one line per held-out problem per evaluation
 
 
 # --- health ---------------------------------------------------------------------------------
@@ -147,6 +150,7 @@ class MetricsLogger(TrainerCallback):
             # Steps after the checkpoint we resume from are about to be redone.
             truncate_after(self.path, state.global_step)
             truncate_after(self.path.with_name(SAMPLES), state.global_step)
+            truncate_after(self.path.with_name(EVAL_SAMPLES), state.global_step)
             if self.health is not None:
                 for record in read_jsonl(self.path):
                     if "reward" in record:
@@ -188,12 +192,24 @@ class MetricsLogger(TrainerCallback):
 
 class ProgressBar(TrainerCallback):
     """One tqdm bar with the few numbers a user watches, in place of transformers' bar, which
-    prints every log dictionary. ``fields`` maps a label to ``(log key, format)``."""
+    prints every log dictionary. ``fields`` maps a label to ``(log key, format)``.
 
-    def __init__(self, desc: str, fields: dict[str, tuple[str, str]]):
+    On a terminal it is a live bar. When the output is not a terminal (a log file, CI),
+    every redraw would be one more line, so there is no bar: one line when the phase ends
+    (its steps, time and the last values of ``fields``). ``terminal`` overrides the check.
+
+    >>> ProgressBar("GRPO", {"loss": ("loss", "{:.2f}")}, terminal=False).summary(100, 42.0)
+    'GRPO: 100 steps in 42 s'
+    """
+
+    def __init__(self, desc: str, fields: dict[str, tuple[str, str]], terminal: bool | None = None):
         self.desc = desc
         self.fields = fields
+        self.terminal = terminal
         self.bar = None
+        self.post: dict[str, str] = {}
+        self._start: float | None = None
+        self._first_step = 0
 
     @classmethod
     def for_grpo(cls, reward_points: dict[str, float]) -> ProgressBar:
@@ -204,8 +220,23 @@ class ProgressBar(TrainerCallback):
         fields["len"] = ("completions/mean_length", "{:.0f}")
         return cls("GRPO", fields)
 
+    def _on_terminal(self) -> bool:
+        import sys
+
+        if self.terminal is not None:
+            return self.terminal
+        return sys.stderr.isatty()  # tqdm draws on stderr
+
+    def summary(self, steps: int, seconds: float) -> str:
+        """The one line of a phase that ran without a terminal."""
+        values = ", ".join(f"{label} {value}" for label, value in self.post.items())
+        return f"{self.desc}: {steps} steps in {seconds:.0f} s" + (f" ({values})" if values else "")
+
     def on_train_begin(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
+        if not state.is_world_process_zero:
+            return
+        self._start, self._first_step, self.post = time.perf_counter(), state.global_step, {}
+        if self._on_terminal():
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.desc, unit="step",
@@ -216,17 +247,35 @@ class ProgressBar(TrainerCallback):
             self.bar.update(state.global_step - self.bar.n)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.bar is None or not logs:
+        if not state.is_world_process_zero or not logs:
             return
         post = {label: fmt.format(logs[key]) for label, (key, fmt) in self.fields.items()
                 if isinstance(logs.get(key), (int, float))}
         if post:
-            self.bar.set_postfix(post, refresh=False)
+            self.post.update(post)
+            if self.bar is not None:
+                self.bar.set_postfix(post, refresh=False)
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        elif self._start is not None:
+            log.info("%s", self.summary(state.global_step - self._first_step, time.perf_counter() - self._start))
+        self._start = None
+
+
+def progress_bars_on() -> bool:
+    """Whether progress bars belong in the output: only on a terminal. Elsewhere (a log file, CI) every
+    redraw would be one more line, so this also turns off the ``datasets`` bars (TRL's tokenizing passes)."""
+    import sys
+
+    if sys.stderr.isatty():
+        return True
+    import datasets
+
+    datasets.disable_progress_bars()
+    return False
 
 
 def use_progress_bar(trainer, bar: ProgressBar) -> None:
@@ -331,15 +380,17 @@ class SampleRecorder:
         answers = list(columns.get("answer") or [None] * n)[:n]
         styles = list(columns.get("tag_style") or [None] * n)[:n]
         ids = list(columns.get("id") or [None] * n)[:n]
-        scored = score(completions, answers, self.rewards, tag_style=styles)
-        correct = REWARDS["correctness"](completions, answer=answers) if all(a is not None for a in answers) else [
-            None] * n
+        questions = list(columns.get("question") or [None] * n)[:n]  # the prompt may be rendered text
+        prefills = list(columns.get("prefill") or [None] * n)[:n]
+        scored = score(completions, answers, self.rewards, tag_style=styles, prefill=prefills)
+        correct = REWARDS["correctness"](completions, answer=answers, prefill=prefills) if all(
+            a is not None for a in answers) else [None] * n
         records = []
         for i in range(n):
-            prompt = prompts[i] if prompts else None
-            question = prompt[-1]["content"] if isinstance(prompt, list) and prompt else prompt
+            question = questions[i]
             records.append({
                 "step": step, "id": ids[i], "question": question, "answer": answers[i],
+                **({"prefill": prefills[i]} if prefills[i] else {}),
                 "completion": completion_text(completions[i]), "correct": correct[i] == 1.0,
                 "rewards": dict(zip(self.keys, scored[i]["rewards"].values(), strict=True)),
                 "total": scored[i]["total"],
@@ -352,23 +403,34 @@ class SampleRecorder:
 
 
 class PeriodicEval(TrainerCallback):
-    """Every ``every`` steps, evaluate the model being trained on fixed held-out problems."""
+    """Every ``every`` steps, evaluate the model being trained on fixed held-out problems.
+
+    Generated and judged as ``minir1 eval`` does by default (to the end of the turn, the
+    whole completion, after the run's ``prefill``), so the curve measures what the reward sees.
+    """
 
     def __init__(self, every: int, problems, style: str, system_prompt: str | None, max_new_tokens: int,
-                 metrics: MetricsLogger):
+                 metrics: MetricsLogger, prefill: str | None = None):
         self.every, self.problems, self.style = every, problems, style
         self.system_prompt, self.max_new_tokens, self.metrics = system_prompt, max_new_tokens, metrics
+        self.prefill = prefill
 
     def _run(self, state, model, tokenizer):
         from .evaluate import evaluate_problems
 
         t = time.perf_counter()
+        per_problem: list[dict] = []
         result = evaluate_problems(model, tokenizer, self.problems, style=self.style,
-                                   system_prompt=self.system_prompt, max_new_tokens=self.max_new_tokens)
+                                   system_prompt=self.system_prompt, max_new_tokens=self.max_new_tokens,
+                                   prefill=self.prefill, on_records=per_problem.extend)
         record = {"step": state.global_step, "eval_seconds": time.perf_counter() - t}
+        keys = ("id", "gold", "prefill", "completion", "extracted", "correct", "lenient_correct", "format_ok")
+        with self.metrics.path.with_name(EVAL_SAMPLES).open("a", encoding="utf-8") as f:
+            f.write(dumps([{"step": state.global_step, **{k: r.get(k) for k in keys}} for r in per_problem]))
         record.update({f"eval/{k}": v for k, v in result.items() if isinstance(v, (int, float))})
-        log.info("step %d: held-out accuracy %.1f%% (n=%d)", state.global_step, 100 * result["accuracy"],
-                 result["n"])
+        log.info("step %d: held-out accuracy %.1f%% strict, %.1f%% lenient, format ok %.1f%% (n=%d)",
+                 state.global_step, 100 * result["accuracy"], 100 * result["lenient_accuracy"],
+                 100 * result["format_rate"], result["n"])
         self.metrics.write(record)
 
     def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):

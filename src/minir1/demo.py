@@ -5,34 +5,58 @@
    synthetic arithmetic word-problem task (``minir1.synthetic``). Half of the worked
    solutions are in the tag format and half in plain text ("7 + 5 = 12. The answer
    is 12."), so the model starts where a real instruct model starts: it can do some
-   of the arithmetic but uses the requested tags only part of the time. (Published
-   GSM8K runs report Qwen2.5 Instruct models at a few percent strict accuracy and
-   35-40% lenient before GRPO.)
-3. Evaluate held-out problems with ``minir1 eval``'s code (strict rule, greedy).
+   of the arithmetic but uses the requested tags only part of the time.
+3. Evaluate held-out problems with ``minir1 eval``'s code: greedy (the "before"
+   figures), and K samples per problem at the GRPO temperature (pass@k: how often
+   sampling already finds the right answer, the headroom GRPO can turn into greedy
+   accuracy).
 4. GRPO through ``minir1 train``'s code with the Mini-R1 scheme (13-point format
-   rubric + 10 points for correctness), evaluating held-out problems every 25 steps.
-5. Evaluate again, compare the two evaluations with McNemar's paired test, draw the
-   reward plot, and write ``report.md``.
+   rubric + 10 points for correctness), evaluating held-out problems during training
+   and keeping each one's greedy completion (``grpo/eval_samples.jsonl``).
+5. Evaluate again; McNemar's paired test on the strict verdicts (answer in the tag
+   format) and on the lenient ones (the last number, format or not: the arithmetic).
+6. Draw the reward plot and write ``results.json`` (with machine, versions and date)
+   and ``report.md``.
 
-What to expect: the format score saturates within ~25 steps and the correctness
-reward then climbs, as in the Mini-R1 figure. Most of the held-out gain is the
-model adopting the format; the lenient accuracy (last number anywhere) shows how
-much of it is arithmetic. RL memorises arithmetic facts slowly, so with a budget of
-minutes GRPO mostly teaches the format here; the report gives both numbers.
+What to expect, and why the settings are what they are (the figures are in the
+demo's results file, ``docs/demo-results.json`` for the committed run, and its report):
+
+* Two phases, as in the Mini-R1 figure. First the format: its 13 points pay the same
+  for every prompt, so within a few dozen steps every completion uses the tags. Then
+  correctness, the only reward left with any spread, keeps rising, and so does the
+  held-out accuracy measured during training.
+* The arithmetic moves much less than the format. Each arithmetic fact is rewarded
+  only on the few prompts that use it, so in a few minutes GRPO sharpens it far less
+  than the format; the lenient accuracy (the last number, format or not) shows how
+  much. RL can only sharpen what sampling already finds, which is why the report
+  gives pass@k against greedy accuracy before GRPO.
+* A small learning rate (5e-5, 8 prompts per step). During the format phase every
+  tagged completion is rewarded, right or wrong, which is noise for the arithmetic:
+  at 2e-4 and above it erased arithmetic the warm start had taught (held-out lenient
+  accuracy fell during training); 16 prompts per step at 1e-4 kept it in one trial
+  but made held-out accuracy swing widely between evaluations in another.
+* The held-out problems are drawn from the same distribution as the training ones
+  (same operations and operand range, other seeds): the gain is not bought with an
+  easier test set.
 
 Everything lands in one folder (default ``runs/demo``): ``base-model/``,
-``warmstart/``, ``data/``, ``eval-before/``, ``grpo/`` (a training run folder),
-``eval-after/``, ``rewards.png`` and ``report.md``.
+``warmstart/``, ``data/``, ``eval-before/``, ``eval-before-sampled/``, ``grpo/``
+(a training run folder), ``eval-after/``, ``rewards.png``, ``results.json`` and
+``report.md``. ``--overwrite`` replaces only a folder a demo wrote (it holds
+``demo.json``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import os
+import platform
 import random
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import UserError
@@ -40,6 +64,8 @@ from .errors import UserError
 log = logging.getLogger("minir1")
 
 SYSTEM_PROMPT = "Think in <think> tags, answer in <answer> tags."  # short: the tiny model reads every token
+MARKER = "demo.json"  # written first into every demo folder: what --overwrite may replace
+VERSIONS = ("minir1", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers")
 
 
 @dataclass
@@ -49,21 +75,25 @@ class DemoSettings:
     model_size: dict = field(default_factory=lambda: {"hidden_size": 128, "intermediate_size": 256,
                                                       "num_hidden_layers": 4, "num_attention_heads": 4,
                                                       "num_key_value_heads": 2})
+    max_operand: int = 9  # operands 2..max_operand, for the warm start, GRPO and held-out problems alike
     warmstart_problems: int = 4000
     warmstart_epochs: float = 2.0
     warmstart_learning_rate: float = 2e-3  # a random 0.4M-parameter model: far above a real model's 2e-5
     tagged_fraction: float = 0.5
     grpo_problems: int = 4000
     held_out: int = 300
+    pass_k: int = 8  # samples per problem for pass@k before GRPO
+    pass_k_problems: int = 100  # the first N held-out problems
     grpo: dict = field(default_factory=lambda: {
         # Full fine-tuning: on a model this small LoRA saves nothing and learned no faster in our trials.
         "lora": False,
-        "learning_rate": 5e-5,  # 2e-4 made held-out arithmetic worse; 3e-5 barely moved
+        "learning_rate": 5e-5,  # see the module docstring: 2e-4 and above erased arithmetic
         "lr_scheduler_type": "constant",
         "max_steps": 100,
         "per_device_train_batch_size": 64,  # 8 prompts x 8 completions per step
         "num_generations": 8,
-        "temperature": 0.7,  # at 1.0 the tiny model's samples drift into noise that GRPO then learns from
+        "temperature": 0.7,
+        "dataloader_pin_memory": False,  # nothing to pin on a CPU (transformers warns otherwise)
         "max_completion_length": 40,  # completions are ~22 tokens
         "beta": 0.0,
         "logging_steps": 1,
@@ -76,7 +106,8 @@ class DemoSettings:
 
     @classmethod
     def quick(cls) -> DemoSettings:
-        s = cls(warmstart_problems=64, warmstart_epochs=1.0, grpo_problems=64, held_out=16)
+        s = cls(warmstart_problems=64, warmstart_epochs=1.0, grpo_problems=64, held_out=16, pass_k=2,
+                pass_k_problems=4)
         s.model_size.update(hidden_size=64, intermediate_size=128, num_hidden_layers=2)
         s.grpo.update(max_steps=2, per_device_train_batch_size=16, eval_every=1, eval_limit=8, save_steps=2,
                       sample_every=1)
@@ -117,9 +148,58 @@ def _stage(n: int, text: str) -> None:
     log.info("[%d/6] %s", n, text)
 
 
+def _prepare_folder(out: Path, overwrite: bool) -> None:
+    """Refuse a folder that holds anything but an earlier demo; with ``overwrite``, empty an earlier demo."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--output_dir {out} is a file: choose a folder for the demo")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / MARKER).is_file():
+            raise UserError(f"{out} is not empty and was not written by minir1 demo (no {MARKER}), so it is never "
+                            "replaced: choose another --output_dir")
+        if not overwrite:
+            raise UserError(f"{out} already exists: pass --overwrite to run the demo again, or --output_dir elsewhere")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def machine() -> dict:
+    """What the figures were measured on: CPU, cores and threads, load, platform, package versions, date."""
+    import importlib.metadata as md
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for name in VERSIONS:
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cpu": cpu,
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+            "platform": platform.platform(), "python": platform.python_version(), "versions": versions}
+
+
 def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: bool = False,
-             settings: DemoSettings | None = None) -> dict:
+             settings: DemoSettings | None = None, command: str | None = None) -> dict:
     """Run the demo into ``output_dir`` and return its results (also in ``results.json`` and ``report.md``)."""
+    s = settings or DemoSettings()
+    out = Path(output_dir)
+    _prepare_folder(out, overwrite)
+    command = command or f"minir1 demo --output_dir {out}"
+    (out / MARKER).write_text(json.dumps({"command": command, "seed": seed, "settings": asdict(s)}, indent=2) + "\n",
+                              encoding="utf-8")
+
+    from .callbacks import progress_bars_on
     from .compare import compare_evals
     from .config import load_config
     from .evaluate import eval_settings, run_eval
@@ -128,40 +208,51 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
     from .train import train
     from .warmstart import warm_start
 
-    s = settings or DemoSettings()
-    out = Path(output_dir)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise UserError(f"{out} already exists: pass --overwrite to run the demo again, or --output_dir elsewhere")
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    progress = progress_bars_on()
     times: dict[str, float] = {}
     start = time.perf_counter()
+    started_on = machine()
 
     def lap(name: str, t0: float) -> None:
         times[name] = round(time.perf_counter() - t0, 1)
 
+    def problems(n: int, seed_offset: int, **kw):
+        return make_problems(n, seed=seed + seed_offset, max_operand=s.max_operand, **kw)
+
     t = time.perf_counter()
     _stage(1, "building the tiny model and the synthetic problems")
     base = build_tiny_model(out / "base-model", seed=seed, **s.model_size)
-    sft_problems = make_problems(s.warmstart_problems, seed=seed + 1)
-    held_out = _write_problems(out / "data" / "held-out.jsonl", make_problems(s.held_out, seed=seed + 2,
-                                                                              prefix="held-out"))
-    grpo_data = _write_problems(out / "data" / "grpo.jsonl", make_problems(s.grpo_problems, seed=seed + 3))
+    sft_problems = problems(s.warmstart_problems, 1)
+    held_out = _write_problems(out / "data" / "held-out.jsonl", problems(s.held_out, 2, prefix="held-out"))
+    grpo_data = _write_problems(out / "data" / "grpo.jsonl", problems(s.grpo_problems, 3))
     lap("build", t)
 
     t = time.perf_counter()
     _stage(2, f"warm start: supervised pass on {len(sft_problems)} worked solutions "
-              f"({s.tagged_fraction:.0%} in the tag format)")
+              f"({s.tagged_fraction:.0%} in the tag format, {s.warmstart_epochs:g} epochs)")
     warm = warm_start(str(base), warmstart_rows(sft_problems, s.tagged_fraction, seed), out / "warmstart",
                       epochs=s.warmstart_epochs, learning_rate=s.warmstart_learning_rate, batch_size=16, seed=seed)
     lap("warmstart", t)
 
     max_new = s.grpo["max_completion_length"]
+    temperature = s.grpo["temperature"]
+
+    def evaluate(name: str, model: str | None, adapter: str | None = None, **kw) -> dict:
+        t0 = time.perf_counter()
+        summary = run_eval(eval_settings(model, adapter, data=held_out, max_new_tokens=max_new, tag_style="think",
+                                         system_prompt=SYSTEM_PROMPT, seed=seed, **kw), out / name,
+                           progress=progress)
+        log.info("%s: strict %s, lenient %s, format ok %s (%d problems, %.0f s)", name, _pct(summary["accuracy"]),
+                 _pct(summary["lenient_accuracy"]), _pct(summary["format_rate"]), summary["n"],
+                 time.perf_counter() - t0)
+        return summary
+
     t = time.perf_counter()
-    _stage(3, f"evaluating the warm-started model on {s.held_out} held-out problems")
-    before = run_eval(eval_settings(str(warm), data=held_out, max_new_tokens=max_new, tag_style="think",
-                                    system_prompt=SYSTEM_PROMPT, seed=seed), out / "eval-before")
+    _stage(3, f"evaluating the warm-started model on {s.held_out} held-out problems (greedy), and pass@"
+              f"{s.pass_k} on the first {s.pass_k_problems} (temperature {temperature:g})")
+    before = evaluate("eval-before", str(warm))
+    sampled = evaluate("eval-before-sampled", str(warm), samples=s.pass_k, temperature=temperature,
+                       limit=min(s.pass_k_problems, s.held_out))
     lap("eval_before", t)
 
     t = time.perf_counter()
@@ -169,33 +260,74 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
     cfg = load_config(None, {**s.grpo, "recipe": "demo", "model": str(warm), "data": grpo_data,
                              "eval_data": held_out, "output_dir": str(out / "grpo"), "scheme": "mini-r1",
                              "tag_style": "think", "system_prompt": SYSTEM_PROMPT, "seed": seed})
-    result = train(cfg, command=f"minir1 demo --output_dir {out}")
+    result = train(cfg, command=command)
     lap("grpo", t)
     if result.interrupted:
         raise KeyboardInterrupt
 
     t = time.perf_counter()
     _stage(5, "evaluating the trained model on the same held-out problems")
-    after = run_eval(eval_settings(None, str(result.run_dir), data=held_out, max_new_tokens=max_new, seed=seed),
-                     out / "eval-after")
+    after = evaluate("eval-after", None, str(result.run_dir))
     comparison = compare_evals(out / "eval-before", out / "eval-after", examples=2)
+    lenient = lenient_comparison(out / "eval-before", out / "eval-after")
     lap("eval_after", t)
 
-    _stage(6, "writing rewards.png and report.md")
+    _stage(6, "writing rewards.png, results.json and report.md")
     if (result.run_dir / "plots" / "rewards.png").is_file():
         shutil.copy(result.run_dir / "plots" / "rewards.png", out / "rewards.png")
     times["total"] = round(time.perf_counter() - start, 1)
-    results = {"before": _brief(before), "after": _brief(after), "mcnemar": comparison["mcnemar"],
-               "fixed": comparison["b_only"], "broken": comparison["a_only"],
-               "reward_curve": reward_curve(result.run_dir), "seconds": times, "seed": seed}
+    results = {
+        "before": _brief(before), "after": _brief(after),
+        "pass_at_k_before": pass_at_k_summary(out / "eval-before-sampled", sampled, temperature),
+        "mcnemar": comparison["mcnemar"], "fixed": comparison["b_only"], "broken": comparison["a_only"],
+        "lenient_mcnemar": lenient["mcnemar"], "lenient_fixed": lenient["fixed"], "lenient_broken": lenient["broken"],
+        "reward_curve": reward_curve(result.run_dir), "emergence": emergence(result.run_dir / "eval_samples.jsonl"),
+        "seconds": times, "seed": seed, "command": command, "settings": asdict(s),
+        "machine": {**started_on, "load_average_end": machine()["load_average"]},
+    }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(report(results, s), encoding="utf-8")
     return results
 
 
 def _brief(summary: dict) -> dict:
-    keys = ("n", "accuracy", "ci_low", "ci_high", "lenient_accuracy", "format_rate", "mean_length")
-    return {k: summary[k] for k in keys}
+    keys = ("n", "accuracy", "ci_low", "ci_high", "lenient_accuracy", "lenient_ci_low", "lenient_ci_high",
+            "format_rate", "mean_length", "truncation_rate")
+    from .stats import wilson
+
+    low, high = wilson(round(summary["lenient_accuracy"] * summary["n"]), summary["n"])
+    return {k: v for k, v in {**summary, "lenient_ci_low": low, "lenient_ci_high": high}.items() if k in keys}
+
+
+def _records(folder: Path) -> dict[str, dict]:
+    from .evaluate import SAMPLES, read_samples
+
+    return {r["id"]: r for r in read_samples(Path(folder) / SAMPLES)}
+
+
+def lenient_comparison(a: Path, b: Path) -> dict:
+    """McNemar's test on the lenient verdicts (last number anywhere) of two greedy evaluations of the same problems."""
+    from .stats import mcnemar
+
+    ra, rb = _records(a), _records(b)
+    if set(ra) != set(rb):
+        raise RuntimeError(f"{a} and {b} evaluated different problems")
+    fixed = sum(rb[i]["lenient_correct"] and not ra[i]["lenient_correct"] for i in ra)
+    broken = sum(ra[i]["lenient_correct"] and not rb[i]["lenient_correct"] for i in ra)
+    return {"fixed": fixed, "broken": broken, "mcnemar": asdict(mcnemar(broken, fixed))}
+
+
+def pass_at_k_summary(folder: Path, summary: dict, temperature: float) -> dict:
+    """pass@1..k of a sampled evaluation, strict (from its summary) and lenient (from its samples)."""
+    from .stats import pass_at_k
+
+    records = list(_records(folder).values())
+    k = summary["samples_per_problem"]
+    ks = sorted({2**i for i in range(k.bit_length()) if 2**i <= k} | {k})
+    right = [sum(c["lenient_correct"] for c in r["samples"]) for r in records]
+    lenient = {f"pass@{j}": sum(pass_at_k(k, c, j) for c in right) / len(right) for j in ks}
+    return {"n": summary["n"], "k": k, "temperature": temperature, "strict": summary["pass_at_k"],
+            "lenient": lenient, "format_rate": summary["format_rate"]}
 
 
 def reward_curve(run_dir: Path, window: int = 10) -> dict:
@@ -216,69 +348,171 @@ def reward_curve(run_dir: Path, window: int = 10) -> dict:
                 "format": mean(rs, "rewards/format_rubric/mean", points["format_rubric"]),
                 "correctness": mean(rs, "rewards/correctness/mean", points["correctness"])}
 
+    quarters = []  # the two phases: format saturates early, correctness keeps rising
+    if steps:
+        n = len(steps)
+        for q in range(4):
+            part = steps[q * n // 4:(q + 1) * n // 4]
+            if part:
+                quarters.append({"steps": [part[0]["step"], part[-1]["step"]], **summary(part)})
     return {
         "steps": len(steps),
         "first": summary(steps[:window]),
         "last": summary(steps[-window:]),
-        "held_out_during_training": [(r["step"], round(r["eval/accuracy"], 3)) for r in records
-                                     if "eval/accuracy" in r],
+        "quarters": quarters,
+        "held_out_during_training": [
+            {"step": r["step"], "strict": round(r["eval/accuracy"], 3),
+             "lenient": round(r.get("eval/lenient_accuracy", float("nan")), 3),
+             "format": round(r.get("eval/format_rate", float("nan")), 3)}
+            for r in records if "eval/accuracy" in r],
     }
+
+
+def emergence(path: Path) -> dict | None:
+    """One held-out problem followed through training: its greedy completion at every evaluation.
+
+    The problem shown is the first (in held-out order) that best tells the story:
+    wrong at the start and right at the end, passing through a step where the format
+    is right but the arithmetic is not (the two phases), else any wrong-to-right one.
+    """
+    from .jsonl import read_jsonl
+
+    by_id: dict[str, list[dict]] = {}
+    for r in read_jsonl(Path(path)):
+        by_id.setdefault(r["id"], []).append(r)
+    if not by_id:
+        return None
+
+    def rank(history: list[dict]) -> int:
+        first, last = history[0], history[-1]
+        if first["correct"] or not last["correct"]:
+            return 0
+        two_phases = any(h["format_ok"] and not h["lenient_correct"] for h in history[1:-1])
+        return 3 if two_phases and not first["format_ok"] else 2 if two_phases else 1
+
+    best = max(by_id, key=lambda i: rank(by_id[i]))  # max keeps the first of equals: held-out order
+    history = by_id[best]
+    return {"id": best, "gold": history[0]["gold"],
+            "steps": [{k: h.get(k) for k in ("step", "completion", "correct", "lenient_correct", "format_ok")}
+                      for h in history]}
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _interval(b: dict, key: str) -> str:
+    low, high = ("ci_low", "ci_high") if key == "accuracy" else ("lenient_ci_low", "lenient_ci_high")
+    return f"{_pct(b[key])} ({_pct(b[low])} - {_pct(b[high])})"
+
+
+def _verdict(h: dict) -> str:
+    if h["correct"]:
+        return "right, in the format"
+    fmt = "format ok" if h["format_ok"] else "format wrong"
+    return f"{fmt}, last number {'right' if h['lenient_correct'] else 'wrong'}"
+
+
+def _phases(quarters: list[dict]) -> str:
+    """What the reward curve did, in words, from its quarters (the two phases of the Mini-R1 figure)."""
+    if len(quarters) < 4:
+        return "Too few steps to tell the phases apart."
+    first, second, last = quarters[0], quarters[1], quarters[-1]
+    return (f"Format: {first['format']} of 13 points in the first quarter of training, {second['format']} in the "
+            f"second, {last['format']} in the last. Correctness: {first['correctness']}, then {second['correctness']}, "
+            f"then {last['correctness']} of 10 points. The Mini-R1 figure's two phases are the format saturating "
+            "first and correctness, the only reward left with any spread, rising after it.")
+
+
+def _lenient_sentence(b: dict, a: dict, ml: dict) -> str:
+    change = 100 * (a["lenient_accuracy"] - b["lenient_accuracy"])
+    return (f"The arithmetic itself (lenient accuracy) moved {change:+.1f} points (McNemar p = {ml['p_exact']:.2g}); "
+            f"format compliance went from {_pct(b['format_rate'])} to {_pct(a['format_rate'])}.")
+
+
 def report(results: dict, s: DemoSettings) -> str:
-    """``report.md``: what was run, the reward curve, and held-out accuracy before and after."""
+    """``report.md``: what was run, the two phases of the reward curve, held-out accuracy, pass@k, an example."""
     b, a, m, c = results["before"], results["after"], results["mcnemar"], results["reward_curve"]
-    secs = results["seconds"]
-    fixed, broken = results["fixed"], results["broken"]
+    ml, pk, secs = results["lenient_mcnemar"], results["pass_at_k_before"], results["seconds"]
+    g = s.grpo
     lines = [
         "# minir1 demo",
         "",
         f"A tiny Qwen2-architecture model ({s.model_size['num_hidden_layers']} layers, hidden "
-        f"{s.model_size['hidden_size']}, random initial weights), warm-started on {s.warmstart_problems} worked "
-        f"solutions of synthetic arithmetic word problems ({s.tagged_fraction:.0%} in the tag format, the rest "
-        f"in plain text), then trained with GRPO for {c['steps']} steps with the Mini-R1 rewards "
-        "(13-point format rubric + 10 points for a correct answer).",
+        f"{s.model_size['hidden_size']}, random initial weights), warm-started ({s.warmstart_epochs:g} epochs) on "
+        f"{s.warmstart_problems} worked solutions of synthetic one-step arithmetic word problems (operands 2 to "
+        f"{s.max_operand}; {s.tagged_fraction:.0%} of them in the tag format, the rest in plain text), then "
+        f"trained with GRPO for {c['steps']} steps ({g['per_device_train_batch_size'] // g['num_generations']} "
+        f"prompts x {g['num_generations']} completions per step, learning rate {g['learning_rate']:g}, temperature "
+        f"{g['temperature']:g}) with the Mini-R1 rewards (13-point format rubric + 10 points for a correct answer). "
+        f"The {b['n']} held-out problems come from the same distribution as the training problems (other seeds).",
+        "",
+        "## Headroom before GRPO",
+        "",
+        "RL can only sharpen what sampling already finds. Before GRPO, on the first "
+        f"{pk['n']} held-out problems, {pk['k']} samples each at temperature {pk['temperature']:g}:",
+        "",
+        "| | " + " | ".join(pk["strict"]) + " |",
+        "| --- |" + " --- |" * len(pk["strict"]),
+        "| strict | " + " | ".join(_pct(v) for v in pk["strict"].values()) + " |",
+        "| lenient (last number) | " + " | ".join(_pct(v) for v in pk["lenient"].values()) + " |",
+        "",
+        f"Greedy decoding gets {_pct(b['accuracy'])} strict and {_pct(b['lenient_accuracy'])} lenient on all "
+        f"{b['n']}: the gap to pass@{pk['k']} is what GRPO can turn into greedy accuracy.",
         "",
         "## Reward curve",
         "",
         "![rewards](rewards.png)",
         "",
-        "| mean over | total (of 23) | format (of 13) | correctness (of 10) |",
+        "| steps | total (of 23) | format (of 13) | correctness (of 10) |",
         "| --- | --- | --- | --- |",
-        f"| first 10 steps | {c['first']['total']} | {c['first']['format']} | {c['first']['correctness']} |",
-        f"| last 10 steps | {c['last']['total']} | {c['last']['format']} | {c['last']['correctness']} |",
+        *(f"| {q['steps'][0]}-{q['steps'][1]} | {q['total']} | {q['format']} | {q['correctness']} |"
+          for q in c["quarters"]),
         "",
-        "Held-out accuracy during training (step, strict accuracy on "
-        f"{s.grpo['eval_limit']} problems): " + ", ".join(f"{st}: {_pct(acc)}" for st, acc
-                                                          in c["held_out_during_training"]) + ".",
+        "Held-out greedy accuracy during training (first "
+        f"{g['eval_limit']} held-out problems; the red lines of the plot):",
         "",
-        f"## Held-out accuracy ({b['n']} problems, greedy, strict rule)",
-        "",
-        "| | strict accuracy (95% Wilson interval) | lenient (last number) | format ok |",
+        "| step | strict | lenient (last number) | format ok |",
         "| --- | --- | --- | --- |",
-        f"| before GRPO | {_pct(b['accuracy'])} ({_pct(b['ci_low'])} - {_pct(b['ci_high'])}) | "
-        f"{_pct(b['lenient_accuracy'])} | {_pct(b['format_rate'])} |",
-        f"| after GRPO | {_pct(a['accuracy'])} ({_pct(a['ci_low'])} - {_pct(a['ci_high'])}) | "
-        f"{_pct(a['lenient_accuracy'])} | {_pct(a['format_rate'])} |",
+        *(f"| {e['step']} | {_pct(e['strict'])} | {_pct(e['lenient'])} | {_pct(e['format'])} |"
+          for e in c["held_out_during_training"]),
         "",
-        f"McNemar's paired test: {fixed} problems went from wrong to right and {broken} from right to wrong; "
-        f"p = {m['p_exact']:.2g} (exact, two-sided).",
+        _phases(c["quarters"]),
+        "",
+        f"## Held-out accuracy ({b['n']} problems, greedy)",
+        "",
+        "| | strict (95% Wilson interval) | lenient, last number (95% Wilson interval) | format ok |",
+        "| --- | --- | --- | --- |",
+        f"| before GRPO | {_interval(b, 'accuracy')} | {_interval(b, 'lenient_accuracy')} | {_pct(b['format_rate'])} |",
+        f"| after GRPO | {_interval(a, 'accuracy')} | {_interval(a, 'lenient_accuracy')} | {_pct(a['format_rate'])} |",
+        "",
+        f"McNemar's paired test (exact, two-sided): strict, {results['fixed']} problems went from wrong to right and "
+        f"{results['broken']} from right to wrong, p = {m['p_exact']:.2g}; lenient, {results['lenient_fixed']} and "
+        f"{results['lenient_broken']}, p = {ml['p_exact']:.2g}.",
+        "",
+        _lenient_sentence(b, a, ml),
         "",
         "The strict rule counts an answer only inside one `<answer>` block; the lenient rule takes the last number "
-        "anywhere, format or not, so it measures the arithmetic alone. Format compliance went from "
-        f"{_pct(b['format_rate'])} to {_pct(a['format_rate'])} and the arithmetic from {_pct(b['lenient_accuracy'])} "
-        f"to {_pct(a['lenient_accuracy'])}: most of the strict gain is the model adopting the format it is "
-        "rewarded for, as in the first phase of the Mini-R1 figure.",
+        "anywhere, format or not, so it measures the arithmetic alone. Both are judged on the whole completion, "
+        "generated to the end of the turn as in training.",
         "",
+    ]
+    example = results.get("emergence")
+    if example:
+        lines += [f"## One held-out problem through training (gold answer {example['gold']})", ""]
+        for h in example["steps"]:
+            lines += [f"Step {h['step']}: {_verdict(h)}", "", "```", h["completion"].strip() or "(empty)", "```", ""]
+    lines += [
         f"Wall time: {secs['total']:.0f} s (model {secs['build']:.0f} s, warm start {secs['warmstart']:.0f} s, "
-        f"evaluation {secs['eval_before'] + secs['eval_after']:.0f} s, GRPO {secs['grpo']:.0f} s).",
+        f"evaluation {secs['eval_before'] + secs['eval_after']:.0f} s, GRPO {secs['grpo']:.0f} s) on "
+        f"{results['machine']['cpu']} ({results['machine']['torch_threads']} threads, load average "
+        f"{results['machine']['load_average'][0] if results['machine']['load_average'] else '?'} at the start). "
+        "CPU kernels differ between machines, so the figures vary slightly from one machine to another; on one "
+        "machine the same command gives the same figures.",
         "",
         "Files: `warmstart/` (the warm-started model), `grpo/` (the GRPO run folder: metrics.jsonl, samples.jsonl, "
-        "plots/, final/), `eval-before/` and `eval-after/` (per-problem samples and summary.json).",
+        "eval_samples.jsonl, plots/, final/), `eval-before/`, `eval-before-sampled/` and `eval-after/` (per-problem "
+        "samples and summary.json), `results.json` (every figure above, with machine, versions and date).",
         "",
     ]
     return "\n".join(lines)
@@ -290,9 +524,13 @@ def cli_demo(args) -> int:
 
     configure_logging()
     settings = DemoSettings.quick() if args.quick else DemoSettings()
-    results = run_demo(args.output_dir, seed=args.seed, overwrite=args.overwrite, settings=settings)
-    b, a, m = results["before"], results["after"], results["mcnemar"]
+    command = "minir1 demo" + (" --quick" if args.quick else "") + f" --output_dir {args.output_dir}" + (
+        f" --seed {args.seed}" if args.seed else "")
+    results = run_demo(args.output_dir, seed=args.seed, overwrite=args.overwrite, settings=settings, command=command)
+    b, a, m, ml = results["before"], results["after"], results["mcnemar"], results["lenient_mcnemar"]
     print(f"held-out strict accuracy: {_pct(b['accuracy'])} ({_pct(b['ci_low'])}-{_pct(b['ci_high'])}) before GRPO, "
           f"{_pct(a['accuracy'])} ({_pct(a['ci_low'])}-{_pct(a['ci_high'])}) after; McNemar p = {m['p_exact']:.2g}")
+    print(f"held-out lenient accuracy (the arithmetic): {_pct(b['lenient_accuracy'])} before, "
+          f"{_pct(a['lenient_accuracy'])} after; McNemar p = {ml['p_exact']:.2g}")
     print(f"report: {Path(args.output_dir) / 'report.md'} ({results['seconds']['total']:.0f} s)")
     return 0

@@ -91,6 +91,9 @@ def cli_warmstart(args) -> int:
         raise UserError(f"{out} already exists: pass --overwrite to replace it, or choose another --output_dir")
     problems = load_problems(args.data, limit=args.limit)
     configure_logging()
+    from .callbacks import progress_bars_on
+
+    progress_bars_on()
     path = warm_start(args.model, sft_rows(problems, args.tag_style), out, epochs=args.epochs,
                       learning_rate=args.learning_rate, batch_size=args.batch_size, lora=args.lora)
     print(f"warm-started model written to {path}; train it with: minir1 train --config mini-r1 --model {path}")
