@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from minir1.config import TRL_DEFAULTS, from_command_line, list_recipes, load_config, validate
+from minir1.config import TRL_DEFAULTS, from_command_line, list_recipes, load_config, save_config, validate
 from minir1.errors import UserError
 
 RECIPES = Path(__file__).parents[1] / "src/minir1/recipes"
@@ -184,6 +184,10 @@ OVERRIDES = [
     ({"lora_dropout": 0.1, "lora_r": 4}, {}),  # minir1's own: read by minir1, checked on cfg
     ({"system_prompt": "Answer: in tags # then think"}, {}),
     ({"prefill": "<think>\n"}, {}),
+    # TRL's own defaults where minir1 chooses otherwise: a saved run must keep them
+    ({"save_total_limit": None}, {}),
+    ({"learning_rate": 1e-6, "lr_scheduler_type": "linear"}, {}),
+    ({"logging_steps": 500}, {}),
 ]
 
 
@@ -217,6 +221,9 @@ def test_trl_receives_exactly_what_was_asked(fake_vllm, tmp_path, capsys):
             written.write_text(yaml.safe_dump(merged))
             routes = {"command line": load_config(name, as_tokens(asked)), "dict": load_config(name, asked),
                       "recipe": load_config(str(written))}
+            saved = tmp_path / f"{name}-run-config.yaml"  # what a run folder keeps, read back as resume does
+            save_config(routes["dict"], saved)
+            routes["saved run config"] = load_config(str(saved))
             for route, cfg in routes.items():
                 args = validate(cfg)  # as train() builds the trainer's arguments
                 expected = {**merged, **changed}
@@ -232,8 +239,8 @@ def test_trl_receives_exactly_what_was_asked(fake_vllm, tmp_path, capsys):
                     assert args.gradient_checkpointing is False and args.activation_checkpointing is False
                 checked += 1
     with capsys.disabled():
-        print(f"\nround trip: {checked} recipe x override x route combinations, TRL received what was asked in each")
-    assert checked == len(list_recipes()) * len(OVERRIDES) * 3
+        print(f"\nround trip: {checked} recipe x override x route combinations (routes: command line, dict, recipe file, saved run config), TRL received what was asked in each")
+    assert checked == len(list_recipes()) * len(OVERRIDES) * 4
 
 
 # --- validation ---------------------------------------------------------------------------------

@@ -206,6 +206,22 @@ def test_warmstart_command_writes_a_loadable_model(tmp_path, tiny_model):
                  "--output_dir", str(out)]) == 0
     AutoModelForCausalLM.from_pretrained(out)
     assert main(["warmstart", "--model", str(tiny_model), "--limit", "16", "--output_dir", str(out)]) == 2
+    assert (out / "minir1-warmstart.json").is_file()  # so --overwrite may replace it
+    assert main(["warmstart", "--model", str(tiny_model), "--limit", "8", "--output_dir", str(out), "--overwrite"]) == 0
+    AutoModelForCausalLM.from_pretrained(out)
+
+
+def test_warmstart_overwrite_replaces_only_a_warm_started_model(tmp_path, tiny_model, capsys):
+    from minir1.cli import main
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    argv = ["warmstart", "--model", str(tiny_model), "--limit", "4", "--output_dir", str(mine), "--overwrite"]
+    assert main(argv) == 2
+    assert "not a model minir1 warmstart wrote" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "keep me"
+    assert main(["warmstart", "--model", str(tiny_model), "--limit", "4", "--output_dir", str(tmp_path)]) == 2
 
 
 def test_full_fine_tuning_moves_the_base_weights(tmp_path, tiny_model):

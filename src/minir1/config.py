@@ -125,11 +125,12 @@ class TrainConfig:
     def resolved(self) -> dict:
         """What a run saves as ``config.yaml``: a recipe that repeats the run.
 
-        minir1's settings with derived values filled in, then every TRL setting that differs from TRL's default.
+        minir1's settings with derived values filled in, then every TRL setting that differs from what loading
+        the file would fill in (TRL's default under minir1's choice), so reading it back gives the same run.
         """
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         out.update(tag_style=self.style, rewards=self.reward_names, overwrite=False, resume=False)
-        defaults = _defaults(_grpo_config_class())
+        defaults = {**_defaults(_grpo_config_class()), **TRL_DEFAULTS}
         out.update({k: v for k, v in self.trl.items() if v != defaults.get(k)})
         return out
 

@@ -58,7 +58,7 @@ from .generation import Generation
 from .jsonl import dumps, read_jsonl, write_atomic
 from .models import ModelSpec, check_dtype, model_spec
 from .prompts import build_prompt, get_style
-from .rewards import format_rubric, get_scheme
+from .rewards import format_rubric, get_scheme, texts
 from .stats import majority_vote, pass_at_k, wilson
 
 CONFIG, SAMPLES, SUMMARY = "eval_config.json", "samples.jsonl", "summary.json"
@@ -170,7 +170,7 @@ def verdict(completion: str, problem: Problem, style: str, prefill: str | None =
     ``correct`` is :func:`minir1.answers.check` (what :func:`minir1.rewards.correctness`
     scores) and ``format_ok`` the format rubric at full marks, on the whole text.
     """
-    text = (prefill or "") + completion
+    text = texts([completion], prefill)[0]
     v = answers.check(text, problem.gold)
     lenient = answers.lenient_extract(text)
     return {

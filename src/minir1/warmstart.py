@@ -13,6 +13,7 @@ Each example is a prompt (the same chat prompt GRPO uses) and a completion
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -20,6 +21,8 @@ from pathlib import Path
 from .data import Problem, load_problems
 from .errors import UserError
 from .prompts import build_prompt, format_completion, solution_steps
+
+MARKER = "minir1-warmstart.json"  # written into every warm-started model folder; --overwrite replaces only those
 
 log = logging.getLogger("minir1")
 
@@ -79,6 +82,8 @@ def warm_start(model: str, rows: list[dict], output_dir: str | Path, *, epochs: 
     final.save_pretrained(out)
     trainer.processing_class.save_pretrained(out)
     shutil.rmtree(out / "sft-checkpoints", ignore_errors=True)
+    (out / MARKER).write_text(json.dumps({"written_by": "minir1 warmstart", "model": str(model_path)}) + "\n",
+                              encoding="utf-8")
     return out
 
 
@@ -87,9 +92,18 @@ def cli_warmstart(args) -> int:
     from .train import configure_logging
 
     out = Path(args.output_dir)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise UserError(f"{out} already exists: pass --overwrite to replace it, or choose another --output_dir")
+    ours = (out / MARKER).is_file()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--output_dir {out} is a file: choose a folder")
+    if out.exists() and any(out.iterdir()):
+        if not args.overwrite:
+            raise UserError(f"{out} already exists: pass --overwrite to replace it, or choose another --output_dir")
+        if not ours:
+            raise UserError(f"{out} is not a model minir1 warmstart wrote (no {MARKER}): --overwrite replaces only "
+                            "such a folder; choose another --output_dir")
     problems = load_problems(args.data, limit=args.limit)
+    if ours and args.overwrite:
+        shutil.rmtree(out)  # our own earlier warm start, replaced only once the new command's data has loaded
     configure_logging()
     from .callbacks import progress_bars_on
 
