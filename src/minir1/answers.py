@@ -172,6 +172,20 @@ def _int_digits(n: int) -> str:
     return _int_digits(high) + _int_digits(low).zfill(half)
 
 
+def _as_decimal(value: Fraction) -> tuple[int, int] | None:
+    """``(m, k)`` with ``abs(value) == m / 10**k`` when the value is a finite decimal, else None."""
+    den = value.denominator
+    twos = (den & -den).bit_length() - 1
+    rest, fives = den >> twos, 0
+    while rest % 5 == 0:
+        rest //= 5
+        fives += 1
+    if rest != 1:
+        return None
+    k = max(twos, fives)
+    return abs(value.numerator) * 2 ** (k - twos) * 5 ** (k - fives), k
+
+
 def _settle(value: int | Fraction) -> Number:
     """An int or Fraction in the form :func:`_decimal` gives its value (a BigNumber when long)."""
     if isinstance(value, int) or value.denominator == 1:
@@ -180,16 +194,10 @@ def _settle(value: int | Fraction) -> Number:
             return n
         big, _ = _decimal(_int_digits(abs(n)), 0)
         return -big if n < 0 else big
-    den = value.denominator
-    twos = (den & -den).bit_length() - 1
-    rest, fives = den >> twos, 0
-    while rest % 5 == 0:
-        rest //= 5
-        fives += 1
-    if rest != 1:
+    decimal = _as_decimal(value)
+    if decimal is None:
         return value  # not a finite decimal: a Fraction, never equal to a BigNumber
-    k = max(twos, fives)
-    m = abs(value.numerator) * 2 ** (k - twos) * 5 ** (k - fives)
+    m, k = decimal
     if m.bit_length() <= 3300 and k <= SMALL_DIGITS - 994:
         return value
     big, _ = _decimal(_int_digits(m), -k)
@@ -312,16 +320,10 @@ def format_number(value: Number) -> str:
     settled = _settle(value)
     if isinstance(settled, BigNumber):
         return format_number(settled)
-    den = value.denominator
-    twos = (den & -den).bit_length() - 1
-    rest, fives = den >> twos, 0
-    while rest % 5 == 0:
-        rest //= 5
-        fives += 1
-    if rest != 1:
-        return f"{'-' if value < 0 else ''}{_int_digits(abs(value.numerator))}/{_int_digits(den)}"
-    k = max(twos, fives)
-    m = abs(value.numerator) * 2 ** (k - twos) * 5 ** (k - fives)
+    decimal = _as_decimal(value)
+    if decimal is None:
+        return f"{'-' if value < 0 else ''}{_int_digits(abs(value.numerator))}/{_int_digits(value.denominator)}"
+    m, k = decimal
     return _plain(value < 0, _int_digits(m), -k)
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
+from .folders import check_replaceable
 
 # Files of final/ that a standalone model does not need.
 LEFT_OUT = ("training_args.bin",)
@@ -96,16 +97,7 @@ def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
     if base is not None and (_inside(base, out) or _inside(out, base)):
         raise UserError(f"OUT_DIR {out_dir} would overwrite the run's base model {base_model}: choose another "
                         "folder")
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise UserError(f"OUT_DIR {out_dir} is a file: choose a folder")
-        if any(out_dir.iterdir()):
-            if not overwrite:
-                raise UserError(f"{out_dir} already exists: pass --overwrite to replace an earlier export, or "
-                                "choose another OUT_DIR")
-            if not (out_dir / MARKER).is_file():
-                raise UserError(f"{out_dir} is not an export of minir1 (no {MARKER}), so it is not replaced "
-                                "even with --overwrite: choose another OUT_DIR")
+    check_replaceable(out_dir, MARKER, overwrite, "an export of minir1")
     return final
 
 

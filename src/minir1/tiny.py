@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import UserError
+from .folders import check_replaceable
 
 # Qwen2.5's ChatML template, without tool calls: what the real model's prompts look like.
 CHAT_TEMPLATE = (
@@ -140,20 +141,6 @@ def check_size(size: dict[str, int], vocab_size: int, seed: int) -> dict[str, in
     return full
 
 
-def _check_target(out: Path, overwrite: bool) -> None:
-    """Refuse to write where something else lives: a file, or a non-empty folder that is not a tiny model."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file: choose a folder for the tiny model")
-    if not out.is_dir() or not any(out.iterdir()):
-        return
-    if not overwrite:
-        raise UserError(f"{out} already exists and is not empty: pass --overwrite to replace a tiny model "
-                        "built there before, or choose another folder")
-    if not (out / MARKER).is_file():
-        raise UserError(f"{out} is not a tiny model built by minir1 (no {MARKER}), so it is not replaced even "
-                        "with --overwrite: choose another folder")
-
-
 def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024, overwrite: bool = False,
                      **size: int) -> Path:
     """Build the tiny model and tokenizer into ``out_dir`` and return its path.
@@ -166,7 +153,7 @@ def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: i
     """
     full = check_size(size, vocab_size, seed)
     out = Path(out_dir)
-    _check_target(out, overwrite)
+    check_replaceable(out, MARKER, overwrite, "a tiny model built by minir1")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
     try:

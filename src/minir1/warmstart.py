@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from .data import Problem, load_problems
-from .errors import UserError
+from .folders import check_replaceable
 from .prompts import build_prompt, format_completion, solution_steps
 
 MARKER = "minir1-warmstart.json"  # written into every warm-started model folder; --overwrite replaces only those
@@ -92,17 +92,9 @@ def cli_warmstart(args) -> int:
     from .train import configure_logging
 
     out = Path(args.output_dir)
-    ours = (out / MARKER).is_file()
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--output_dir {out} is a file: choose a folder")
-    if out.exists() and any(out.iterdir()):
-        if not args.overwrite:
-            raise UserError(f"{out} already exists: pass --overwrite to replace it, or choose another --output_dir")
-        if not ours:
-            raise UserError(f"{out} is not a model minir1 warmstart wrote (no {MARKER}): --overwrite replaces only "
-                            "such a folder; choose another --output_dir")
+    ours = check_replaceable(out, MARKER, args.overwrite, "a model minir1 warmstart wrote")
     problems = load_problems(args.data, limit=args.limit)
-    if ours and args.overwrite:
+    if ours:
         shutil.rmtree(out)  # our own earlier warm start, replaced only once the new command's data has loaded
     configure_logging()
     from .callbacks import progress_bars_on
