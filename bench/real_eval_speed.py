@@ -40,6 +40,10 @@ SETTINGS = [
     ("bfloat16, batch 16, 1 thread", "bfloat16", 16, None, 1),
     ("bfloat16, batch 8, static cache, 1 thread", "bfloat16", 8, "static", 1),
     ("float32, batch 8, 1 thread", "float32", 8, None, 1),
+    ("bfloat16, batch 16", "bfloat16", 16, None, None),
+    ("bfloat16, batch 64", "bfloat16", 64, None, None),
+    ("float32, batch 16", "float32", 16, None, None),
+    ("bfloat16, batch 16, static cache", "bfloat16", 16, "static", None),
 ]
 
 
@@ -48,6 +52,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=32, help="the first N GSM8K test problems")
     ap.add_argument("--max_new_tokens", type=int, default=256)
     ap.add_argument("--settings", help="comma-separated setting numbers (0 = today's, always run), default all")
+    ap.add_argument("--name", default="real-eval-speed",
+                    help="results file name: a short sweep gets its own (real-eval-speed-sweep) beside the full run")
     args = ap.parse_args()
 
     import torch
@@ -87,6 +93,7 @@ def main() -> None:
                          "tokens_per_second": round(tokens / seconds, 2), "seconds": round(seconds, 1),
                          "generated_tokens": tokens, "load_average_before": round(load, 2),
                          "strict_correct": sum(v["correct"] for v in verdicts),
+                         "lenient_correct": sum(v["lenient_correct"] for v in verdicts),
                          "format_ok": sum(v["format_ok"] for v in verdicts),
                          "_verdicts": [(v["correct"], v["format_ok"]) for v in verdicts]}
         print(f"{name:40s} {results[name]['tokens_per_second']:8.2f} tokens/s  {seconds:7.1f} s  load {load:.1f}",
@@ -107,7 +114,7 @@ def main() -> None:
                             "amx": torch.cpu._is_amx_tile_supported()},
                "settings": results, "today": today, "fastest": fastest, "quickest": quickest,
                "quickest_over_today_time": round(results[today]["seconds"] / results[quickest]["seconds"], 2)}
-    record("real-eval-speed", figures,
+    record(args.name, figures,
            notes="one timed run per setting after a 2-token warm-up, in the order listed, all in one process; "
                  "greedy, generated to the end of the turn; a shared machine's load slows some runs more than "
                  "others (load_average_before says how busy it was)")

@@ -479,6 +479,28 @@ def test_dtype_names_and_aliases(tiny_model, tmp_path):
     assert run_cli("--model", str(tiny_model), "--dtype", "fp16", "--limit", "1", "--max_new_tokens", "4",
                    "--output_dir", str(out)) == 0
     assert json.loads((out / "eval_config.json").read_text())["dtype"] == "float16"
+    assert json.loads((out / "summary.json").read_text())["dtype_used"] == "float16"
+
+
+@pytest.mark.parametrize("cpu_bf16", [True, False])
+def test_auto_dtype_on_a_cpu_follows_the_saved_weights_and_the_cpu(tiny_model, tmp_path, monkeypatch, cpu_bf16):
+    """bf16 only for a model saved in bf16 on a CPU with bf16 instructions; the fp32 tiny model stays fp32."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from minir1 import models
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(models, "cpu_runs_bf16", lambda: cpu_bf16)
+    bf16_model = tmp_path / "bf16-model"
+    AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.bfloat16).save_pretrained(bf16_model)
+    assert models.saved_dtype(tiny_model) == "float32" and models.saved_dtype(bf16_model) == "bfloat16"
+    assert models.device_and_dtype("auto", tiny_model)[1] == torch.float32
+    assert models.device_and_dtype("auto", bf16_model)[1] == (torch.bfloat16 if cpu_bf16 else torch.float32)
+    assert models.device_and_dtype("float32", bf16_model)[1] == torch.float32  # an explicit choice wins
+    out = tmp_path / "eval"
+    assert run_cli("--model", str(tiny_model), "--limit", "1", "--max_new_tokens", "4", "--output_dir", str(out)) == 0
+    assert json.loads((out / "summary.json").read_text())["dtype_used"] == "float32"
 
 
 def test_an_adapter_for_another_base_model_is_an_error(tiny_model, tmp_path, capsys):

@@ -218,7 +218,8 @@ def test_export_gives_base_plus_adapters_greedy_output(lora_run, real_model, tmp
     out = tmp_path / "merged"
     assert main(["export", str(result.run_dir), str(out)]) == 0
     questions = [p.question for p in load_problems("gsm8k:test", limit=2)]
-    peft_model, tokenizer = load_for_inference(model_spec(adapter=str(result.run_dir)))
+    # fp32 on every CPU ("auto" picks bf16 where the CPU has bf16 instructions): the merge is compared, not dtypes
+    peft_model, tokenizer = load_for_inference(model_spec(adapter=str(result.run_dir)), "float32")
     with_adapter = greedy_ids(peft_model, tokenizer, questions)
     del peft_model
     merged = AutoModelForCausalLM.from_pretrained(out)

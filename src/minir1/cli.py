@@ -55,7 +55,8 @@ def _model_args(p: argparse.ArgumentParser, model_required: bool = False) -> Non
                    help="end each reply at its first </answer> (faster; by default replies run to the end of "
                         "the turn, as in training, and all of it is judged)")
     p.add_argument("--dtype", default="auto",
-                   help="auto (bf16 on a GPU that has it, else fp32), float32, bfloat16 or float16 "
+                   help="auto (bf16 on a GPU that has it, and on a CPU with bf16 instructions for a model saved in "
+                        "bf16; else fp32), float32, bfloat16 or float16 "
                         "(or fp32, bf16, fp16)")
     p.add_argument("--trust_remote_code", action="store_true", help="allow model code from the Hub")
 
@@ -139,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature when --samples > 1")
     p.add_argument("--max_new_tokens", type=int, default=512)
     p.add_argument("--batch_size", type=int,
-                   help="sequences (prompts x samples) generated together (default: 32 on a CPU, 128 on a GPU)")
+                   help="sequences (prompts x samples) generated together (default: 64 on a CPU, 128 on a GPU)")
     p.add_argument("--backend", default="hf", choices=["hf", "vllm"], help="generation engine")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output_dir", required=True, help="where samples.jsonl and summary.json go")

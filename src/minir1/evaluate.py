@@ -409,7 +409,10 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     timing = {}
     if todo:
         (out / SUMMARY).unlink(missing_ok=True)  # summary.json present means finished: minir1 compare relies on it
-        generator = generator or load_generator(settings, trust_remote_code=trust_remote_code)
+        if generator is None:
+            generator = load_generator(settings, trust_remote_code=trust_remote_code)
+            if settings.backend == "hf":  # what "auto" chose on this machine (models.device_and_dtype)
+                timing["dtype_used"] = str(generator.args[0].dtype).removeprefix("torch.")
         tokens = 0
         bar = tqdm(total=len(problems), initial=resumed, desc="eval", unit="problem", disable=not progress,
                    file=sys.stderr)
@@ -430,7 +433,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
                         temperature=settings.temperature, seed=settings.seed, prefill=settings.prefill,
                         stop_at_answer=settings.stop_at_answer, on_records=save)
         seconds = time.perf_counter() - start
-        timing = {"generated_problems": len(todo), "generated_tokens": tokens, "generation_seconds": seconds,
+        timing |= {"generated_problems": len(todo), "generated_tokens": tokens, "generation_seconds": seconds,
                   "tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
                   "wall_seconds": time.perf_counter() - started}
     else:  # already finished: keep the timing of the run that generated
@@ -439,7 +442,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
         except (OSError, json.JSONDecodeError):  # e.g. killed between its last batch and its summary
             old = {}
         timing = {k: old[k] for k in ("generated_problems", "generated_tokens", "generation_seconds",
-                                      "tokens_per_second", "wall_seconds") if k in old}
+                                      "tokens_per_second", "wall_seconds", "dtype_used") if k in old}
 
     missing = [p.id for p in problems if p.id not in done]
     if missing:  # a generator that skipped problems is a bug, not something to summarise over

@@ -28,12 +28,13 @@ Design choices, stated up front:
   first, so running out of memory shows in the first batch, not after an hour),
   left-padded, and generated ``batch_size`` sequences at a time; results come back
   in the original order.
-* **Speed settings** (batch size, static KV cache, torch.compile) are measured by
-  ``bench/generation_throughput.py``; the figures are in BENCHMARKS.md and
-  ``bench/results/generation_throughput.json``, not here. The defaults are
-  transformers' dynamic cache, no compile, and the batch size of
-  :func:`default_batch_size`; ``generate_tokens`` keeps ``cache`` and ``compile``
-  so the benchmark can measure them.
+* **Speed settings** (dtype, batch size, static KV cache, torch.compile) are measured
+  by ``bench/generation_throughput.py`` (the tiny model) and ``bench/real_eval_speed.py``
+  (a real 0.5B model on a CPU); the figures are in BENCHMARKS.md and
+  ``bench/results/``, not here. The defaults are transformers' dynamic cache (a static
+  one did not pay on a CPU), no compile, the batch size of :func:`default_batch_size`,
+  and the dtype of :func:`minir1.models.device_and_dtype`; ``generate_tokens`` keeps
+  ``cache`` and ``compile`` so the benchmarks can measure them.
 
     >>> gens = generate(model, tokenizer, [build_prompt("What is 2 + 3?")], max_new_tokens=64)  # doctest: +SKIP
     >>> gens[0][0].text, gens[0][0].tokens, gens[0][0].truncated                            # doctest: +SKIP
@@ -67,10 +68,15 @@ OnBatch = Callable[[list[int], list[list[Generation]]], None]
 
 
 def default_batch_size(device_type: str, num_samples: int = 1) -> int:
-    """Sequences generated together by default: 32 on a CPU, 128 on a GPU (rounded down to whole prompts).
+    """Sequences generated together by default: 64 on a CPU, 128 on a GPU (rounded down to whole prompts).
 
-    CPU: the batch size that measured fastest on the tiny model (BENCHMARKS.md,
-    ``bench/generation_throughput.py``). GPU: ``python bench/generation_throughput.py
+    CPU: the batch that generated fastest for a real 0.5B model (Qwen2.5's architecture)
+    at full length, side by side with 32 (``bench/real_eval_speed.py``; figures in
+    BENCHMARKS.md). Rows that finish early idle until their batch's longest row ends,
+    but with replies of hundreds of tokens almost every batch has one that runs to the
+    limit, so a larger batch shares each step's weight reads among more rows. (The
+    4-layer tiny model, bound by per-step overhead, measured 32 slightly ahead:
+    ``bench/generation_throughput.py``.) GPU: ``python bench/generation_throughput.py
     --gpu`` measures batches 1, 64 and 256. The reasoning: decoding a 0.5B model with
     transformers is bound by per-step overhead (kernel launches, Python), not by
     arithmetic, so a step of 128 rows costs about what a step of one does and
@@ -78,7 +84,7 @@ def default_batch_size(device_type: str, num_samples: int = 1) -> int:
     1.2 GB in bf16 (12 KiB per token, ~750 tokens each), small enough beside
     training on a 16 GB GPU. Use ``--backend vllm`` for large evaluations on a GPU.
     """
-    rows = 128 if device_type == "cuda" else 32
+    rows = 128 if device_type == "cuda" else 64
     return max(1, rows // num_samples) * num_samples
 
 

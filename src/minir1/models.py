@@ -81,18 +81,44 @@ def check_dtype(name: str) -> str:
     return canonical
 
 
-def device_and_dtype(requested: str = "auto"):
-    """``(device, torch dtype)``: bf16 on a GPU that supports it, fp32 on a CPU, unless ``requested`` says."""
+def cpu_runs_bf16() -> bool:
+    """Whether this CPU has bf16 instructions (AMX or AVX512-BF16): there bf16 is faster than fp32, elsewhere slower."""
+    import torch
+
+    return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
+def saved_dtype(model: str | os.PathLike | None) -> str | None:
+    """The dtype a model's config says its weights were saved in (``"bfloat16"``...), or None when unknown."""
+    if model is None:
+        return None
+    try:
+        from transformers import AutoConfig
+
+        dtype = getattr(AutoConfig.from_pretrained(resolve_model(str(model))), "dtype", None)
+    except Exception:  # an unreadable config is the loader's error to report, not this guess's
+        return None
+    return str(dtype).removeprefix("torch.") if dtype is not None else None
+
+
+def device_and_dtype(requested: str = "auto", model: str | os.PathLike | None = None):
+    """``(device, torch dtype)`` for inference; ``requested`` "auto" picks by measurement.
+
+    On a GPU: bf16 where it is supported, else fp32. On a CPU: bf16 for a model saved in
+    bf16 (Qwen2.5's are) when the CPU has bf16 instructions, where it generates about
+    twice as fast as fp32 (``bench/real_eval_speed.py``, figures in BENCHMARKS.md), else
+    fp32 (a model saved in fp32, such as minir1's tiny ones, stays as trained).
+    """
     import torch
 
     requested = check_dtype(requested)
     on_gpu = torch.cuda.is_available()
     device = torch.device("cuda" if on_gpu else "cpu")
-    if requested == "auto":
-        dtype = torch.bfloat16 if on_gpu and torch.cuda.is_bf16_supported(including_emulation=False) else torch.float32
-    else:
-        dtype = getattr(torch, requested)
-    return device, dtype
+    if requested != "auto":
+        return device, getattr(torch, requested)
+    if on_gpu:
+        return device, torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float32
+    return device, torch.bfloat16 if saved_dtype(model) == "bfloat16" and cpu_runs_bf16() else torch.float32
 
 
 @dataclass
@@ -189,7 +215,7 @@ def load_for_inference(spec: ModelSpec, dtype: str = "auto", trust_remote_code: 
     from transformers import AutoModelForCausalLM
 
     model_path = resolve_model(spec.model)
-    device, torch_dtype = device_and_dtype(dtype)
+    device, torch_dtype = device_and_dtype(dtype, model_path)
     tokenizer = load_tokenizer(spec.model, trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
     if spec.adapter:
