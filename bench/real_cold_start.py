@@ -20,7 +20,7 @@ size), and the folders are ordinary, resumable eval folders: running the printed
 command finishes or reproduces a variant. The results file is rewritten after every
 round with each variant's figures on the problems all variants have done.
 
-    python bench/real_cold_start.py                      # 200 problems x 4 variants (hours on 2 CPU cores)
+    python bench/real_cold_start.py                      # 200 problems x 4 variants (long on a CPU)
     python bench/real_cold_start.py --deadline 16:05     # stop starting new batches at 16:05 (local time)
     python bench/real_cold_start.py --variants think,prefill --limit 32
 """
@@ -50,11 +50,9 @@ EXAMPLE_PROBLEM = 0  # the GSM8K train problem shown as the worked example (neve
 def example_system_prompt() -> str:
     """The ``think`` system prompt followed by one worked GSM8K train problem in the exact format."""
     from minir1.data import load_problems
-    from minir1.prompts import format_completion, get_style, solution_steps
+    from minir1.prompts import with_worked_example
 
-    p = load_problems("gsm8k:train", limit=EXAMPLE_PROBLEM + 1)[EXAMPLE_PROBLEM]
-    return (get_style("think").system_prompt + "\n\nExample.\nQuestion: " + p.question + "\nResponse:\n"
-            + format_completion(solution_steps(p.solution), p.answer, "think"))
+    return with_worked_example(load_problems("gsm8k:train", limit=EXAMPLE_PROBLEM + 1)[EXAMPLE_PROBLEM])
 
 
 def variants(base: str, warm: str) -> dict[str, dict]:
@@ -158,12 +156,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=200, help="the first N GSM8K test problems")
     ap.add_argument("--max_new_tokens", type=int, default=384)
-    ap.add_argument("--batch_size", type=int, default=16)
+    ap.add_argument("--batch_size", type=int, default=64)
     ap.add_argument("--dtype", default="bfloat16", help="the model's own dtype (what --dtype auto gives on a GPU)")
     ap.add_argument("--variants", default="think,prefill,example,warmstart")
-    ap.add_argument("--warmstart_examples", type=int, default=64)
-    ap.add_argument("--warmstart_lr", type=float, default=2e-4)
-    ap.add_argument("--warmstart_batch_size", type=int, default=8)
+    # the warm start measured in BENCHMARKS.md: 32 GSM8K train solutions, 8 LoRA steps
+    ap.add_argument("--warmstart_examples", type=int, default=32)
+    ap.add_argument("--warmstart_lr", type=float, default=5e-4)
+    ap.add_argument("--warmstart_batch_size", type=int, default=4)
     ap.add_argument("--warmstart_after", type=int, default=1,
                     help="rounds of the other variants before the warm start is trained")
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "real-cold-start", help="eval folders go here")

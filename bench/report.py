@@ -223,9 +223,10 @@ def time_to_accuracy() -> list[str]:
                     f"{PUBLISHED_GPU_HOURS} GPU-hours.", ""]
 
 
-REAL_VARIANTS = {"think": "the `think` system prompt (today's default)",
+REAL_VARIANTS = {"think": "the `think` style's system prompt (the default where a recipe sets none)",
                  "prefill": "the same, the assistant turn opened with `<think>\\n`",
-                 "example": "the system prompt with one worked example (a GSM8K train problem) in the format",
+                 "example": "the same with one worked example (a GSM8K train problem) in the format: the `mini-r1` "
+                            "recipe's prompt, chosen from this table",
                  "warmstart": "the `think` prompt after `minir1 warmstart` (LoRA, merged)"}
 
 
@@ -256,7 +257,8 @@ def real_cold_start() -> list[str]:
     w = f.get("warmstart")
     if w and "seconds" in w:
         lines += [f"Warm start: {w['examples']} GSM8K train solutions in the tag format, {w['steps']} steps of "
-                  f"{w['batch_size']} (LoRA, learning rate {w['learning_rate']}, merged), {w['seconds']:.0f} s: "
+                  f"{w['batch_size']} (LoRA, learning rate {w['learning_rate']}, merged), {w['seconds']:.0f} s with "
+                  f"{w.get('torch_threads', '?')} torch thread(s) on a machine shared with other work: "
                   f"`{w['command']}`.", ""]
     lines += ["Each variant is one `minir1 eval` command (resumable: it finishes or reproduces the row):", ""]
     lines += [f"- `{name}`: `{v['command']}`" for name, v in f["variants"].items()]
@@ -270,20 +272,31 @@ def real_eval_speed() -> list[str]:
     r = load("real-eval-speed")
     if r is None:
         return lines + not_measured("python bench/real_eval_speed.py")
+    lines += _eval_speed_table(r)
+    sweep = load("real-eval-speed-sweep")
+    if sweep is not None:
+        lines += ["A shorter sweep of the other settings (batch sizes, a static KV cache, fewer threads), side by "
+                  "side in one run:", "", *_eval_speed_table(sweep)]
+    return lines
+
+
+def _eval_speed_table(r: dict) -> list[str]:
     f = r["figures"]
     rows = [[name, s["threads"], s["tokens_per_second"], s["seconds"], s["generated_tokens"], s["strict_correct"],
-             s["format_ok"], f"{s['identical_completions_to_today']} / {f['problems']}",
+             s.get("lenient_correct", "not counted"), s["format_ok"],
+             f"{s['identical_completions_to_today']} / {f['problems']}",
              f"{s['verdicts_agreeing_with_today']} / {f['problems']}", s["load_average_before"]]
             for name, s in f["settings"].items()]
     bf16 = ", ".join(k for k, v in f["cpu_bf16"].items() if v) or "none"
-    return lines + [f"{f['model']}, the first {f['problems']} GSM8K test problems, `think` prompt, greedy to the "
-                    f"end of the turn, at most {f['max_new_tokens']} new tokens, prompts of "
-                    f"{f['mean_prompt_tokens']} tokens on average, torch's default {f['default_threads']} threads; this CPU's "
-                    f"bf16 instructions: {bf16}. Quickest: {f['quickest']}, {f['quickest_over_today_time']}x "
-                    "faster than today's settings for the same problems.", "",
-                    *table(["setting", "threads", "generated tokens/s", "seconds", "tokens", "strict right", "format ok",
-                            "identical to today", "verdicts as today", "load before"], rows),
-                    "", provenance(r), ""]
+    return [f"{f['model']}, the first {f['problems']} GSM8K test problems, `think` prompt, greedy to the "
+            f"end of the turn, at most {f['max_new_tokens']} new tokens, prompts of "
+            f"{f['mean_prompt_tokens']} tokens on average, torch's default {f['default_threads']} threads; this CPU's "
+            f"bf16 instructions: {bf16}. Quickest: {f['quickest']}, {f['quickest_over_today_time']}x "
+            "faster than today's settings (minir1 eval's defaults when this was measured) for the same problems.",
+            "",
+            *table(["setting", "threads", "generated tokens/s", "seconds", "tokens", "strict right",
+                    "lenient right", "format ok", "identical to today", "verdicts as today", "load before"], rows),
+            "", provenance(r), ""]
 
 
 # In the order they appear in BENCHMARKS.md.

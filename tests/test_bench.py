@@ -118,3 +118,24 @@ def test_benchmarks_md_is_what_report_makes_of_the_results(tmp_path):
         r = json.loads(result.read_text())
         if r.get("name", "").startswith(("grpo_step", "processes", "recipe_step", "rollout", "generation", "score")):
             assert r["command"] in made, f"{result.name} is not in BENCHMARKS.md"
+
+
+def test_the_readme_cold_start_table_is_the_committed_results_file():
+    """README's "On a real model" figures are copied from bench/results/real-cold-start.json, never typed."""
+    readme = (BENCH.parent / "README.md").read_text()
+    variants = json.loads((BENCH / "results" / "real-cold-start.json").read_text())["figures"]["variants"]
+
+    def rate(x):
+        return f"{100 * x['rate']:.1f}% ({100 * x['ci_low']:.1f} - {100 * x['ci_high']:.1f})"
+
+    for name, v in variants.items():
+        row = f"| {v['n']} | {rate(v['format'])} | {rate(v['strict'])} | {rate(v['lenient'])} |"
+        assert row in readme, f"README's cold-start row for {name} is not {row}"
+
+
+def test_the_readme_eval_speed_figures_are_the_committed_results_file():
+    readme = " ".join((BENCH.parent / "README.md").read_text().split())
+    settings = json.loads((BENCH / "results" / "real-eval-speed.json").read_text())["figures"]["settings"]
+    old, new = settings["today: float32, batch 32"], settings["bfloat16, batch 64"]  # eval's defaults before, after
+    assert f"took {new['seconds']:.0f} s against {old['seconds']:.0f} s with the old defaults" in readme
+    assert f"same verdicts on {new['verdicts_agreeing_with_today']} of the 64 problems" in readme

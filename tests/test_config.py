@@ -397,3 +397,13 @@ def test_finite_checks_reject_every_spelling_of_nan():
         with pytest.raises(UserError, match="learning_rate must be a number above 0"):
             validate(load_config("tiny", [f"--learning_rate={text}"]))
     assert math.isnan(load_config("tiny", ["--temperature", "nan"]).trl["temperature"])
+
+
+def test_the_mini_r1_prompt_is_the_measured_worked_example_prompt():
+    """The recipe's prompt is exactly the one the cold start measured (bench/real_cold_start.py, `example`)."""
+    from minir1.data import load_problems
+    from minir1.prompts import get_style, with_worked_example
+
+    prompt = load_config("mini-r1").system_prompt
+    assert prompt == with_worked_example(load_problems("gsm8k:train", limit=1)[0], "think")
+    assert prompt.startswith(get_style("think").system_prompt + "\n\nExample.\n")

@@ -112,3 +112,15 @@ def format_completion(reasoning: str, answer: str, style: str = "think") -> str:
 def solution_steps(solution: str) -> str:
     """The worked steps of a GSM8K solution, without annotations or the ``#### N`` line."""
     return strip_calculator(solution.rsplit("####", 1)[0]).strip()
+
+
+def with_worked_example(problem, style: str = "think", system_prompt: str | None = None) -> str:
+    """A system prompt followed by one worked problem answered in exactly the prompted format.
+
+    The ``mini-r1`` recipe's prompt is this for the first GSM8K train problem: on a real
+    instruct model it followed the format far more often than the bare prompt (the cold
+    start in BENCHMARKS.md).
+    """
+    base = system_prompt if system_prompt is not None else get_style(style).system_prompt
+    return (f"{base}\n\nExample.\nQuestion: {problem.question}\nResponse:\n"
+            + format_completion(solution_steps(problem.solution), str(problem.answer), style))
