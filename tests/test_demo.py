@@ -2,6 +2,7 @@
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,25 @@ def test_demo_grpo_learns(tmp_path):
     assert q[1]["format"] >= 0.9 * 13, q
     assert q[3]["correctness"] > q[0]["correctness"], q  # points of 10
     assert curve["last"]["total"] > curve["first"]["total"] + 1, curve  # points of 23
+
+
+def test_the_readme_demo_figures_are_the_committed_results_file():
+    """README's demo table and sentences are copied from docs/demo-results.json, never typed."""
+    root = Path(__file__).parents[1]
+    readme = " ".join((root / "README.md").read_text().split())
+    r = json.loads((root / "docs" / "demo-results.json").read_text())
+
+    def pct(x):
+        return f"{100 * x:.1f}%"
+
+    for name, b in (("before GRPO", r["before"]), (f"after {r['reward_curve']['steps']} GRPO steps", r["after"])):
+        row = (f"| {name} | {pct(b['accuracy'])} ({pct(b['ci_low'])} - {pct(b['ci_high'])}) | "
+               f"{pct(b['lenient_accuracy'])} ({pct(b['lenient_ci_low'])} - {pct(b['lenient_ci_high'])}) | "
+               f"{pct(b['format_rate'])} |")
+        assert row in readme, row
+    assert f"{r['fixed']} problems went from wrong to right and {r['broken']} from right to wrong" in readme
+    assert f"moved {r['lenient_fixed']} against {r['lenient_broken']}" in readme
+    pass8 = r["pass_at_k_before"]["lenient"][f"pass@{r['pass_at_k_before']['k']}"]
+    assert f"the right number on {100 * pass8:.0f}% of problems" in readme
+    assert f"{r['seconds']['total']:.0f} s;" in readme
+    assert (root / "docs" / "demo-rewards.png").is_file()

@@ -35,6 +35,10 @@ demo's results file, ``docs/demo-results.json`` for the committed run, and its r
   at 2e-4 and above it erased arithmetic the warm start had taught (held-out lenient
   accuracy fell during training); 16 prompts per step at 1e-4 kept it in one trial
   but made held-out accuracy swing widely between evaluations in another.
+  32 prompts per step (less noise per update) lost it too, at 2e-4 and at 1e-4: the
+  held-out answers collapsed onto a few frequent numbers, the tiny model being unable
+  to raise one arithmetic fact without moving its neighbours. Two-step problems and a
+  model twice as wide did not warm-start to usable arithmetic within the demo's minutes.
 * The held-out problems are drawn from the same distribution as the training ones
   (same operations and operand range, other seeds): the gain is not bought with an
   easier test set.
