@@ -44,6 +44,8 @@ SETTINGS = [
     ("bfloat16, batch 64", "bfloat16", 64, None, None),
     ("float32, batch 16", "float32", 16, None, None),
     ("bfloat16, batch 16, static cache", "bfloat16", 16, "static", None),
+    ("bfloat16, batch 64, static cache", "bfloat16", 64, "static", None),
+    ("bfloat16, batch 64, 1 thread", "bfloat16", 64, None, 1),
 ]
 
 

@@ -128,14 +128,18 @@ def test_the_readme_cold_start_table_is_the_committed_results_file():
     def rate(x):
         return f"{100 * x['rate']:.1f}% ({100 * x['ci_low']:.1f} - {100 * x['ci_high']:.1f})"
 
+    where = []
     for name, v in variants.items():
         row = f"| {v['n']} | {rate(v['format'])} | {rate(v['strict'])} | {rate(v['lenient'])} |"
         assert row in readme, f"README's cold-start row for {name} is not {row}"
+        where.append(readme.index(row))
+    assert where == sorted(where), "README's rows are in the results file's order (think, prefill, example, warmstart)"
+    assert list(variants) == ["think", "prefill", "example", "warmstart"]
 
 
 def test_the_readme_eval_speed_figures_are_the_committed_results_file():
     readme = " ".join((BENCH.parent / "README.md").read_text().split())
     settings = json.loads((BENCH / "results" / "real-eval-speed.json").read_text())["figures"]["settings"]
     old, new = settings["today: float32, batch 32"], settings["bfloat16, batch 64"]  # eval's defaults before, after
-    assert f"took {new['seconds']:.0f} s against {old['seconds']:.0f} s with the old defaults" in readme
-    assert f"same verdicts on {new['verdicts_agreeing_with_today']} of the 64 problems" in readme
+    assert f"took {new['seconds']:.0f} s against {old['seconds']:.0f} s with the previous defaults" in readme
+    assert f"same strict and format verdicts on {new['verdicts_agreeing_with_today']} of the 64 problems" in readme

@@ -473,13 +473,13 @@ def test_bad_input_errors(tiny_model, tmp_path, capsys, no_model_load):
 
 
 def test_dtype_names_and_aliases(tiny_model, tmp_path):
-    for name, canonical in (("fp16", "float16"), ("bf16", "bfloat16"), ("fp32", "float32"), ("auto", "auto")):
+    # "auto" is resolved and stored: the tiny model is saved in fp32
+    for name, canonical in (("fp16", "float16"), ("bf16", "bfloat16"), ("fp32", "float32"), ("auto", "float32")):
         assert eval_settings(str(tiny_model), dtype=name).dtype == canonical
     out = tmp_path / "half"
     assert run_cli("--model", str(tiny_model), "--dtype", "fp16", "--limit", "1", "--max_new_tokens", "4",
                    "--output_dir", str(out)) == 0
     assert json.loads((out / "eval_config.json").read_text())["dtype"] == "float16"
-    assert json.loads((out / "summary.json").read_text())["dtype_used"] == "float16"
 
 
 @pytest.mark.parametrize("cpu_bf16", [True, False])
@@ -493,14 +493,31 @@ def test_auto_dtype_on_a_cpu_follows_the_saved_weights_and_the_cpu(tiny_model, t
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(models, "cpu_runs_bf16", lambda: cpu_bf16)
     bf16_model = tmp_path / "bf16-model"
+    shutil.copytree(tiny_model, bf16_model)  # the tokenizer; then the weights again, in bf16
     AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.bfloat16).save_pretrained(bf16_model)
     assert models.saved_dtype(tiny_model) == "float32" and models.saved_dtype(bf16_model) == "bfloat16"
     assert models.device_and_dtype("auto", tiny_model)[1] == torch.float32
     assert models.device_and_dtype("auto", bf16_model)[1] == (torch.bfloat16 if cpu_bf16 else torch.float32)
     assert models.device_and_dtype("float32", bf16_model)[1] == torch.float32  # an explicit choice wins
     out = tmp_path / "eval"
-    assert run_cli("--model", str(tiny_model), "--limit", "1", "--max_new_tokens", "4", "--output_dir", str(out)) == 0
-    assert json.loads((out / "summary.json").read_text())["dtype_used"] == "float32"
+    assert run_cli("--model", str(bf16_model), "--limit", "1", "--max_new_tokens", "4", "--output_dir", str(out)) == 0
+    stored = json.loads((out / "eval_config.json").read_text())["dtype"]
+    assert stored == ("bfloat16" if cpu_bf16 else "float32"), "auto is stored as what it chose"
+    # where "auto" chooses otherwise (another CPU), the folder is another evaluation: refused, never mixed
+    monkeypatch.setattr(models, "cpu_runs_bf16", lambda: not cpu_bf16)
+    assert run_cli("--model", str(bf16_model), "--limit", "1", "--max_new_tokens", "4", "--output_dir", str(out)) == 2
+
+
+def test_a_recipe_gives_a_base_model_its_prompt(tiny_model, tmp_path, capsys):
+    from minir1.config import load_config
+
+    recipe = load_config("mini-r1")
+    s = eval_settings(str(tiny_model), recipe="mini-r1")
+    assert (s.system_prompt, s.tag_style, s.prefill) == (recipe.system_prompt, recipe.style, recipe.prefill)
+    assert eval_settings(str(tiny_model), recipe="mini-r1", system_prompt="Be brief.").system_prompt == "Be brief."
+    assert eval_settings(str(tiny_model)).system_prompt != recipe.system_prompt
+    with pytest.raises(UserError, match="drop one"):
+        eval_settings(None, str(tiny_model), recipe="mini-r1")
 
 
 def test_an_adapter_for_another_base_model_is_an_error(tiny_model, tmp_path, capsys):

@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="GSM8K accuracy with honest statistics",
                        description="Evaluate a model (and adapter or run folder) on a problem set; resumable.")
     _model_args(p)
+    p.add_argument("--recipe", metavar="NAME_OR_FILE",
+                   help="use a recipe's prompt settings (tag style, system prompt, prefill) and, without --model, "
+                        "its model: evaluate a base model as a run of that recipe will be, e.g. --recipe mini-r1")
     p.add_argument("--data", default="gsm8k:test", help="gsm8k:test, a local file, or a Hub id[:split]")
     p.add_argument("--question_field", default="question")
     p.add_argument("--answer_field", default="answer")

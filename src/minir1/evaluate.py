@@ -114,15 +114,32 @@ def eval_settings(model: str | None, adapter: str | None = None, *, data: str = 
                   samples: int = 1, temperature: float = 0.7, max_new_tokens: int = 512,
                   tag_style: str | None = None, system_prompt: str | None = None, prefill: str | None = None,
                   stop_at_answer: bool = False, seed: int = 0, backend: str = "hf",
-                  dtype: str = "auto") -> EvalSettings:
+                  dtype: str = "auto", recipe: str | None = None) -> EvalSettings:
     """Resolve ``--model``/``--adapter`` (a run folder supplies its prompt settings) into :class:`EvalSettings`.
 
     Checks everything that can be checked without loading the model: the model
     and adapter exist, the numbers make sense, vLLM is installed when asked for.
     ``temperature`` applies only when ``samples`` > 1 (one sample is greedy).
     ``prefill`` None takes the run folder's (if any); ``""`` means none.
+    ``recipe`` (``--recipe mini-r1``) gives a base model the prompt a training run of
+    that recipe will use (tag style, system prompt, prefill; its model when ``model``
+    is None), so that "before" and "after" evaluations differ only by the training.
+    ``dtype`` "auto" is resolved here (:func:`minir1.models.device_and_dtype`) and
+    stored so: a folder resumed where "auto" means another dtype is refused, never mixed.
     """
-    from .models import resolve_model
+    from .models import device_and_dtype, resolve_model
+
+    if recipe is not None:
+        if adapter:
+            raise UserError("--recipe gives a base model a recipe's prompt settings, and --adapter's run folder "
+                            "has its own: drop one of them")
+        from .config import load_config
+
+        cfg = load_config(recipe)
+        model = model or cfg.model
+        tag_style = tag_style or cfg.style
+        system_prompt = system_prompt if system_prompt is not None else cfg.system_prompt
+        prefill = prefill if prefill is not None else cfg.prefill
 
     if samples < 1:
         raise UserError(f"--samples must be at least 1, got {samples}")
@@ -140,7 +157,9 @@ def eval_settings(model: str | None, adapter: str | None = None, *, data: str = 
 
         import_vllm()
     spec = model_spec(model, adapter)
-    resolve_model(spec.model)  # a missing model fails here, before anything is written
+    resolved = resolve_model(spec.model)  # a missing model fails here, before anything is written
+    if backend == "hf" and dtype == "auto":
+        dtype = str(device_and_dtype("auto", resolved)[1]).removeprefix("torch.")
     style, system = prompt_settings(spec, tag_style, system_prompt)
     return EvalSettings(model=_identity(spec.model), adapter=_identity(spec.adapter) if spec.adapter else None,
                         data=data, question_field=question_field, answer_field=answer_field, limit=limit,
@@ -409,10 +428,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     timing = {}
     if todo:
         (out / SUMMARY).unlink(missing_ok=True)  # summary.json present means finished: minir1 compare relies on it
-        if generator is None:
-            generator = load_generator(settings, trust_remote_code=trust_remote_code)
-            if settings.backend == "hf":  # what "auto" chose on this machine (models.device_and_dtype)
-                timing["dtype_used"] = str(generator.args[0].dtype).removeprefix("torch.")
+        generator = generator or load_generator(settings, trust_remote_code=trust_remote_code)
         tokens = 0
         bar = tqdm(total=len(problems), initial=resumed, desc="eval", unit="problem", disable=not progress,
                    file=sys.stderr)
@@ -433,7 +449,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
                         temperature=settings.temperature, seed=settings.seed, prefill=settings.prefill,
                         stop_at_answer=settings.stop_at_answer, on_records=save)
         seconds = time.perf_counter() - start
-        timing |= {"generated_problems": len(todo), "generated_tokens": tokens, "generation_seconds": seconds,
+        timing = {"generated_problems": len(todo), "generated_tokens": tokens, "generation_seconds": seconds,
                   "tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
                   "wall_seconds": time.perf_counter() - started}
     else:  # already finished: keep the timing of the run that generated
@@ -442,7 +458,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
         except (OSError, json.JSONDecodeError):  # e.g. killed between its last batch and its summary
             old = {}
         timing = {k: old[k] for k in ("generated_problems", "generated_tokens", "generation_seconds",
-                                      "tokens_per_second", "wall_seconds", "dtype_used") if k in old}
+                                      "tokens_per_second", "wall_seconds") if k in old}
 
     missing = [p.id for p in problems if p.id not in done]
     if missing:  # a generator that skipped problems is a bug, not something to summarise over
@@ -499,7 +515,7 @@ def cli_eval(args) -> int:
                              prefill=args.prefill, stop_at_answer=args.stop_at_answer, samples=args.samples,
                              temperature=args.temperature, limit=args.limit, max_new_tokens=args.max_new_tokens,
                              backend=args.backend, data=args.data, question_field=args.question_field,
-                             answer_field=args.answer_field, seed=args.seed, dtype=args.dtype)
+                             answer_field=args.answer_field, seed=args.seed, dtype=args.dtype, recipe=args.recipe)
     try:
         summary = run_eval(settings, args.output_dir, batch_size=args.batch_size,
                            trust_remote_code=args.trust_remote_code)

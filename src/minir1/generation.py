@@ -32,7 +32,7 @@ Design choices, stated up front:
   by ``bench/generation_throughput.py`` (the tiny model) and ``bench/real_eval_speed.py``
   (a real 0.5B model on a CPU); the figures are in BENCHMARKS.md and
   ``bench/results/``, not here. The defaults are transformers' dynamic cache (a static
-  one did not pay on a CPU), no compile, the batch size of :func:`default_batch_size`,
+  one was compared only in a short CPU sweep, not at full length), no compile, the batch size of :func:`default_batch_size`,
   and the dtype of :func:`minir1.models.device_and_dtype`; ``generate_tokens`` keeps
   ``cache`` and ``compile`` so the benchmarks can measure them.
 
@@ -71,8 +71,8 @@ def default_batch_size(device_type: str, num_samples: int = 1) -> int:
     """Sequences generated together by default: 64 on a CPU, 128 on a GPU (rounded down to whole prompts).
 
     CPU: the batch that generated fastest for a real 0.5B model (Qwen2.5's architecture)
-    at full length, side by side with 32 (``bench/real_eval_speed.py``; figures in
-    BENCHMARKS.md). Rows that finish early idle until their batch's longest row ends,
+    in bf16 at full length, side by side with 32 (``bench/real_eval_speed.py``; figures
+    in BENCHMARKS.md; fp32 at 64 was not measured on that model). Rows that finish early idle until their batch's longest row ends,
     but with replies of hundreds of tokens almost every batch has one that runs to the
     limit, so a larger batch shares each step's weight reads among more rows. (The
     4-layer tiny model, bound by per-step overhead, measured 32 slightly ahead:

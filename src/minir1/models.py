@@ -105,9 +105,11 @@ def device_and_dtype(requested: str = "auto", model: str | os.PathLike | None = 
     """``(device, torch dtype)`` for inference; ``requested`` "auto" picks by measurement.
 
     On a GPU: bf16 where it is supported, else fp32. On a CPU: bf16 for a model saved in
-    bf16 (Qwen2.5's are) when the CPU has bf16 instructions, where it generates about
-    twice as fast as fp32 (``bench/real_eval_speed.py``, figures in BENCHMARKS.md), else
-    fp32 (a model saved in fp32, such as minir1's tiny ones, stays as trained).
+    bf16 (Qwen2.5's are) when the CPU has bf16 instructions, where it generated faster
+    than fp32 with the same strict and format verdicts on nearly every problem
+    (``bench/real_eval_speed.py``; figures in BENCHMARKS.md), else fp32 (a model saved in
+    fp32, such as minir1's tiny ones and ``minir1 warmstart``'s, stays as it is). bf16
+    greedy output can change with the batch it is generated in; fp32's practically never.
     """
     import torch
 
