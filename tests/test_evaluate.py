@@ -543,6 +543,21 @@ def test_a_folder_holding_another_evaluation_is_refused_and_kept(tiny_model, tmp
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+def test_a_folder_from_before_auto_was_stored_resolved_still_resumes(tiny_model, tmp_path):
+    """Older eval folders stored dtype "auto", which then meant fp32 on a CPU: they resume as that, not refused."""
+    out = tmp_path / "out"
+    assert run_cli("--model", str(tiny_model), "--limit", "2", *FAST, "--output_dir", str(out)) == 0
+    config = json.loads((out / "eval_config.json").read_text())
+    assert config["dtype"] == "float32"
+    (out / "eval_config.json").write_text(json.dumps({**config, "dtype": "auto"}))
+    (out / "summary.json").unlink()
+    kept = (out / "samples.jsonl").read_text().splitlines()[0]
+    (out / "samples.jsonl").write_text(kept + "\n")  # one of the two problems done
+    assert run_cli("--model", str(tiny_model), "--limit", "2", *FAST, "--output_dir", str(out)) == 0
+    assert json.loads((out / "summary.json").read_text())["resumed_problems"] == 1
+    assert json.loads((out / "eval_config.json").read_text())["dtype"] == "float32"
+
+
 def test_a_folder_with_results_but_no_settings_is_refused(tiny_model, tmp_path, capsys, no_model_load):
     out = tmp_path / "out"
     out.mkdir()

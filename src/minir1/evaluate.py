@@ -349,6 +349,17 @@ def check_output_dir(out: Path) -> None:
         raise UserError(f"--output_dir {out} {what}, not a folder: pass a folder")
 
 
+def _comparable(config: dict) -> dict:
+    """Settings as compared on resume: an unresolved "auto" (a folder written before eval_settings resolved it,
+    or settings built by hand) means what it meant then, bf16 on a GPU that has it, else fp32."""
+    if config.get("dtype") != "auto" or config.get("backend", "hf") != "hf":
+        return config
+    import torch
+
+    gpu_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    return {**config, "dtype": "bfloat16" if gpu_bf16 else "float32"}
+
+
 def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str, dict]:
     """Check ``out`` can hold this evaluation, record its settings, and return the records already done.
 
@@ -365,8 +376,9 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
             old = json.loads(config_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise UserError(f"cannot read {config_path} ({e}): pass another --output_dir") from None
-        if old != config and records:
-            raise UserError(f"{out} holds a different evaluation ({_differences(old, config)}): "
+        old, new = _comparable(old), _comparable(config)
+        if old != new and records:
+            raise UserError(f"{out} holds a different evaluation ({_differences(old, new)}): "
                             "pass another --output_dir")
     elif records or (out / SUMMARY).exists():
         raise UserError(f"{out} holds evaluation results without {CONFIG}, so they cannot be resumed safely: "
