@@ -37,7 +37,9 @@ demo's results file, ``docs/demo-results.json`` for the committed run, and its r
   but made held-out accuracy swing widely between evaluations in another.
   32 prompts per step (less noise per update) lost it too, at 2e-4 and at 1e-4: the
   held-out answers collapsed onto a few frequent numbers, the tiny model being unable
-  to raise one arithmetic fact without moving its neighbours. Two-step problems and a
+  to raise one arithmetic fact without moving its neighbours. At 16 prompts and 1e-4,
+  TRL's loss on the highest-entropy tokens only, per-reward normalisation and no std
+  scaling did not help either. Two-step problems and a
   model twice as wide did not warm-start to usable arithmetic within the demo's minutes.
 * The held-out problems are drawn from the same distribution as the training ones
   (same operations and operand range, other seeds): the gain is not bought with an
