@@ -503,6 +503,8 @@ def test_auto_dtype_on_a_cpu_follows_the_saved_weights_and_the_cpu(tiny_model, t
     assert run_cli("--model", str(bf16_model), "--limit", "1", "--max_new_tokens", "4", "--output_dir", str(out)) == 0
     stored = json.loads((out / "eval_config.json").read_text())["dtype"]
     assert stored == ("bfloat16" if cpu_bf16 else "float32"), "auto is stored as what it chose"
+    model, _ = models.load_for_inference(models.model_spec(str(bf16_model)))
+    assert str(model.dtype) == f"torch.{stored}", "the model is loaded in the dtype stored"
     # where "auto" chooses otherwise (another CPU), the folder is another evaluation: refused, never mixed
     monkeypatch.setattr(models, "cpu_runs_bf16", lambda: not cpu_bf16)
     assert run_cli("--model", str(bf16_model), "--limit", "1", "--max_new_tokens", "4", "--output_dir", str(out)) == 2

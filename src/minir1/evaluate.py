@@ -354,10 +354,10 @@ def _comparable(config: dict) -> dict:
     or settings built by hand) means what it meant then, bf16 on a GPU that has it, else fp32."""
     if config.get("dtype") != "auto" or config.get("backend", "hf") != "hf":
         return config
-    import torch
+    from .models import device_and_dtype
 
-    gpu_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
-    return {**config, "dtype": "bfloat16" if gpu_bf16 else "float32"}
+    # with no model to read, "auto" is exactly the old rule
+    return {**config, "dtype": str(device_and_dtype("auto")[1]).removeprefix("torch.")}
 
 
 def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str, dict]:
