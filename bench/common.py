@@ -73,13 +73,20 @@ def _relative(script: str) -> str:
         return script
 
 
+def _threads_setting() -> str:
+    """``OMP_NUM_THREADS=N `` when it is set: the thread count changes the figures, so it is part of the command."""
+    threads = os.environ.get("OMP_NUM_THREADS")
+    return f"OMP_NUM_THREADS={shlex.quote(threads)} " if threads else ""
+
+
 def record(name: str, figures: dict, notes: str = "") -> Path:
     """Write ``figures`` with machine, command, date and load to ``bench/results/<name>.json``."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {
         "name": name,
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python " + " ".join(shlex.quote(a) for a in [_relative(sys.argv[0]), *sys.argv[1:]]),
+        "command": _threads_setting() + "python " + " ".join(shlex.quote(a) for a in [_relative(sys.argv[0]),
+                                                                                      *sys.argv[1:]]),
         "machine": machine(),
         "load_average": {"start": [round(x, 2) for x in LOAD_AT_START], "end": load_average()},
         "figures": figures,

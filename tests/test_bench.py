@@ -108,6 +108,36 @@ def test_generation_cycles_are_counted_as_generated(tmp_path):
         assert s["completions_per_step"] == per_step
 
 
+def test_a_recorded_command_carries_the_thread_count_it_ran_with(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(BENCH / "demo_trials.py"), "--quick"])
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert json.loads(common.record("t", {"x": 1}).read_text())["command"] == \
+        "OMP_NUM_THREADS=1 python bench/demo_trials.py --quick"
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert json.loads(common.record("t", {"x": 1}).read_text())["command"] == "python bench/demo_trials.py --quick"
+
+
+def test_demo_trials_pair_every_trial_with_its_own_before(tmp_path):
+    """A GRPO trial is the demo with its overrides applied; a supervised trial starts from the demo trial's
+    warm start and is paired against the demo trial's evaluation before GRPO."""
+    run_script(tmp_path, "demo_trials.py", ["--quick", "--trials", "demo,supervised-800,temperature-1",
+                                            "--output_dir", str(tmp_path / "trials")])
+    f = json.loads((tmp_path / "demo-trials-quick.json").read_text())["figures"]
+    assert list(f) == ["demo", "supervised-800", "temperature-1"]
+    assert f["supervised-800"]["before"] == f["demo"]["before"] and f["supervised-800"]["problems"] == 64
+    ran = json.loads((tmp_path / "trials" / "temperature-1" / "results.json").read_text())["settings"]["grpo"]
+    assert ran["temperature"] == 1.0 and ran["learning_rate"] == 1e-4  # the overrides reached the demo
+    for t in f.values():
+        assert sum(t["lenient_fixed_broken"]) <= t["after"]["n"] and 0 <= t["lenient_p"] <= 1
+
+
+def test_demo_trials_refuse_an_unknown_trial_before_running(tmp_path):
+    r = subprocess.run([sys.executable, str(BENCH / "demo_trials.py"), "--trials", "demo,nope"],
+                       env={**os.environ, "MINIR1_BENCH_RESULTS": str(tmp_path)}, capture_output=True, text=True)
+    assert r.returncode != 0 and "unknown trial 'nope'" in r.stderr and not list(tmp_path.iterdir())
+
+
 def test_benchmarks_md_is_what_report_makes_of_the_results(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
     subprocess.run([sys.executable, str(BENCH / "report.py"), "--out", str(out)], check=True, capture_output=True)
