@@ -172,3 +172,14 @@ def test_the_readme_eval_speed_figures_are_the_committed_results_file():
     old, new = settings["today: float32, batch 32"], settings["bfloat16, batch 64"]  # eval's defaults before, after
     assert f"took {new['seconds']:.0f} s against {old['seconds']:.0f} s with the previous defaults" in readme
     assert f"same strict and format verdicts on {new['verdicts_agreeing_with_today']} of the 64 problems" in readme
+
+
+def test_the_readme_supervised_bound_sentence_is_the_committed_trials():
+    """README's "a supervised pass on the same 800 prompts does not raise it, while 2000 do" is demo-trials.json."""
+    readme = " ".join((BENCH.parent / "README.md").read_text().split())
+    f = json.loads((BENCH / "results" / "demo-trials.json").read_text())["figures"]
+    few, many = f["supervised-800"], f["supervised-2000"]
+    assert f"same {few['problems']} prompts does not raise it either, while {many['problems']} do" in readme
+    assert few["lenient_p"] > 0.05 and few["after"]["lenient_accuracy"] <= few["before"]["lenient_accuracy"] + 0.02
+    assert many["lenient_p"] < 0.01 and many["after"]["lenient_accuracy"] > many["before"]["lenient_accuracy"]
+    assert few["before"] == f["demo"]["before"] == many["before"]  # all from the demo trial's warm start
