@@ -12,17 +12,24 @@ Trials of two kinds:
   keys change the GRPO settings).
 * ``supervised``: an upper bound on what the GRPO phase could teach. The
   ``demo`` trial's warm-started model is trained further by supervised
-  fine-tuning on the worked solutions (in the tag format) of the first N GRPO training
-  problems: what a perfect teacher would give on as many prompts as GRPO sees
-  (100 steps x 8 prompts = 800). It needs the ``demo`` trial's folder (run it first, or
-  in the same command).
+  fine-tuning on the worked solutions (in the tag format) of N problems from the GRPO
+  training pool (the first N of ``data/grpo.jsonl``; GRPO itself draws its prompts
+  shuffled from the same pool): what a perfect teacher would give on as many prompts
+  as GRPO sees (100 steps x 8 prompts = 800). It needs the ``demo`` trial: earlier in
+  the same ``--trials``, or finished in ``--output_dir`` by an earlier run with the
+  same seed and sizes.
+
+``--output_dir`` belongs to this script: it must be new, empty, or written by it
+before (it holds ``demo-trials.json``); a trial's folder in it is replaced whole when
+the trial runs again. The results file is written after every trial, so an
+interruption keeps the trials already done.
 
 Every trial evaluates the same held-out problems, greedy, as the demo does; lenient
 McNemar tests are paired against the trial's own (or, for ``supervised``, the demo's)
 evaluation before GRPO.
 
-    python bench/demo_trials.py --trials demo,supervised-800,supervised-2000
-    python bench/demo_trials.py --trials steps-300,lora-3e-4 --output_dir /tmp/trials
+    python bench/demo_trials.py                  # demo, supervised-800, supervised-2000, lora-3e-4
+    python bench/demo_trials.py --trials steps-300,temperature-1 --name demo-trials-more
     python bench/demo_trials.py --quick          # seconds: the smoke test's sizes
 """
 
@@ -30,7 +37,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -45,16 +54,13 @@ TRIALS = {
                   {"grpo.max_steps": 300, "grpo.save_steps": 300, "grpo.eval_every": 50}),
     "lora-3e-4": ("grpo", "LoRA (rank 16, embeddings frozen) at 3e-4",
                   {"grpo.lora": True, "grpo.learning_rate": 3e-4}),
-    "lr-1e-4-16-prompts": ("grpo", "16 prompts per step at 1e-4",
-                           {"grpo.learning_rate": 1e-4, "grpo.per_device_train_batch_size": 128}),
     "temperature-1": ("grpo", "sampling at temperature 1.0 at 1e-4",
                       {"grpo.temperature": 1.0, "grpo.learning_rate": 1e-4}),
-    "operands-6": ("grpo", "operands 2..6 (fewer facts), 3000 warm-start problems, 1e-4",
-                   {"max_operand": 6, "warmstart_problems": 3000, "grpo.learning_rate": 1e-4}),
     "supervised-800": ("supervised", "warm start + supervised pass on 800 gold solutions (5e-4)", {"n": 800}),
     "supervised-2000": ("supervised", "warm start + supervised pass on 2000 gold solutions (5e-4)", {"n": 2000}),
 }
 SUPERVISED_LEARNING_RATE = 5e-4
+MARKER = "demo-trials.json"  # in --output_dir: the folder is this script's, and its trial folders may be replaced
 
 
 def settings_for(base, overrides: dict):
@@ -74,7 +80,8 @@ def grpo_trial(out: Path, base, overrides: dict, seed: int) -> dict:
     from minir1.demo import run_demo
 
     s = settings_for(base, overrides)
-    r = run_demo(out, seed=seed, overwrite=True, settings=s, command=f"run_demo({out}, overrides={overrides})")
+    shutil.rmtree(out, ignore_errors=True)  # a trial folder inside --output_dir, which check_output_dir owns
+    r = run_demo(out, seed=seed, settings=s, command=f"run_demo({out}, overrides={overrides})")
     return {"before": _brief(r["before"]), "after": _brief(r["after"]),
             "strict_p": r["mcnemar"]["p_exact"], "strict_fixed_broken": [r["fixed"], r["broken"]],
             "lenient_p": r["lenient_mcnemar"]["p_exact"],
@@ -88,26 +95,57 @@ def supervised_trial(out: Path, demo_dir: Path, base, n: int, seed: int) -> dict
     import torch
 
     from minir1.demo import SYSTEM_PROMPT, lenient_comparison
-    from minir1.evaluate import eval_settings, read_samples, run_eval
+    from minir1.evaluate import eval_settings, run_eval
     from minir1.synthetic import make_problems
     from minir1.warmstart import sft_rows, warm_start
 
-    if not (demo_dir / "warmstart" / "config.json").is_file() or not (demo_dir / "eval-before").is_dir():
-        raise SystemExit(f"{demo_dir} holds no finished demo trial: run --trials demo first (same --output_dir)")
     t = time.perf_counter()
-    problems = make_problems(n, seed=seed + 3, max_operand=base.max_operand)  # the GRPO run's first n problems
+    shutil.rmtree(out, ignore_errors=True)  # never resume: the demo trial's warm start may be new
+    problems = make_problems(n, seed=seed + 3, max_operand=base.max_operand)  # = the first n of data/grpo.jsonl
     model = warm_start(str(demo_dir / "warmstart"), sft_rows(problems, "think", SYSTEM_PROMPT), out / "model",
                        epochs=1.0, learning_rate=SUPERVISED_LEARNING_RATE, batch_size=16, seed=seed)
     after = run_eval(eval_settings(str(model), None, data=str(demo_dir / "data" / "held-out.jsonl"),
                                    max_new_tokens=base.grpo["max_completion_length"], tag_style="think",
                                    system_prompt=SYSTEM_PROMPT, seed=seed), out / "eval-after", progress=False)
-    before = {"n": len(read_samples(demo_dir / "eval-before" / "samples.jsonl")),
-              **json.loads((demo_dir / "eval-before" / "summary.json").read_text())}
+    before = json.loads((demo_dir / "results.json").read_text())["before"]
     lenient = lenient_comparison(demo_dir / "eval-before", out / "eval-after")
     return {"before": _brief(before), "after": _brief(after), "lenient_p": lenient["mcnemar"]["p_exact"],
             "lenient_fixed_broken": [lenient["fixed"], lenient["broken"]], "problems": n,
-            "learning_rate": SUPERVISED_LEARNING_RATE, "seconds": round(time.perf_counter() - t, 1),
-            "torch_threads": torch.get_num_threads()}
+            "problem_ids": _digest([p.id for p in problems]), "learning_rate": SUPERVISED_LEARNING_RATE,
+            "seconds": round(time.perf_counter() - t, 1), "torch_threads": torch.get_num_threads()}
+
+
+def _digest(ids: list[str]) -> str:
+    """A short hash of problem ids in order: which problems a trial trained on, checkable against data files."""
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+def check_output_dir(root: Path) -> None:
+    """Refuse an ``--output_dir`` this script did not create (one line, before any work); mark it as ours."""
+    if root.exists() and not root.is_dir():
+        raise SystemExit(f"--output_dir {root} is a file: choose a folder for the trials")
+    if root.is_dir() and any(root.iterdir()) and not (root / MARKER).is_file():
+        raise SystemExit(f"--output_dir {root} is not empty and was not written by bench/demo_trials.py (no "
+                         f"{MARKER}), so nothing in it is replaced: choose another --output_dir")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text(json.dumps({"written_by": "bench/demo_trials.py"}) + "\n")
+
+
+def check_supervised_source(names: list[str], root: Path, base, seed: int) -> None:
+    """A supervised trial needs the demo trial first in ``names``, or finished in ``root`` with these settings."""
+    from dataclasses import asdict
+
+    first = next((i for i, n in enumerate(names) if TRIALS[n][0] == "supervised"), None)
+    if first is None or "demo" in names[:first]:
+        return
+    if "demo" in names:
+        raise SystemExit("--trials: put demo before the supervised trials, which start from its warm start")
+    demo = root / "demo"
+    if not (demo / "results.json").is_file():
+        raise SystemExit(f"{demo} holds no finished demo trial: add demo to --trials (before the supervised ones)")
+    ran = json.loads((demo / "demo.json").read_text())
+    if ran["seed"] != seed or ran["settings"] != json.loads(json.dumps(asdict(base))):
+        raise SystemExit(f"{demo} was run with another --seed or --quick: add demo to --trials to run it again")
 
 
 def _brief(summary: dict) -> dict:
@@ -116,7 +154,7 @@ def _brief(summary: dict) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", default="demo,supervised-800,supervised-2000",
+    ap.add_argument("--trials", default="demo,supervised-800,supervised-2000,lora-3e-4",
                     help=f"comma-separated, from: {', '.join(TRIALS)}")
     ap.add_argument("--output_dir", default="runs/demo-trials", help="one folder per trial is written here")
     ap.add_argument("--seed", type=int, default=0)
@@ -129,26 +167,37 @@ def main() -> None:
         raise SystemExit(f"unknown trial {unknown[0]!r}: choose from {', '.join(TRIALS)}")
 
     from minir1.demo import DemoSettings
+    from minir1.errors import UserError
     from minir1.train import configure_logging
 
-    configure_logging()
     base = DemoSettings.quick() if args.quick else DemoSettings()
+    for name in names:  # an unknown setting fails here, before any trial runs
+        if TRIALS[name][0] == "grpo":
+            settings_for(base, TRIALS[name][2])
     root = Path(args.output_dir)
+    check_supervised_source(names, root, base, args.seed)
+    check_output_dir(root)
+    configure_logging()
+    name_out = args.name or ("demo-trials-quick" if args.quick else "demo-trials")
     figures = {}
     for name in names:
         kind, what, overrides = TRIALS[name]
         print(f"trial {name}: {what}", flush=True)
-        if kind == "grpo":
-            result = grpo_trial(root / name, base, overrides, args.seed)
-        else:
-            n = min(overrides["n"], base.grpo_problems)
-            result = supervised_trial(root / name, root / "demo", base, n, args.seed)
+        try:
+            if kind == "grpo":
+                result = grpo_trial(root / name, base, overrides, args.seed)
+            else:
+                result = supervised_trial(root / name, root / "demo", base, min(overrides["n"], base.grpo_problems),
+                                          args.seed)
+        except UserError as e:
+            raise SystemExit(f"trial {name}: {e}") from None
         figures[name] = {"kind": kind, "what": what, "overrides": overrides, **result}
-        print(json.dumps(figures[name]), flush=True)
-    record(args.name or ("demo-trials-quick" if args.quick else "demo-trials"), figures,
-           notes="Each trial is minir1.demo.run_demo with the overrides shown (or, for 'supervised', a supervised "
-                 "pass from the demo trial's warm start); held-out lenient accuracy is the last number, format "
-                 "or not. See the script's docstring.")
+        record(name_out, figures, notes=NOTES)  # after every trial: an interruption keeps what is done
+
+
+NOTES = ("Each trial is minir1.demo.run_demo with the overrides shown (or, for 'supervised', a supervised pass "
+         "from the demo trial's warm start); held-out lenient accuracy is the last number, format or not. See the "
+         "script's docstring.")
 
 
 if __name__ == "__main__":

@@ -301,7 +301,8 @@ def _eval_speed_table(r: dict) -> list[str]:
 
 def demo_trials() -> list[str]:
     lines = ["## Demo tuning trials: what raises the arithmetic (lenient accuracy)", ""]
-    found = [r for r in (load("demo-trials"), load("demo-trials-steps-300")) if r is not None]
+    files = sorted(RESULTS.glob("demo-trials*.json"), key=lambda p: (p.stem != "demo-trials", p.stem))
+    found = [load(p.stem) for p in files if not p.stem.endswith("-quick")]
     if not found:
         return lines + not_measured("python bench/demo_trials.py")
     lines += ["`minir1 demo` with one setting changed per trial (`bench/demo_trials.py` says what each trial is). "
@@ -316,7 +317,8 @@ def demo_trials() -> list[str]:
         rows = []
         for name, t in r["figures"].items():
             b, a = t["before"], t["after"]
-            during = ", ".join(f"{e['step']}: {100 * e['lenient']:.0f}%" for e in t.get("held_out_during_training", []))
+            during = ", ".join(f"{e['step']}: {100 * e['lenient']:.0f}%"
+                               for e in t.get("held_out_during_training", []))
             rows.append([f"`{name}`", t["what"], f"{100 * b['accuracy']:.1f}% -> {100 * a['accuracy']:.1f}%",
                          f"{100 * b['lenient_accuracy']:.1f}% -> {100 * a['lenient_accuracy']:.1f}%",
                          "{} / {}".format(*t["lenient_fixed_broken"]), f"{t['lenient_p']:.2g}",

@@ -119,24 +119,53 @@ def test_a_recorded_command_carries_the_thread_count_it_ran_with(tmp_path, monke
 
 
 def test_demo_trials_pair_every_trial_with_its_own_before(tmp_path):
-    """A GRPO trial is the demo with its overrides applied; a supervised trial starts from the demo trial's
-    warm start and is paired against the demo trial's evaluation before GRPO."""
+    """A GRPO trial is the demo with its overrides applied; a supervised trial trains the demo trial's warm start
+    on the first problems of the demo's GRPO pool and is paired against the demo's evaluation before GRPO."""
+    out = tmp_path / "trials"
     run_script(tmp_path, "demo_trials.py", ["--quick", "--trials", "demo,supervised-800,temperature-1",
-                                            "--output_dir", str(tmp_path / "trials")])
+                                            "--output_dir", str(out)])
     f = json.loads((tmp_path / "demo-trials-quick.json").read_text())["figures"]
     assert list(f) == ["demo", "supervised-800", "temperature-1"]
-    assert f["supervised-800"]["before"] == f["demo"]["before"] and f["supervised-800"]["problems"] == 64
-    ran = json.loads((tmp_path / "trials" / "temperature-1" / "results.json").read_text())["settings"]["grpo"]
+    sup = f["supervised-800"]
+    pool = [json.loads(line)["id"] for line in (out / "demo" / "data" / "grpo.jsonl").read_text().splitlines()]
+    assert sup["problems"] == len(pool) == 64  # --quick: the whole pool of 64
+    import demo_trials
+
+    assert sup["problem_ids"] == demo_trials._digest(pool[:sup["problems"]])
+    before = {json.loads(line)["id"] for line in (out / "demo" / "eval-before" / "samples.jsonl").open()}
+    after = {json.loads(line)["id"] for line in (out / "supervised-800" / "eval-after" / "samples.jsonl").open()}
+    assert before == after and len(after) == sup["after"]["n"]  # the same held-out problems, paired
+    trained_from = json.loads((out / "supervised-800" / "model" / "minir1-warmstart.json").read_text())["model"]
+    assert Path(trained_from).resolve() == (out / "demo" / "warmstart").resolve()  # from the demo's warm start
+    ran = json.loads((out / "temperature-1" / "results.json").read_text())["settings"]["grpo"]
     assert ran["temperature"] == 1.0 and ran["learning_rate"] == 1e-4  # the overrides reached the demo
     for t in f.values():
-        assert sum(t["lenient_fixed_broken"]) <= t["after"]["n"] and 0 <= t["lenient_p"] <= 1
+        assert t["lenient_fixed_broken"][0] + t["lenient_fixed_broken"][1] <= t["after"]["n"]
+
+    # Again into the same folder: the trials' own folders are replaced, and a supervised trial alone reuses demo.
+    run_script(tmp_path, "demo_trials.py", ["--quick", "--trials", "supervised-800", "--output_dir", str(out)])
+    again = json.loads((tmp_path / "demo-trials-quick.json").read_text())["figures"]["supervised-800"]
+    assert again["after"] == sup["after"] and again["problem_ids"] == sup["problem_ids"]
 
 
-def test_demo_trials_refuse_an_unknown_trial_before_running(tmp_path):
-    r = subprocess.run([sys.executable, str(BENCH / "demo_trials.py"), "--trials", "demo,nope"],
-                       env={**os.environ, "MINIR1_BENCH_RESULTS": str(tmp_path)}, capture_output=True, text=True)
-    assert r.returncode != 0 and "unknown trial 'nope'" in r.stderr and not list(tmp_path.iterdir())
-
+@pytest.mark.parametrize("args, message", [
+    (["--trials", "demo,nope"], "unknown trial 'nope'"),
+    (["--trials", "supervised-800"], "holds no finished demo trial"),
+    (["--trials", "supervised-800,demo"], "put demo before the supervised trials"),
+    (["--trials", "demo"], "was not written by bench/demo_trials.py"),
+])
+def test_demo_trials_refuse_bad_input_in_one_line_before_any_work(tmp_path, args, message):
+    out = tmp_path / "out"
+    foreign = args == ["--trials", "demo"]
+    if foreign:
+        out.mkdir()
+        (out / "mine.txt").write_text("a user's file")
+    r = subprocess.run([sys.executable, str(BENCH / "demo_trials.py"), "--quick", "--output_dir", str(out), *args],
+                       env={**os.environ, "MINIR1_BENCH_RESULTS": str(tmp_path / "res")}, capture_output=True,
+                       text=True)
+    assert r.returncode != 0 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "res").exists()  # nothing ran, nothing recorded
+    assert (sorted(p.name for p in out.iterdir()) == ["mine.txt"]) if foreign else not out.exists()
 
 def test_benchmarks_md_is_what_report_makes_of_the_results(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
@@ -175,11 +204,12 @@ def test_the_readme_eval_speed_figures_are_the_committed_results_file():
 
 
 def test_the_readme_supervised_bound_sentence_is_the_committed_trials():
-    """README's "a supervised pass on the same 800 prompts does not raise it, while 2000 do" is demo-trials.json."""
+    """README's "a supervised pass on 800 prompts does not raise it, while 2000 do" is demo-trials.json."""
     readme = " ".join((BENCH.parent / "README.md").read_text().split())
     f = json.loads((BENCH / "results" / "demo-trials.json").read_text())["figures"]
     few, many = f["supervised-800"], f["supervised-2000"]
-    assert f"same {few['problems']} prompts does not raise it either, while {many['problems']} do" in readme
+    assert f"pool, {few['problems']} prompts, does not raise it either, while {many['problems']} do" in readme
+    assert few["torch_threads"] == many["torch_threads"] == 1 and "trials on one torch thread" in readme
     assert few["lenient_p"] > 0.05 and few["after"]["lenient_accuracy"] <= few["before"]["lenient_accuracy"] + 0.02
     assert many["lenient_p"] < 0.01 and many["after"]["lenient_accuracy"] > many["before"]["lenient_accuracy"]
     assert few["before"] == f["demo"]["before"] == many["before"]  # all from the demo trial's warm start

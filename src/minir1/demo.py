@@ -31,18 +31,19 @@ demo's results file, ``docs/demo-results.json`` for the committed run, and its r
   much. RL can only sharpen what sampling already finds, which is why the report
   gives pass@k against greedy accuracy before GRPO. How far a perfect teacher would
   go on as many prompts is measured too: a supervised pass from the same warm start
-  on the gold solutions of the 800 prompts that 100 GRPO steps see does not raise
-  lenient accuracy either, while 2000 do (``bench/demo_trials.py``; figures in
-  BENCHMARKS.md, "Demo tuning trials").
+  on the gold solutions of 800 problems of the GRPO pool (as many prompts as 100 GRPO
+  steps see) does not raise lenient accuracy either, while 2000 do
+  (``bench/demo_trials.py``; figures in BENCHMARKS.md, "Demo tuning trials").
 * A small learning rate (5e-5, 8 prompts per step). During the format phase every
   tagged completion is rewarded, right or wrong, which is noise for the arithmetic:
-  at 2e-4 and above it erased arithmetic the warm start had taught, the held-out
-  answers collapsing onto a few frequent numbers. Larger batches (16 or 32 prompts),
-  LoRA (embeddings frozen), three times as many steps, TRL's loss on the
-  highest-entropy tokens only, per-reward normalisation and no std scaling did not
-  raise held-out lenient accuracy either; two-step problems and a model twice as
-  wide did not warm-start to usable arithmetic within the demo's minutes. The
-  trials that ``bench/demo_trials.py`` runs are in BENCHMARKS.md with their figures.
+  in earlier trials, not recorded in ``bench/``, 2e-4 and above erased arithmetic the
+  warm start had taught, the held-out answers collapsing onto a few frequent
+  numbers; 16 or 32 prompts per step, TRL's loss on the highest-entropy tokens
+  only, per-reward normalisation and no std scaling did not raise held-out lenient
+  accuracy either, and two-step problems and a model twice as wide did not
+  warm-start to usable arithmetic within the demo's minutes. LoRA (embeddings
+  frozen), three times as many steps and temperature 1.0 are trials of
+  ``bench/demo_trials.py``, with their figures in BENCHMARKS.md.
 * The held-out problems are drawn from the same distribution as the training ones
   (same operations and operand range, other seeds): the gain is not bought with an
   easier test set.
