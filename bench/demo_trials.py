@@ -2,7 +2,7 @@
 
 Issue 12 asks the demo to raise held-out lenient accuracy (the last number, format or
 not) by 10 points with p < 0.01. This script runs the demo's own code
-(:func:`minir1.demo.run_demo`) with one setting changed per trial, each into its own
+(:func:`minir1.demo.run_demo`) with the settings a trial names changed, each into its own
 folder, and records every trial's figures side by side in
 ``bench/results/demo-trials.json`` (machine, command and date included).
 
@@ -20,7 +20,7 @@ Trials of two kinds:
   same seed and sizes.
 
 ``--output_dir`` belongs to this script: it must be new, empty, or written by it
-before (it holds ``demo-trials.json``); a trial's folder in it is replaced whole when
+before (it holds ``.demo-trials-output``); a trial's folder in it is replaced whole when
 the trial runs again. The results file is written after every trial, so an
 interruption keeps the trials already done.
 
@@ -60,7 +60,9 @@ TRIALS = {
     "supervised-2000": ("supervised", "warm start + supervised pass on 2000 gold solutions (5e-4)", {"n": 2000}),
 }
 SUPERVISED_LEARNING_RATE = 5e-4
-MARKER = "demo-trials.json"  # in --output_dir: the folder is this script's, and its trial folders may be replaced
+MARKER = ".demo-trials-output"  # in --output_dir: the folder is this script's, and its trial folders may be replaced
+WRITTEN_BY = "bench/demo_trials.py"
+DEFAULT_TRIALS = "demo,supervised-800,supervised-2000,lora-3e-4"
 
 
 def settings_for(base, overrides: dict):
@@ -111,41 +113,60 @@ def supervised_trial(out: Path, demo_dir: Path, base, n: int, seed: int) -> dict
     lenient = lenient_comparison(demo_dir / "eval-before", out / "eval-after")
     return {"before": _brief(before), "after": _brief(after), "lenient_p": lenient["mcnemar"]["p_exact"],
             "lenient_fixed_broken": [lenient["fixed"], lenient["broken"]], "problems": n,
-            "problem_ids": _digest([p.id for p in problems]), "learning_rate": SUPERVISED_LEARNING_RATE,
+            "problems_digest": _digest([(p.id, p.question, p.solution) for p in problems]),
+            "learning_rate": SUPERVISED_LEARNING_RATE,
             "seconds": round(time.perf_counter() - t, 1), "torch_threads": torch.get_num_threads()}
 
 
-def _digest(ids: list[str]) -> str:
-    """A short hash of problem ids in order: which problems a trial trained on, checkable against data files."""
-    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+def _digest(rows: list[tuple[str, str, str]]) -> str:
+    """A short hash of (id, question, solution) in order: which problems a trial trained on, checkable against
+    a data file's rows."""
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+
+
+def _ours(root: Path) -> bool:
+    try:
+        return json.loads((root / MARKER).read_text()).get("written_by") == WRITTEN_BY
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def check_output_dir(root: Path) -> None:
-    """Refuse an ``--output_dir`` this script did not create (one line, before any work); mark it as ours."""
+    """Refuse an ``--output_dir`` this script did not create (one line, before any work)."""
     if root.exists() and not root.is_dir():
         raise SystemExit(f"--output_dir {root} is a file: choose a folder for the trials")
-    if root.is_dir() and any(root.iterdir()) and not (root / MARKER).is_file():
-        raise SystemExit(f"--output_dir {root} is not empty and was not written by bench/demo_trials.py (no "
-                         f"{MARKER}), so nothing in it is replaced: choose another --output_dir")
+    if root.is_dir() and any(root.iterdir()) and not _ours(root):
+        raise SystemExit(f"--output_dir {root} is not empty and was not written by {WRITTEN_BY} (no {MARKER}), "
+                         "so nothing in it is replaced: choose another --output_dir")
+
+
+def claim_output_dir(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    (root / MARKER).write_text(json.dumps({"written_by": "bench/demo_trials.py"}) + "\n")
+    (root / MARKER).write_text(json.dumps({"written_by": WRITTEN_BY}) + "\n")
 
 
-def check_supervised_source(names: list[str], root: Path, base, seed: int) -> None:
-    """A supervised trial needs the demo trial first in ``names``, or finished in ``root`` with these settings."""
+def check_supervised_source(names: list[str], root: Path, base, seed: int) -> dict | None:
+    """A supervised trial needs the demo trial first in ``names``, or finished in ``root`` with these settings.
+
+    Returns the reused demo trial's command and date, or None when the demo trial runs now.
+    """
     from dataclasses import asdict
 
     first = next((i for i, n in enumerate(names) if TRIALS[n][0] == "supervised"), None)
     if first is None or "demo" in names[:first]:
-        return
+        return None
     if "demo" in names:
         raise SystemExit("--trials: put demo before the supervised trials, which start from its warm start")
     demo = root / "demo"
-    if not (demo / "results.json").is_file():
-        raise SystemExit(f"{demo} holds no finished demo trial: add demo to --trials (before the supervised ones)")
-    ran = json.loads((demo / "demo.json").read_text())
-    if ran["seed"] != seed or ran["settings"] != json.loads(json.dumps(asdict(base))):
+    try:
+        ran = json.loads((demo / "demo.json").read_text())
+        done = json.loads((demo / "results.json").read_text())
+    except (OSError, ValueError):
+        raise SystemExit(f"{demo} holds no finished demo trial: add demo to --trials (before the supervised "
+                         "ones)") from None
+    if ran.get("seed") != seed or ran.get("settings") != json.loads(json.dumps(asdict(base))):
         raise SystemExit(f"{demo} was run with another --seed or --quick: add demo to --trials to run it again")
+    return {"command": done.get("command"), "date": done.get("machine", {}).get("date")}
 
 
 def _brief(summary: dict) -> dict:
@@ -154,12 +175,13 @@ def _brief(summary: dict) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", default="demo,supervised-800,supervised-2000,lora-3e-4",
+    ap.add_argument("--trials", default=DEFAULT_TRIALS,
                     help=f"comma-separated, from: {', '.join(TRIALS)}")
     ap.add_argument("--output_dir", default="runs/demo-trials", help="one folder per trial is written here")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="the smoke test's sizes (DemoSettings.quick), seconds")
-    ap.add_argument("--name", default=None, help="results file name (default demo-trials, or demo-trials-quick)")
+    ap.add_argument("--name", default=None, help="results file name (default demo-trials, or demo-trials-quick); "
+                    "required when --trials is not the default, so that the default file is never cut short")
     args = ap.parse_args()
     names = [t.strip() for t in args.trials.split(",") if t.strip()]
     unknown = [t for t in names if t not in TRIALS]
@@ -174,9 +196,13 @@ def main() -> None:
     for name in names:  # an unknown setting fails here, before any trial runs
         if TRIALS[name][0] == "grpo":
             settings_for(base, TRIALS[name][2])
+    if args.name is None and not args.quick and names != DEFAULT_TRIALS.split(","):
+        raise SystemExit(f"--trials other than the default ({DEFAULT_TRIALS}) need --name, a results file of "
+                         "their own: bench/results/demo-trials.json holds the default set")
     root = Path(args.output_dir)
-    check_supervised_source(names, root, base, args.seed)
     check_output_dir(root)
+    reused = check_supervised_source(names, root, base, args.seed)
+    claim_output_dir(root)
     configure_logging()
     name_out = args.name or ("demo-trials-quick" if args.quick else "demo-trials")
     figures = {}
@@ -191,7 +217,8 @@ def main() -> None:
                                           args.seed)
         except UserError as e:
             raise SystemExit(f"trial {name}: {e}") from None
-        figures[name] = {"kind": kind, "what": what, "overrides": overrides, **result}
+        figures[name] = {"kind": kind, "what": what, "overrides": overrides, **result,
+                         **({"demo_trial_reused": reused} if kind == "supervised" and reused else {})}
         record(name_out, figures, notes=NOTES)  # after every trial: an interruption keeps what is done
 
 

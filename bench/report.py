@@ -305,7 +305,7 @@ def demo_trials() -> list[str]:
     found = [load(p.stem) for p in files if not p.stem.endswith("-quick")]
     if not found:
         return lines + not_measured("python bench/demo_trials.py")
-    lines += ["`minir1 demo` with one setting changed per trial (`bench/demo_trials.py` says what each trial is). "
+    lines += ["`minir1 demo` with the settings each trial names changed (`bench/demo_trials.py` says what each trial is). "
               "Held-out greedy accuracy on the demo's 300 problems; lenient is the last number, format or not. "
               "McNemar p is exact and two-sided, paired against the evaluation before the trial's training. "
               "A `supervised` trial trains the demo trial's warm start further on gold solutions instead of "

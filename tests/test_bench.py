@@ -131,7 +131,9 @@ def test_demo_trials_pair_every_trial_with_its_own_before(tmp_path):
     assert sup["problems"] == len(pool) == 64  # --quick: the whole pool of 64
     import demo_trials
 
-    assert sup["problem_ids"] == demo_trials._digest(pool[:sup["problems"]])
+    rows = [json.loads(line) for line in (out / "demo" / "data" / "grpo.jsonl").read_text().splitlines()]
+    assert sup["problems_digest"] == demo_trials._digest([(r["id"], r["question"], r["answer"])
+                                                          for r in rows[:sup["problems"]]])
     before = {json.loads(line)["id"] for line in (out / "demo" / "eval-before" / "samples.jsonl").open()}
     after = {json.loads(line)["id"] for line in (out / "supervised-800" / "eval-after" / "samples.jsonl").open()}
     assert before == after and len(after) == sup["after"]["n"]  # the same held-out problems, paired
@@ -145,7 +147,8 @@ def test_demo_trials_pair_every_trial_with_its_own_before(tmp_path):
     # Again into the same folder: the trials' own folders are replaced, and a supervised trial alone reuses demo.
     run_script(tmp_path, "demo_trials.py", ["--quick", "--trials", "supervised-800", "--output_dir", str(out)])
     again = json.loads((tmp_path / "demo-trials-quick.json").read_text())["figures"]["supervised-800"]
-    assert again["after"] == sup["after"] and again["problem_ids"] == sup["problem_ids"]
+    assert again["after"] == sup["after"] and again["problems_digest"] == sup["problems_digest"]
+    assert again["demo_trial_reused"]["command"].startswith("run_demo(")  # which demo run it started from
 
 
 @pytest.mark.parametrize("args, message", [
@@ -153,6 +156,7 @@ def test_demo_trials_pair_every_trial_with_its_own_before(tmp_path):
     (["--trials", "supervised-800"], "holds no finished demo trial"),
     (["--trials", "supervised-800,demo"], "put demo before the supervised trials"),
     (["--trials", "demo"], "was not written by bench/demo_trials.py"),
+    (["--trials", "supervised-800", "--seed", "1"], "was run with another --seed or --quick"),
 ])
 def test_demo_trials_refuse_bad_input_in_one_line_before_any_work(tmp_path, args, message):
     out = tmp_path / "out"
@@ -160,12 +164,28 @@ def test_demo_trials_refuse_bad_input_in_one_line_before_any_work(tmp_path, args
     if foreign:
         out.mkdir()
         (out / "mine.txt").write_text("a user's file")
+        (out / "demo-trials.json").write_text("{}")  # a results file's name is not the script's marker
+    if "--seed" in args:  # a finished demo trial of seed 0, in a folder the script owns
+        (out / "demo").mkdir(parents=True)
+        (out / ".demo-trials-output").write_text(json.dumps({"written_by": "bench/demo_trials.py"}))
+        (out / "demo" / "demo.json").write_text(json.dumps({"seed": 0, "settings": {}}))
+        (out / "demo" / "results.json").write_text("{}")
     r = subprocess.run([sys.executable, str(BENCH / "demo_trials.py"), "--quick", "--output_dir", str(out), *args],
                        env={**os.environ, "MINIR1_BENCH_RESULTS": str(tmp_path / "res")}, capture_output=True,
                        text=True)
     assert r.returncode != 0 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "res").exists()  # nothing ran, nothing recorded
-    assert (sorted(p.name for p in out.iterdir()) == ["mine.txt"]) if foreign else not out.exists()
+    if foreign:
+        assert sorted(p.name for p in out.iterdir()) == ["demo-trials.json", "mine.txt"]
+    elif "--seed" not in args:
+        assert not out.exists()
+
+
+def test_demo_trials_other_than_the_default_set_need_a_results_file_of_their_own(tmp_path):
+    r = subprocess.run([sys.executable, str(BENCH / "demo_trials.py"), "--trials", "lora-3e-4", "--output_dir",
+                        str(tmp_path / "out")], env={**os.environ, "MINIR1_BENCH_RESULTS": str(tmp_path / "res")},
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "need --name" in r.stderr and not (tmp_path / "out").exists()
 
 def test_benchmarks_md_is_what_report_makes_of_the_results(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
@@ -208,8 +228,11 @@ def test_the_readme_supervised_bound_sentence_is_the_committed_trials():
     readme = " ".join((BENCH.parent / "README.md").read_text().split())
     f = json.loads((BENCH / "results" / "demo-trials.json").read_text())["figures"]
     few, many = f["supervised-800"], f["supervised-2000"]
-    assert f"pool, {few['problems']} prompts, does not raise it either, while {many['problems']} do" in readme
-    assert few["torch_threads"] == many["torch_threads"] == 1 and "trials on one torch thread" in readme
+    before = 100 * few["before"]["lenient_accuracy"]
+    assert (f"In trials on one torch thread, whose warm start reaches {before:.1f}% lenient rather than 54.3%, a "
+            f"supervised pass on the gold solutions of {few['problems']} problems from the GRPO pool (as many prompts "
+            f"as 100 GRPO steps see) does not raise it either, while {many['problems']} do") in readme
+    assert few["torch_threads"] == many["torch_threads"] == 1
     assert few["lenient_p"] > 0.05 and few["after"]["lenient_accuracy"] <= few["before"]["lenient_accuracy"] + 0.02
     assert many["lenient_p"] < 0.01 and many["after"]["lenient_accuracy"] > many["before"]["lenient_accuracy"]
     assert few["before"] == f["demo"]["before"] == many["before"]  # all from the demo trial's warm start

@@ -30,7 +30,7 @@ demo's results file, ``docs/demo-results.json`` for the committed run, and its r
   than the format; the lenient accuracy (the last number, format or not) shows how
   much. RL can only sharpen what sampling already finds, which is why the report
   gives pass@k against greedy accuracy before GRPO. How far a perfect teacher would
-  go on as many prompts is measured too: a supervised pass from the same warm start
+  go on as many prompts is measured too: a supervised pass from the demo's warm start
   on the gold solutions of 800 problems of the GRPO pool (as many prompts as 100 GRPO
   steps see) does not raise lenient accuracy either, while 2000 do
   (``bench/demo_trials.py``; figures in BENCHMARKS.md, "Demo tuning trials").
@@ -42,8 +42,9 @@ demo's results file, ``docs/demo-results.json`` for the committed run, and its r
   only, per-reward normalisation and no std scaling did not raise held-out lenient
   accuracy either, and two-step problems and a model twice as wide did not
   warm-start to usable arithmetic within the demo's minutes. LoRA (embeddings
-  frozen), three times as many steps and temperature 1.0 are trials of
-  ``bench/demo_trials.py``, with their figures in BENCHMARKS.md.
+  frozen) and three times as many steps did not raise it either, and temperature
+  1.0 lowered it: these are trials of ``bench/demo_trials.py``, with their figures
+  in BENCHMARKS.md.
 * The held-out problems are drawn from the same distribution as the training ones
   (same operations and operand range, other seeds): the gain is not bought with an
   easier test set.
