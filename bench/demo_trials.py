@@ -96,23 +96,22 @@ def grpo_trial(out: Path, base, overrides: dict, seed: int) -> dict:
 def supervised_trial(out: Path, demo_dir: Path, base, n: int, seed: int) -> dict:
     import torch
 
-    from minir1.demo import SYSTEM_PROMPT, lenient_comparison
-    from minir1.evaluate import eval_settings, run_eval
-    from minir1.synthetic import make_problems
+    from minir1.data import load_problems
+    from minir1.demo import SYSTEM_PROMPT, held_out_eval_settings, lenient_comparison
+    from minir1.evaluate import run_eval
     from minir1.warmstart import sft_rows, warm_start
 
     t = time.perf_counter()
     shutil.rmtree(out, ignore_errors=True)  # never resume: the demo trial's warm start may be new
-    problems = make_problems(n, seed=seed + 3, max_operand=base.max_operand)  # = the first n of data/grpo.jsonl
+    problems = load_problems(str(demo_dir / "data" / "grpo.jsonl"), limit=n)  # the demo's own GRPO pool
     model = warm_start(str(demo_dir / "warmstart"), sft_rows(problems, "think", SYSTEM_PROMPT), out / "model",
                        epochs=1.0, learning_rate=SUPERVISED_LEARNING_RATE, batch_size=16, seed=seed)
-    after = run_eval(eval_settings(str(model), None, data=str(demo_dir / "data" / "held-out.jsonl"),
-                                   max_new_tokens=base.grpo["max_completion_length"], tag_style="think",
-                                   system_prompt=SYSTEM_PROMPT, seed=seed), out / "eval-after", progress=False)
+    after = run_eval(held_out_eval_settings(str(model), None, str(demo_dir / "data" / "held-out.jsonl"), base, seed),
+                     out / "eval-after", progress=False)
     before = json.loads((demo_dir / "results.json").read_text())["before"]
     lenient = lenient_comparison(demo_dir / "eval-before", out / "eval-after")
     return {"before": _brief(before), "after": _brief(after), "lenient_p": lenient["mcnemar"]["p_exact"],
-            "lenient_fixed_broken": [lenient["fixed"], lenient["broken"]], "problems": n,
+            "lenient_fixed_broken": [lenient["fixed"], lenient["broken"]], "problems": len(problems),
             "problems_digest": _digest([(p.id, p.question, p.solution) for p in problems]),
             "learning_rate": SUPERVISED_LEARNING_RATE,
             "seconds": round(time.perf_counter() - t, 1), "torch_threads": torch.get_num_threads()}
@@ -213,8 +212,7 @@ def main() -> None:
             if kind == "grpo":
                 result = grpo_trial(root / name, base, overrides, args.seed)
             else:
-                result = supervised_trial(root / name, root / "demo", base, min(overrides["n"], base.grpo_problems),
-                                          args.seed)
+                result = supervised_trial(root / name, root / "demo", base, overrides["n"], args.seed)
         except UserError as e:
             raise SystemExit(f"trial {name}: {e}") from None
         figures[name] = {"kind": kind, "what": what, "overrides": overrides, **result,

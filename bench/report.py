@@ -305,7 +305,8 @@ def demo_trials() -> list[str]:
     found = [load(p.stem) for p in files if not p.stem.endswith("-quick")]
     if not found:
         return lines + not_measured("python bench/demo_trials.py")
-    lines += ["`minir1 demo` with the settings each trial names changed (`bench/demo_trials.py` says what each trial is). "
+    lines += ["`minir1 demo` with the settings each trial names changed (`bench/demo_trials.py` says what each "
+              "trial is). "
               "Held-out greedy accuracy on the demo's 300 problems; lenient is the last number, format or not. "
               "McNemar p is exact and two-sided, paired against the evaluation before the trial's training. "
               "A `supervised` trial trains the demo trial's warm start further on gold solutions instead of "
@@ -324,7 +325,8 @@ def demo_trials() -> list[str]:
                          "{} / {}".format(*t["lenient_fixed_broken"]), f"{t['lenient_p']:.2g}",
                          during or "-", f"{t['seconds']:.0f}", t.get("torch_threads", "?")])
         lines += [*table(["trial", "what changes", "strict", "lenient", "lenient fixed / broken", "lenient p",
-                          "lenient during training (first 100 held-out)", "seconds", "torch threads"], rows), "", provenance(r), ""]
+                          "lenient during training (first 100 held-out)", "seconds", "torch threads"], rows),
+                  "", provenance(r), ""]
     return lines
 
 

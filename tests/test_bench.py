@@ -141,6 +141,8 @@ def test_demo_trials_pair_every_trial_with_its_own_before(tmp_path):
     assert Path(trained_from).resolve() == (out / "demo" / "warmstart").resolve()  # from the demo's warm start
     ran = json.loads((out / "temperature-1" / "results.json").read_text())["settings"]["grpo"]
     assert ran["temperature"] == 1.0 and ran["learning_rate"] == 1e-4  # the overrides reached the demo
+    trl = json.loads((out / "temperature-1" / "grpo" / "grpo_config.json").read_text())
+    assert trl["temperature"] == 1.0 and trl["learning_rate"] == 1e-4  # and what TRL received
     for t in f.values():
         assert t["lenient_fixed_broken"][0] + t["lenient_fixed_broken"][1] <= t["after"]["n"]
 

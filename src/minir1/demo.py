@@ -212,7 +212,7 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
     from .callbacks import progress_bars_on
     from .compare import compare_evals
     from .config import load_config
-    from .evaluate import eval_settings, run_eval
+    from .evaluate import run_eval
     from .synthetic import make_problems
     from .tiny import build_tiny_model
     from .train import train
@@ -244,13 +244,11 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
                       epochs=s.warmstart_epochs, learning_rate=s.warmstart_learning_rate, batch_size=16, seed=seed)
     lap("warmstart", t)
 
-    max_new = s.grpo["max_completion_length"]
     temperature = s.grpo["temperature"]
 
     def evaluate(name: str, model: str | None, adapter: str | None = None, **kw) -> dict:
         t0 = time.perf_counter()
-        summary = run_eval(eval_settings(model, adapter, data=held_out, max_new_tokens=max_new, tag_style="think",
-                                         system_prompt=SYSTEM_PROMPT, seed=seed, **kw), out / name,
+        summary = run_eval(held_out_eval_settings(model, adapter, held_out, s, seed, **kw), out / name,
                            progress=progress)
         log.info("%s: strict %s, lenient %s, format ok %s (%d problems, %.0f s)", name, _pct(summary["accuracy"]),
                  _pct(summary["lenient_accuracy"]), _pct(summary["format_rate"]), summary["n"],
@@ -298,6 +296,15 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(report(results, s), encoding="utf-8")
     return results
+
+
+def held_out_eval_settings(model: str | None, adapter: str | None, held_out: str, s: DemoSettings, seed: int,
+                           **kw):
+    """How the demo evaluates its held-out problems (greedy unless ``samples``): one rule for every caller."""
+    from .evaluate import eval_settings
+
+    return eval_settings(model, adapter, data=held_out, max_new_tokens=s.grpo["max_completion_length"],
+                         tag_style="think", system_prompt=SYSTEM_PROMPT, seed=seed, **kw)
 
 
 def _brief(summary: dict) -> dict:
