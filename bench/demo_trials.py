@@ -30,6 +30,8 @@ evaluation before GRPO.
 
     python bench/demo_trials.py                  # demo, supervised-800, supervised-2000, lora-3e-4
     python bench/demo_trials.py --trials steps-300,temperature-1 --name demo-trials-more
+    python bench/demo_trials.py --trials correctness-only,correctness-only-2e-4,correctness-only-kl \
+        --name demo-trials-correctness
     python bench/demo_trials.py --quick          # seconds: the smoke test's sizes
 """
 
@@ -56,6 +58,12 @@ TRIALS = {
                   {"grpo.lora": True, "grpo.learning_rate": 3e-4}),
     "temperature-1": ("grpo", "sampling at temperature 1.0 at 1e-4",
                       {"grpo.temperature": 1.0, "grpo.learning_rate": 1e-4}),
+    "correctness-only": ("grpo", "every warm-start completion tagged: no format phase, correctness the only "
+                         "reward with spread", {"tagged_fraction": 1.0}),
+    "correctness-only-2e-4": ("grpo", "no format phase (as correctness-only), at 2e-4",
+                              {"tagged_fraction": 1.0, "grpo.learning_rate": 2e-4}),
+    "correctness-only-kl": ("grpo", "no format phase, at 2e-4 with a KL penalty to the warm start (beta 0.04)",
+                            {"tagged_fraction": 1.0, "grpo.learning_rate": 2e-4, "grpo.beta": 0.04}),
     "supervised-800": ("supervised", "warm start + supervised pass on 800 gold solutions (5e-4)", {"n": 800}),
     "supervised-2000": ("supervised", "warm start + supervised pass on 2000 gold solutions (5e-4)", {"n": 2000}),
 }
