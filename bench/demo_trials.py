@@ -6,11 +6,6 @@ not) by 10 points with p < 0.01. This script runs the demo's own code
 folder, and records every trial's figures side by side in
 ``bench/results/demo-trials.json`` (machine, command and date included).
 
-Every trial starts from the demo's settings before issue 12's last change (``EARLIER``:
-a warm start on 4000 problems for 2 epochs whose plain-text answers show their working
-too), the settings the committed trials were measured with, so that this script
-reproduces them; the ``demo`` trial is that earlier demo unchanged.
-
 Trials of two kinds:
 
 * ``grpo``: the whole demo with the overrides shown (``DemoSettings`` fields; ``grpo.``
@@ -37,6 +32,8 @@ evaluation before GRPO.
     python bench/demo_trials.py --trials steps-300,temperature-1 --name demo-trials-more
     python bench/demo_trials.py --trials correctness-only,correctness-only-2e-4,correctness-only-kl \
         --name demo-trials-correctness
+    python bench/demo_trials.py --trials direct-plain,bigger-warmstart --name demo-trials-direct
+    python bench/demo_trials.py --trials direct-plain --seed 1 --name demo-trials-direct-seed1
     python bench/demo_trials.py --quick          # seconds: the smoke test's sizes
 """
 
@@ -56,7 +53,7 @@ from common import record  # noqa: E402
 
 # name -> (kind, what it changes, overrides). "grpo." keys go into DemoSettings.grpo.
 TRIALS = {
-    "demo": ("grpo", "the demo before issue 12's last change (EARLIER)", {}),
+    "demo": ("grpo", "the demo as it ships", {}),
     "steps-300": ("grpo", "3x longer GRPO at the demo's learning rate",
                   {"grpo.max_steps": 300, "grpo.save_steps": 300, "grpo.eval_every": 50}),
     "lora-3e-4": ("grpo", "LoRA (rank 16, embeddings frozen) at 3e-4",
@@ -69,12 +66,15 @@ TRIALS = {
                               {"tagged_fraction": 1.0, "grpo.learning_rate": 2e-4}),
     "correctness-only-kl": ("grpo", "no format phase, at 2e-4 with a KL penalty to the warm start (beta 0.04)",
                             {"tagged_fraction": 1.0, "grpo.learning_rate": 2e-4, "grpo.beta": 0.04}),
+    "direct-plain": ("grpo", "plain answers give the number at once (tagged ones work it out), warm start on 8000 "
+                     "problems x 1.5 epochs", {"warmstart_problems": 8000, "warmstart_epochs": 1.5,
+                                               "plain_working": False}),
+    "bigger-warmstart": ("grpo", "warm start on 8000 problems x 1.5 epochs (the control for direct-plain)",
+                         {"warmstart_problems": 8000, "warmstart_epochs": 1.5}),
     "supervised-800": ("supervised", "warm start + supervised pass on 800 gold solutions (5e-4)", {"n": 800}),
     "supervised-2000": ("supervised", "warm start + supervised pass on 2000 gold solutions (5e-4)", {"n": 2000}),
 }
 SUPERVISED_LEARNING_RATE = 5e-4
-# The demo's settings when these trials were measured; every trial starts from them (--quick keeps its sizes).
-EARLIER = {"warmstart_problems": 4000, "warmstart_epochs": 2.0, "plain_working": True}
 MARKER = ".demo-trials-output"  # in --output_dir: the folder is this script's, and its trial folders may be replaced
 WRITTEN_BY = "bench/demo_trials.py"
 DEFAULT_TRIALS = "demo,supervised-800,supervised-2000,lora-3e-4"
@@ -206,8 +206,7 @@ def main() -> None:
     from minir1.errors import UserError
     from minir1.train import configure_logging
 
-    base = settings_for(DemoSettings.quick(), {"plain_working": True}) if args.quick else settings_for(
-        DemoSettings(), EARLIER)
+    base = DemoSettings.quick() if args.quick else DemoSettings()
     for name in names:  # an unknown setting fails here, before any trial runs
         if TRIALS[name][0] == "grpo":
             settings_for(base, TRIALS[name][2])

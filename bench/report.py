@@ -310,10 +310,7 @@ def demo_trials() -> list[str]:
               "Held-out greedy accuracy on the demo's 300 problems; lenient is the last number, format or not. "
               "McNemar p is exact and two-sided, paired against the evaluation before the trial's training. "
               "A `supervised` trial trains the demo trial's warm start further on gold solutions instead of "
-              "GRPO: what a perfect teacher gives on that many prompts. Every trial starts from the demo's "
-              "settings before issue 12's last change (`EARLIER` in the script: a warm start on 4000 problems "
-              "for 2 epochs whose plain answers show their working too); the `demo` trial, \"the demo as it "
-              "ships\" in files measured then, is that earlier demo. The warm start depends on the torch thread "
+              "GRPO: what a perfect teacher gives on that many prompts. The warm start depends on the torch thread "
               "count (float sums in another order), so trials compare within a table, not with the committed "
               "2-thread demo of README; seconds are wall time, and two trials may have shared the machine's "
               "cores (the load average says).", ""]

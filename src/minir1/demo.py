@@ -1,13 +1,11 @@
 """``minir1 demo``: the whole method, offline, on a CPU, in a few minutes.
 
 1. Build a tiny Qwen2-architecture model with random weights (``minir1.tiny``).
-2. Warm start: a short supervised pass (TRL's SFTTrainer) on solved problems of a
-   synthetic arithmetic word-problem task (``minir1.synthetic``). Half of the answers
-   are in the tag format, the working in the reasoning block ("<think> 7 + 5 = 12
-   </think> <answer> 12 </answer>"), and half in plain text giving the number at once
-   ("The answer is 12."), so the model starts where a real instruct model starts: it
-   can do some of the arithmetic, uses the requested tags only part of the time, and
-   often answers without working it out.
+2. Warm start: a short supervised pass (TRL's SFTTrainer) on worked solutions of a
+   synthetic arithmetic word-problem task (``minir1.synthetic``). Half of the worked
+   solutions are in the tag format and half in plain text ("7 + 5 = 12. The answer
+   is 12."), so the model starts where a real instruct model starts: it can do some
+   of the arithmetic but uses the requested tags only part of the time.
 3. Evaluate held-out problems with ``minir1 eval``'s code: greedy (the "before"
    figures), and K samples per problem at the GRPO temperature (pass@k: how often
    sampling already finds the right answer, the headroom GRPO can turn into greedy
@@ -25,25 +23,17 @@ demo's results file, ``docs/demo-results.json`` for the committed run, and its r
 
 * Two phases, as in the Mini-R1 figure. First the format: its 13 points pay the same
   for every prompt, so within a few dozen steps every completion uses the tags. Then
-  correctness, the only reward left with any spread.
-* The arithmetic rises because the model learns to reason before answering. In the
-  tag format it works the problem out first, and that is more often right than giving
-  the number at once (the report measures both before GRPO, "Where the arithmetic can
-  gain"), so held-out lenient accuracy (the last number, format or not) rises with
-  the format. That is the R1 story in miniature: RL makes the model use the reasoning
-  it can already do. RL can only sharpen what sampling already finds, which is why the
-  report also gives pass@k against greedy accuracy before GRPO.
-* What changed for issue 12, and why. The demo's earlier warm start (4000 problems x
-  2 epochs, plain answers with their working too) left lenient accuracy flat under
-  GRPO: each arithmetic fact is rewarded only on the few prompts that use it, and in
-  the demo's minutes GRPO did not sharpen the facts themselves. A perfect teacher on
-  as many prompts did not either: a supervised pass on the gold solutions of 800
-  problems of the GRPO pool (as many prompts as 100 GRPO steps see) did not raise
-  lenient accuracy, while 2000 did (``bench/demo_trials.py``; figures in
-  BENCHMARKS.md, "Demo tuning trials", all from that earlier warm start). Twice as many
-  distinct problems for 1.5 epochs taught the warm start far more arithmetic in
-  about the same time, and plain answers without working give GRPO a better way of
-  answering to find: the working.
+  correctness, the only reward left with any spread, keeps rising, and so does the
+  held-out accuracy measured during training.
+* The arithmetic moves much less than the format. Each arithmetic fact is rewarded
+  only on the few prompts that use it, so in a few minutes GRPO sharpens it far less
+  than the format; the lenient accuracy (the last number, format or not) shows how
+  much. RL can only sharpen what sampling already finds, which is why the report
+  gives pass@k against greedy accuracy before GRPO. How far a perfect teacher would
+  go on as many prompts is measured too: a supervised pass from the demo's warm start
+  on the gold solutions of 800 problems of the GRPO pool (as many prompts as 100 GRPO
+  steps see) does not raise lenient accuracy either, while 2000 do
+  (``bench/demo_trials.py``; figures in BENCHMARKS.md, "Demo tuning trials").
 * A small learning rate (5e-5, 8 prompts per step). At 2e-4 and above GRPO erased
   arithmetic the warm start had taught, the held-out answers collapsing onto a few
   frequent numbers. The format phase is not the cause: with every warm-start
@@ -51,12 +41,24 @@ demo's results file, ``docs/demo-results.json`` for the committed run, and its r
   spread, GRPO at 5e-5 leaves lenient accuracy where it was and at 2e-4 lowers it,
   with or without a KL penalty to the warm start (the ``correctness-only`` trials of
   ``bench/demo_trials.py``). In earlier trials, not recorded in ``bench/``, 16 or 32
-  prompts per step, TRL's loss on the highest-entropy tokens only, per-reward
-  normalisation and no std scaling did not raise held-out lenient accuracy either, and two-step problems and a model twice as wide did not
+  prompts per step, TRL's loss on the highest-entropy tokens
+  only, per-reward normalisation and no std scaling did not raise held-out lenient
+  accuracy either, and two-step problems and a model twice as wide did not
   warm-start to usable arithmetic within the demo's minutes. LoRA (embeddings
   frozen) and three times as many steps did not raise it either, and temperature
   1.0 lowered it: these are trials of ``bench/demo_trials.py``, with their figures
   in BENCHMARKS.md.
+* Plain answers that skip the working (``plain_working=False``) let GRPO raise the
+  arithmetic for one seed and not for another, so the demo does not use them. With
+  them, and a warm start on 8000 problems for 1.5 epochs, the warm-started model
+  answered greedily in plain text, the number at once, and GRPO's rewards moved it to
+  the tag format, where it works the problem out: held-out lenient accuracy rose by
+  more than 10 points with seed 0. With seed 1 the same settings tipped the warm
+  start's half-and-half format choice the other way: greedy decoding used the tags
+  from the start, and lenient accuracy did not move. Which way it tips depends on
+  float rounding as much as on the seed, so a figure that depends on it would not
+  reproduce on another machine (the ``direct-plain`` trials of
+  ``bench/demo_trials.py``, with their figures in BENCHMARKS.md).
 * The held-out problems are drawn from the same distribution as the training ones
   (same operations and operand range, other seeds): the gain is not bought with an
   easier test set.
@@ -98,12 +100,11 @@ class DemoSettings:
                                                       "num_hidden_layers": 4, "num_attention_heads": 4,
                                                       "num_key_value_heads": 2})
     max_operand: int = 9  # operands 2..max_operand, for the warm start, GRPO and held-out problems alike
-    # More distinct problems, fewer passes: 8000 x 1.5 epochs taught far more arithmetic than 4000 x 2
-    warmstart_problems: int = 8000
-    warmstart_epochs: float = 1.5
+    warmstart_problems: int = 4000
+    warmstart_epochs: float = 2.0
     warmstart_learning_rate: float = 2e-3  # a random 0.4M-parameter model: far above a real model's 2e-5
-    tagged_fraction: float = 0.5  # warm-start answers in the tag format, their working in the reasoning block
-    plain_working: bool = False  # plain-text answers show their working too (the demo before issue 12's last change)
+    tagged_fraction: float = 0.5
+    plain_working: bool = True  # plain-text answers show their working; False: they give the number at once
     grpo_problems: int = 4000
     held_out: int = 300
     pass_k: int = 8  # samples per problem for pass@k before GRPO
@@ -138,18 +139,18 @@ class DemoSettings:
         return s
 
 
-def plain_completion(problem, working: bool = False) -> str:
-    """An answer without tags, as a model that ignores the requested format writes it: the number at once
-    ("The answer is 12."), or with ``working`` after the worked steps ("7 + 5 = 12\nThe answer is 12.")."""
+def plain_completion(problem, working: bool = True) -> str:
+    """An answer without tags, as a model that ignores the requested format writes it: after the worked steps
+    ("7 + 5 = 12\nThe answer is 12."), or without ``working`` the number at once ("The answer is 12.")."""
     from .prompts import solution_steps
 
     answer = f"The answer is {problem.answer}."
     return f"{solution_steps(problem.solution)}\n{answer}" if working else answer
 
 
-def warmstart_rows(problems, tagged_fraction: float, seed: int, plain_working: bool = False) -> list[dict]:
-    """Prompt-completion rows: ``tagged_fraction`` of them in the tag format with the working in the reasoning
-    block, the rest in plain text (see :func:`plain_completion`)."""
+def warmstart_rows(problems, tagged_fraction: float, seed: int, plain_working: bool = True) -> list[dict]:
+    """Prompt-completion rows: ``tagged_fraction`` of them in the tag format, the rest in plain text (see
+    :func:`plain_completion`)."""
     from .prompts import build_prompt
     from .warmstart import sft_rows
 
@@ -255,8 +256,8 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
     lap("build", t)
 
     t = time.perf_counter()
-    _stage(2, f"warm start: supervised pass on {len(sft_problems)} solved problems "
-              f"({s.tagged_fraction:.0%} in the tag format with their working, {s.warmstart_epochs:g} epochs)")
+    _stage(2, f"warm start: supervised pass on {len(sft_problems)} worked solutions "
+              f"({s.tagged_fraction:.0%} in the tag format, {s.warmstart_epochs:g} epochs)")
     warm = warm_start(str(base), warmstart_rows(sft_problems, s.tagged_fraction, seed, s.plain_working),
                       out / "warmstart",
                       epochs=s.warmstart_epochs, learning_rate=s.warmstart_learning_rate, batch_size=16, seed=seed)
@@ -305,8 +306,6 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
     results = {
         "before": _brief(before), "after": _brief(after),
         "pass_at_k_before": pass_at_k_summary(out / "eval-before-sampled", sampled, temperature),
-        "before_by_format": {"greedy": by_format(out / "eval-before"),
-                             "sampled": by_format(out / "eval-before-sampled")},
         "mcnemar": comparison["mcnemar"], "fixed": comparison["b_only"], "broken": comparison["a_only"],
         "lenient_mcnemar": lenient["mcnemar"], "lenient_fixed": lenient["fixed"], "lenient_broken": lenient["broken"],
         "reward_curve": reward_curve(result.run_dir), "emergence": emergence(result.run_dir / "eval_samples.jsonl"),
@@ -352,22 +351,6 @@ def lenient_comparison(a: Path, b: Path) -> dict:
     fixed = sum(rb[i]["lenient_correct"] and not ra[i]["lenient_correct"] for i in ra)
     broken = sum(ra[i]["lenient_correct"] and not rb[i]["lenient_correct"] for i in ra)
     return {"fixed": fixed, "broken": broken, "mcnemar": asdict(mcnemar(broken, fixed))}
-
-
-def by_format(folder: Path) -> dict:
-    """Lenient accuracy of an evaluation's completions split by whether they are in the tag format.
-
-    In the demo's warm start, answers in the tag format show their working and plain ones give
-    the number at once, so this says how much the working is worth before GRPO.
-    """
-    counts = {"tagged": [0, 0], "plain": [0, 0]}
-    for r in _records(folder).values():
-        for c in r.get("samples", [r]):
-            k = counts["tagged" if c["format_ok"] else "plain"]
-            k[0] += 1
-            k[1] += bool(c["lenient_correct"])
-    return {name: {"n": n, "lenient_accuracy": round(right / n, 4) if n else None}
-            for name, (n, right) in counts.items()}
 
 
 def pass_at_k_summary(folder: Path, summary: dict, temperature: float) -> dict:
@@ -477,28 +460,6 @@ def _phases(quarters: list[dict]) -> str:
             "first and correctness, the only reward left with any spread, rising after it.")
 
 
-def _working_lines(split: dict | None, s: DemoSettings) -> list[str]:
-    """What the working is worth before GRPO: lenient accuracy of tagged (worked) and plain completions."""
-    if not split or s.plain_working:
-        return []
-
-    def part(d: dict, what: str) -> str:
-        def one(name: str, where: str) -> str:
-            x = d[name]
-            right = _pct(x["lenient_accuracy"]) if x["n"] else "none"
-            return f"{right} of {x['n']} {what}{where}"
-        return f"{one('tagged', ' in the tag format')} and {one('plain', ' in plain text')}"
-
-    return [
-        "Where the arithmetic can gain: the warm start's answers in the tag format work the problem out in the "
-        "reasoning block, its plain answers give the number at once. Before GRPO the last number was right in "
-        f"{part(split['sampled'], 'sampled completions')}; greedy, in {part(split['greedy'], 'completions')}. "
-        "The format reward moves the model to the tag format, and the working that comes with it is what raises "
-        "the arithmetic (the lenient accuracy) below: reasoning before answering pays, as in R1.",
-        "",
-    ]
-
-
 def _lenient_sentence(b: dict, a: dict, ml: dict) -> str:
     change = 100 * (a["lenient_accuracy"] - b["lenient_accuracy"])
     return (f"The arithmetic itself (lenient accuracy) moved {change:+.1f} points (McNemar p = {ml['p_exact']:.2g}); "
@@ -515,9 +476,8 @@ def report(results: dict, s: DemoSettings) -> str:
         "",
         f"A tiny Qwen2-architecture model ({s.model_size['num_hidden_layers']} layers, hidden "
         f"{s.model_size['hidden_size']}, random initial weights), warm-started ({s.warmstart_epochs:g} epochs) on "
-        f"{s.warmstart_problems} solved synthetic one-step arithmetic word problems (operands 2 to "
-        f"{s.max_operand}; {s.tagged_fraction:.0%} of them in the tag format with the working in the reasoning "
-        f"block, the rest in plain text, {'with the working too' if s.plain_working else 'the number at once'}), then "
+        f"{s.warmstart_problems} worked solutions of synthetic one-step arithmetic word problems (operands 2 to "
+        f"{s.max_operand}; {s.tagged_fraction:.0%} of them in the tag format, the rest in plain text), then "
         f"trained with GRPO for {c['steps']} steps ({g['per_device_train_batch_size'] // g['num_generations']} "
         f"prompts x {g['num_generations']} completions per step, learning rate {g['learning_rate']:g}, temperature "
         f"{g['temperature']:g}) with the Mini-R1 rewards (13-point format rubric + 10 points for a correct answer). "
@@ -536,7 +496,6 @@ def report(results: dict, s: DemoSettings) -> str:
         f"Greedy decoding gets {_pct(b['accuracy'])} strict and {_pct(b['lenient_accuracy'])} lenient on all "
         f"{b['n']}: the gap to pass@{pk['k']} is what GRPO can turn into greedy accuracy.",
         "",
-        *_working_lines(results.get("before_by_format"), s),
         "## Reward curve",
         "",
         "![rewards](rewards.png)",
