@@ -58,7 +58,10 @@ demo's results file, ``docs/demo-results.json`` for the committed run, and its r
   from the start, and lenient accuracy did not move. Which way it tips depends on
   float rounding as much as on the seed, so a figure that depends on it would not
   reproduce on another machine (the ``direct-plain`` trials of
-  ``bench/demo_trials.py``, with their figures in BENCHMARKS.md).
+  ``bench/demo_trials.py``, with their figures in BENCHMARKS.md). Their control,
+  the same warm start with the working in the plain answers too
+  (``bigger-warmstart``), starts with far more of the arithmetic right and leaves
+  GRPO little of it to raise.
 * The held-out problems are drawn from the same distribution as the training ones
   (same operations and operand range, other seeds): the gain is not bought with an
   easier test set.
