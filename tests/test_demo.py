@@ -76,7 +76,7 @@ def test_warm_start_plain_answers_show_their_working_or_give_the_number_at_once(
 
     worked, direct = texts(), texts(plain_working=False)
     tagged = [t for t in worked if t.startswith("<think>")]
-    assert 0 < len(tagged) < len(worked)
+    assert len(tagged) == 15  # of 40: the rows the seed tags, the same as before the option existed
     for p, w, d in zip(problems, worked, direct, strict=True):
         steps = p.solution.split("\n")[0]  # "a op b = c"
         if w in tagged:  # the same problems are tagged either way, with the working in the reasoning block
