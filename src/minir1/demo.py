@@ -61,8 +61,7 @@ demo's results file, ``docs/demo-results.json`` for the committed run, and its r
   other float rounding might (the ``direct-plain`` trials of ``bench/demo_trials.py``,
   with their figures in BENCHMARKS.md). Their control (seed 0), the same warm start
   with the working in the plain answers too (``bigger-warmstart``), starts with far
-  more of the arithmetic right (86.7% lenient before GRPO against 43.0% for the
-  ``demo`` trial's warm start, both on one torch thread) and leaves GRPO little of
+  more of the arithmetic right (86.7% lenient before GRPO) and leaves GRPO little of
   it to raise.
 * The held-out problems are drawn from the same distribution as the training ones
   (same operations and operand range, other seeds): the gain is not bought with an
