@@ -85,6 +85,30 @@ def test_warm_start_plain_answers_show_their_working_or_give_the_number_at_once(
             assert (w, d) == (f"{steps}\nThe answer is {p.answer}.", f"The answer is {p.answer}.")
 
 
+def test_plain_working_reaches_the_warm_start(tmp_path, monkeypatch):
+    """DemoSettings.plain_working is what the demo's supervised pass trains on (stopped before training)."""
+    import minir1.warmstart
+    from minir1.demo import DemoSettings, run_demo
+
+    class Stop(Exception):
+        pass
+
+    seen = {}
+
+    def capture(model, rows, output_dir, **kwargs):
+        seen["rows"] = rows
+        raise Stop
+
+    monkeypatch.setattr(minir1.warmstart, "warm_start", capture)
+    settings = DemoSettings.quick()
+    settings.plain_working = False
+    with pytest.raises(Stop):
+        run_demo(tmp_path / "demo", settings=settings)
+    plain = [r["completion"][0]["content"] for r in seen["rows"]
+             if not r["completion"][0]["content"].startswith("<think>")]
+    assert plain and all(t.startswith("The answer is ") and " = " not in t for t in plain)
+
+
 @pytest.mark.slow
 def test_demo_grpo_learns(tmp_path):
     """The full demo: the format first, then correctness; a clear held-out strict gain, the arithmetic kept.

@@ -232,7 +232,8 @@ def test_export_is_base_plus_adapter_merged_then_cast(lora_run, real_model, tmp_
     assert set(exported) == set(reference)
     for name, tensor in exported.items():
         assert torch.equal(tensor, reference[name]), name
-    assert AutoTokenizer.from_pretrained(out)("What is 2 + 3?")["input_ids"] == tokenizer("What is 2 + 3?")["input_ids"]
+    question = "What is 2 + 3?"
+    assert AutoTokenizer.from_pretrained(out)(question)["input_ids"] == tokenizer(question)["input_ids"]
     del merged
     base_only = greedy_ids(AutoModelForCausalLM.from_pretrained(real_model, dtype=torch.float32), tokenizer,
                            questions)
