@@ -127,6 +127,16 @@ class HealthMonitor:
         return None
 
 
+class ContiguousHeadInput(TrainerCallback):
+    """Installs :func:`minir1.models.contiguous_head_input` on the model TRL trains and samples from."""
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        from .models import contiguous_head_input
+
+        if model is not None:
+            contiguous_head_input(model)
+
+
 # --- metrics --------------------------------------------------------------------------------
 
 

@@ -88,6 +88,18 @@ def cpu_runs_bf16() -> bool:
     return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
 
 
+def cpu_training_dtype(model: str | os.PathLike, lora: bool) -> str:
+    """The dtype ``minir1 train`` loads a model's weights in on a CPU, unless told otherwise.
+
+    bf16 for the frozen base weights of a LoRA run when the model was saved in bf16 and the
+    CPU has bf16 instructions: there a real 0.5B model's GRPO step ran several times faster
+    than with fp32 weights (``bench/real_grpo_speed.py``; figures in BENCHMARKS.md); the LoRA
+    adapters, the weights that train, stay fp32 (peft's default). Else fp32: weights that
+    train in full fine-tuning, a model saved in fp32 (minir1's tiny ones), a CPU without bf16.
+    """
+    return "bfloat16" if lora and cpu_runs_bf16() and saved_dtype(model) == "bfloat16" else "float32"
+
+
 def saved_dtype(model: str | os.PathLike | None) -> str | None:
     """The dtype a model's config says its weights were saved in (``"bfloat16"``...), or None when unknown."""
     if model is None:
@@ -200,6 +212,23 @@ def _adapter_base(path: Path) -> str:
     return base
 
 
+def contiguous_head_input(model) -> None:
+    """Give the model's output layer a contiguous input, with a forward pre-hook (once per model).
+
+    Generation's first pass feeds the output layer only the last position of each row: a
+    strided view. On a CPU, PyTorch multiplies a strided bf16 input by that layer (151,936
+    rows for Qwen2.5) through a batched product that first copies the whole weight once per
+    row, seconds per call with a LoRA-wrapped real model; a contiguous copy of the input costs
+    nothing by comparison (``bench/real_grpo_speed.py``, BENCHMARKS.md). Training and
+    evaluation both install it.
+    """
+    head = model.get_output_embeddings()
+    if head is None or getattr(head, "_minir1_contiguous_input", False):
+        return
+    head.register_forward_pre_hook(lambda module, args: (args[0].contiguous(), *args[1:]) if args else None)
+    head._minir1_contiguous_input = True
+
+
 def load_tokenizer(model: str, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
@@ -220,6 +249,7 @@ def load_for_inference(spec: ModelSpec, dtype: str = "auto", trust_remote_code: 
     device, torch_dtype = device_and_dtype(dtype, model_path)
     tokenizer = load_tokenizer(spec.model, trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+    contiguous_head_input(model)
     if spec.adapter:
         from peft import PeftModel
 

@@ -75,6 +75,10 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
                              limit=cfg.data_limit)
     held_out = load_problems(cfg.eval_data, limit=cfg.eval_limit) if cfg.eval_every else None
     model_path = resolve_model(cfg.model)
+    if args.use_cpu and "model_init_kwargs" not in cfg.given:
+        from .models import cpu_training_dtype
+
+        cfg.trl["model_init_kwargs"] = args.model_init_kwargs = {"dtype": cpu_training_dtype(model_path, cfg.lora)}
     reward_fns, weights = rewards.resolve(cfg.reward_names, cfg.weights)
     rows = prompt_rows(problems, cfg.style, cfg.system_prompt, cfg.prefill)
     if cfg.prefill:
@@ -85,7 +89,15 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     from datasets import Dataset
     from trl import GRPOTrainer
 
-    from .callbacks import GracefulStop, MetricsLogger, PeriodicEval, ProgressBar, SampleRecorder, use_progress_bar
+    from .callbacks import (
+        ContiguousHeadInput,
+        GracefulStop,
+        MetricsLogger,
+        PeriodicEval,
+        ProgressBar,
+        SampleRecorder,
+        use_progress_bar,
+    )
 
     on_gpu = torch.cuda.is_available()
     if cfg.sample_every:
@@ -94,7 +106,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     metrics = MetricsLogger(run, args.per_device_train_batch_size * args.gradient_accumulation_steps * world_size(),
                             health_monitor(cfg))
     stop = GracefulStop()
-    ours = [metrics, stop]
+    ours = [metrics, stop, ContiguousHeadInput()]
     if held_out:
         ours.append(PeriodicEval(cfg.eval_every, held_out, cfg.style, cfg.system_prompt,
                                  args.max_completion_length, metrics, prefill=cfg.prefill))
