@@ -55,7 +55,7 @@ def rates(summary: dict) -> dict:
     for key, field in (("format", "format_rate"), ("strict", "accuracy"), ("lenient", "lenient_accuracy")):
         count = round(summary[field] * n)
         low, high = wilson(count, n)
-        out[key] = {"rate": count / n, "count": count, "ci95": [round(low, 4), round(high, 4)]}
+        out[key] = {"rate": count / n, "count": count, "ci_low": round(low, 4), "ci_high": round(high, 4)}
     out["mean_length"] = summary.get("mean_length")
     out["truncation_rate"] = summary.get("truncation_rate")
     return out

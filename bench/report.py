@@ -330,10 +330,56 @@ def demo_trials() -> list[str]:
     return lines
 
 
+def real_grpo() -> list[str]:
+    lines = ["## A real model learns on a CPU: GRPO with the `mini-r1-cpu` recipe", ""]
+    r = load("real-grpo")
+    if r is None:
+        return lines + not_measured("python bench/real_grpo.py --output_dir runs/real-grpo")
+    f, h = r["figures"], r["figures"]["held_out"]
+    rows = [[when, s["n"] if "n" in s else h["n"], _rate(s["format"]), _rate(s["strict"]), _rate(s["lenient"]),
+             fmt(s.get("mean_length"), ".1f"), f"{100 * s['truncation_rate']:.0f}%"]
+            for when, s in (("before GRPO", h["before"]), (f"after {f['steps']} GRPO steps", h["after"]))]
+    lines += [f"{f['model']}, GRPO from the cold start with the `{f['recipe']}` recipe: {f['steps']} steps in "
+              f"{f['train_seconds'] / 60:.0f} minutes of training ({f['seconds_per_step']} s per step). Held-out: "
+              f"the first {h['n']} GSM8K test problems, {h['prompt']}, {h['decoding']}, at most "
+              f"{h['max_new_tokens']} new tokens, the same command before and after; 95% Wilson intervals.", "",
+              *table(["held-out", "problems", "format ok", "strict", "lenient", "mean length", "truncated"], rows),
+              "", f"McNemar's exact test: strict p = {h['mcnemar_strict_p']:.2g} ({h['strict_fixed']} problems "
+              f"wrong -> right, {h['strict_broken']} right -> wrong); lenient p = {h['mcnemar_lenient_p']:.2g} "
+              f"({h['lenient_fixed']} and {h['lenient_broken']}). The format reward first reached 90% of its "
+              f"maximum (averaged over 5 steps) at step {f['format_reward_90pct_step']}.", "",
+              f"![reward curve]({f['plot']})", "", provenance(r), ""]
+    return lines
+
+
+def real_grpo_speed() -> list[str]:
+    lines = ["## GRPO step cost on a real model on a CPU", ""]
+    files = sorted(RESULTS.glob("real-grpo-speed*.json"))
+    if not files:
+        return lines + not_measured("python bench/real_grpo_speed.py")
+    for path in files:
+        r = load(path.stem)
+        f = r["figures"]
+        rows = []
+        for name, s in f["setups"].items():
+            settings = ", ".join(f"{k}={v}" for k, v in s["settings"].items())
+            if "seconds_per_step" not in s:
+                rows.append([f"`{name}`", settings, "failed: " + s["runs"][-1].get("error", ""), "", "", "", ""])
+                continue
+            phases = ", ".join(f"{k} {v}" for k, v in s["seconds_per_step_by_phase"].items())
+            rows.append([f"`{name}`", settings, f"{s['seconds_per_step']:.1f}", f"{s['generated_tokens_per_second']:.1f}",
+                         phases, s["peak_cpu_memory_gb"], f"{f.get('speedup_vs_before', {}).get(name, '')}x"])
+        lines += [f"{f['model']}. Work per step: {f['work_per_step']}; {f['timed_steps_per_run']} timed step(s) "
+                  f"per run after a warm-up step, {f['rounds']} round(s) in the order {', '.join(f['order'])}.", "",
+                  *table(["setup", "settings", "s/step", "generated tokens/s", "seconds per step by phase",
+                          "peak memory (GB)", "speed vs before"], rows), "", provenance(r), ""]
+    return lines
+
+
 # In the order they appear in BENCHMARKS.md.
 SECTIONS: list[Callable[[], list[str]]] = [header, grpo_step, rollout, generation, processes, recipe_step, score,
-                                           time_to_accuracy, real_cold_start, real_eval_speed,
-                                           demo_trials]
+                                           time_to_accuracy, real_cold_start, real_eval_speed, real_grpo,
+                                           real_grpo_speed, demo_trials]
 
 
 def render() -> str:

@@ -57,6 +57,7 @@ class Snapshot(TrainerCallback):
     def on_train_end(self, args, state, control, model=None, **kwargs):
         self.changed = {n for n, p in model.named_parameters() if fingerprint(p) != self.before[n]}
         self.trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        self.dtypes = {n: p.dtype for n, p in model.named_parameters()}
 
 
 def check_run_files(run, steps):
@@ -181,6 +182,18 @@ def test_a_lora_step_moves_only_the_adapter(lora_run):
     assert snap.changed and all("lora_" in n for n in snap.changed), "only LoRA weights may move"
     assert {n for n in snap.trainable if "lora_B" in n} <= snap.changed, "every LoRA B matrix learned"
     assert (result.final_dir / "adapter_config.json").is_file()
+
+
+def test_a_lora_run_on_a_cpu_trains_fp32_adapters_on_bf16_base_weights_where_the_cpu_has_bf16(lora_run):
+    """minir1 train's CPU rule (models.cpu_training_dtype) reaches the model TRL trains, and is what the run saved."""
+    from minir1.models import cpu_runs_bf16
+
+    result, snap, _ = lora_run
+    base = torch.bfloat16 if cpu_runs_bf16() else torch.float32
+    assert {snap.dtypes[n] for n in snap.trainable} == {torch.float32}, "the weights that train stay fp32"
+    assert {d for n, d in snap.dtypes.items() if n not in snap.trainable} == {base}
+    saved = json.loads((result.run_dir / "grpo_config.json").read_text())
+    assert saved["model_init_kwargs"] == {"dtype": str(base).removeprefix("torch.")}
 
 
 def test_an_interrupted_run_resumes_and_completes(lora_run):

@@ -69,7 +69,7 @@ def test_lora_smoke_moves_only_the_adapter_and_writes_the_run_folder(lora_run, t
     for key in KEYS:
         assert all(key in r for r in records), key
     assert any(r["grad_norm"] > 0 for r in records)
-    assert {p.name for p in run.iterdir()} >= {"config.yaml", "grpo_config.json", "launches.jsonl", "metrics.jsonl",
+    assert {p.name for p in run.iterdir()} >= {".minir1-run", "config.yaml", "grpo_config.json", "launches.jsonl", "metrics.jsonl",
                                                "samples.jsonl", "checkpoint-2", "checkpoint-4", "final", "plots",
                                                "summary.json", "README.md"}
     assert (run / "final" / "adapter_config.json").is_file()
@@ -134,9 +134,16 @@ def test_overwrite_replaces_only_a_run_folder_and_only_after_every_check(tmp_pat
     with pytest.raises(UserError, match="is not a minir1 run folder .* --overwrite only replaces run folders"):
         train(tiny_cfg(tmp_path, tiny_model, output_dir=str(unrelated), overwrite=True))
     assert (unrelated / "thesis.tex").read_text() == "years of work"
+    # many projects keep a config.yaml at their root: that does not make them a run
+    (unrelated / "config.yaml").write_text("title: thesis\n")
+    (unrelated / "launches.jsonl").write_text("{}\n")
+    with pytest.raises(UserError, match="is not a minir1 run folder .* --overwrite only replaces run folders"):
+        train(tiny_cfg(tmp_path, tiny_model, output_dir=str(unrelated), overwrite=True))
+    assert (unrelated / "thesis.tex").read_text() == "years of work"
 
     run = tmp_path / "old-run"
     run.mkdir()
+    (run / ".minir1-run").write_text("written by minir1 train\n")
     (run / "config.yaml").write_text("model: tiny\n")
     (run / "metrics.jsonl").write_text('{"step": 1}\n')
     before = snapshot(run)

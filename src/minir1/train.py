@@ -38,6 +38,9 @@ from .models import resolve_model
 
 log = logging.getLogger("minir1")
 
+# Written into every run folder minir1 train creates: the only folders --overwrite replaces.
+RUN_MARKER = ".minir1-run"
+
 # What a resumed run may change: how long it trains and what it records, never what it learns from or how.
 RESUMABLE = ("max_steps", "num_train_epochs", "save_steps", "save_total_limit", "logging_steps", "report_to",
              "log_completions", "plot", "push_final_to", "sample_every", "num_samples", "eval_every", "eval_limit",
@@ -203,8 +206,9 @@ def latest_checkpoint(run: Path) -> Path:
 
 
 def is_run_folder(path: Path) -> bool:
-    """A folder minir1 train wrote (the only kind --overwrite replaces)."""
-    return (path / "config.yaml").is_file() or (path / "launches.jsonl").is_file()
+    """A folder minir1 train created: it holds :data:`RUN_MARKER`, which nothing else writes (a stray
+    ``config.yaml``, which many projects keep at their root, does not make a folder a run)."""
+    return (path / RUN_MARKER).is_file()
 
 
 def check_run_dir(cfg: TrainConfig) -> bool:
@@ -216,7 +220,7 @@ def check_run_dir(cfg: TrainConfig) -> bool:
     if run.exists() and not run.is_dir():
         raise UserError(f"output_dir {run} is a file: give a folder path")
     if cfg.resume:
-        if not is_run_folder(run):
+        if not (run / "config.yaml").is_file():
             raise UserError(f"nothing to resume in {run}: it is not a minir1 run folder (no config.yaml)")
         return False
     if not run.exists() or not any(run.iterdir()):
@@ -225,8 +229,8 @@ def check_run_dir(cfg: TrainConfig) -> bool:
         raise UserError(f"run folder {run} already exists: pass --overwrite to replace it, --resume to "
                         "continue it, or choose another --output_dir")
     if not is_run_folder(run):
-        raise UserError(f"{run} is not a minir1 run folder (no config.yaml or launches.jsonl), and --overwrite only "
-                        "replaces run folders: choose another --output_dir")
+        raise UserError(f"{run} is not a minir1 run folder (no {RUN_MARKER}, which minir1 train writes), and "
+                        "--overwrite only replaces run folders: choose another --output_dir")
     for what, path in (("model", cfg.model), ("data", cfg.data), ("eval_data", cfg.eval_data)):
         p = Path(path).expanduser()
         if p.exists() and p.resolve().is_relative_to(run.resolve()):
@@ -292,6 +296,8 @@ def prepare_run_dir(cfg: TrainConfig, command: str | None, args, replace: bool) 
         if replace:
             shutil.rmtree(run)
         run.mkdir(parents=True, exist_ok=True)
+        (run / RUN_MARKER).write_text("written by minir1 train: --overwrite may replace this folder\n",
+                                      encoding="utf-8")
         save_config(cfg, run / "config.yaml", command)
         (run / "grpo_config.json").write_text(json.dumps(_json(args.to_dict()), indent=2) + "\n", encoding="utf-8")
         with (run / "launches.jsonl").open("a", encoding="utf-8") as f:
