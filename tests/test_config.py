@@ -375,6 +375,7 @@ def minir1(*args):
         (["--config", "tiny", "--data", "/no/such.jsonl"], "data file not found: /no/such.jsonl"),
         (["--config", "tiny", "--resume"], "nothing to resume in"),
         (["--config", "tiny", "--data_limit", "-3"], "data_limit must be at least 1, got -3"),
+        (["--config", "tiny", "--lora_target_modules", "bogus_proj"], "the model has no module named 'bogus_proj'"),
     ],
 )
 def test_train_cli_errors_are_one_line_before_any_model_loads(tmp_path, args, message):

@@ -82,6 +82,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
         from .models import cpu_training_dtype
 
         cfg.trl["model_init_kwargs"] = args.model_init_kwargs = {"dtype": cpu_training_dtype(model_path, cfg.lora)}
+    check_lora_targets(cfg, model_path, args.trust_remote_code)
     reward_fns, weights = rewards.resolve(cfg.reward_names, cfg.weights)
     rows = prompt_rows(problems, cfg.style, cfg.system_prompt, cfg.prefill)
     if cfg.prefill:
@@ -166,6 +167,27 @@ def lora_config(cfg: TrainConfig):
         targets = "all-linear"
     return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=targets, task_type="CAUSAL_LM")
+
+
+def check_lora_targets(cfg: TrainConfig, model_path: str, trust_remote_code: bool) -> None:
+    """Every LoRA target names a module of the model, checked on an empty (meta-device) copy of it before any
+    folder is made: peft would otherwise fail inside the trainer's constructor, after the run folder exists."""
+    targets = cfg.lora_target_modules
+    if not cfg.lora or targets == ["all-linear"]:
+        return
+    from accelerate import init_empty_weights
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_path,
+                                                                            trust_remote_code=trust_remote_code))
+    names = [n for n, _ in model.named_modules() if n]
+    leaves = sorted({n.rsplit(".", 1)[-1] for n in names})
+    for target in targets:
+        if not any(n == target or n.endswith("." + target) for n in names):
+            close = [x for x in leaves if x.endswith("_proj")] or leaves
+            raise UserError(f"lora_target_modules: the model has no module named {target!r} (its linear layers "
+                            f"include {', '.join(close[:8])}; or use all-linear)")
 
 
 def render_prefilled(rows: list[dict], model_path: str, trust_remote_code: bool) -> list[dict]:
