@@ -9,7 +9,7 @@ stopped and redoes nothing finished:
 1. ``minir1 eval`` of the base model on the first ``--limit`` GSM8K test problems with the
    bare ``think`` prompt (the cold start), greedy, at most ``--max_new_tokens`` new tokens;
 2. ``minir1 train --config mini-r1-cpu`` from that base model (``--resume`` when the run
-   folder already holds a checkpoint);
+   folder exists: it continues from its last checkpoint, and a finished run does nothing);
 3. ``minir1 eval --adapter RUN`` with the same prompt and settings;
 4. the figures: format, strict and lenient accuracy before and after with 95% Wilson
    intervals, McNemar's exact test on the strict and on the lenient verdicts, the step at
@@ -135,7 +135,7 @@ def main() -> None:
     if args.max_steps:
         train += ["--max_steps", str(args.max_steps)]
     train += train_extra
-    if any(run_dir.glob("checkpoint-*/trainer_state.json")):
+    if (run_dir / "config.yaml").is_file():  # started before: continue it (a finished run does nothing)
         train = minir1 + ["train", "--resume", "--output_dir", str(run_dir)] + (
             ["--max_steps", str(args.max_steps)] if args.max_steps else [])
     seconds["train_this_launch"] = run(train)

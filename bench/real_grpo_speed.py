@@ -8,14 +8,14 @@ number of completions per step and the same length limit, LoRA rank 16 / alpha 3
 every linear layer, the mini-r1 rewards. Only how the work is computed changes:
 
 * ``before``: minir1 before this benchmark on a CPU: fp32 weights (it loaded the model in
-  fp32 without CUDA), micro-batches of 4 completions x 4 accumulation steps (the shape
-  that fit 24 GB).
+  fp32 without CUDA), one micro-batch, the output layer's input as generation hands it.
 * ``bf16-weights``: the frozen base weights in bf16 (``model_init_kwargs: {dtype:
-  bfloat16}``), the LoRA adapters in fp32 (peft's default), micro-batches 4 x 4.
-* ``bf16-weights-8x2``: the same with micro-batches of 8 x 2.
-* ``bf16-weights-16x1``: the same with one micro-batch of 16.
-* ``bf16-weights-paged``: 4 x 4 with TRL's transformers continuous batching
-  (``use_transformers_paged``) instead of ``generate``.
+  bfloat16}``), the LoRA adapters in fp32 (peft's default); nothing else changed.
+* ``after``: minir1 now: bf16 base weights and a contiguous input to the output layer
+  (``minir1.models.contiguous_head_input``).
+* ``after-4x2``, ``after+checkpointing``, ``after-4x2+checkpointing``: the same in
+  micro-batches of half the step, and with activation checkpointing: peak memory per
+  micro-batch size, with and without checkpointing.
 
 Where the time goes: TRL times its phases with ``trl.extras.profiling`` (generation,
 reward scoring, the loss's forward pass); a child process started by this script
@@ -26,8 +26,8 @@ completion lengths, so a setup whose completions run longer shows it in its toke
 Setups run in alternating order over rounds (A B ... B A), and a setup's speed-up is
 the median over rounds of ``before``'s seconds per step over its own, within a round.
 
-    python bench/real_grpo_speed.py                             # 2 prompts x 8, 256 new tokens, 2 timed steps
-    python bench/real_grpo_speed.py --setups before,bf16-weights --max_completion_length 128 --name short
+    python bench/real_grpo_speed.py                          # the mini-r1-cpu recipe's work: 1 prompt x 8, 160 tokens
+    python bench/real_grpo_speed.py --setups before,after --prompts 2 --max_completion_length 256 --name 2x8
 """
 
 from __future__ import annotations
@@ -43,15 +43,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import load_average, median, record, schedule, whole_cycles  # noqa: E402
 
 PHASES_LOG = "MINIR1_BENCH_PHASES"
-BEFORE = {"model_init_kwargs": {"dtype": "float32"}, "per_device_train_batch_size": 4,
-          "gradient_accumulation_steps": 4}
-BF16 = {"model_init_kwargs": {"dtype": "bfloat16"}}
+NO_HEAD_HOOK = "MINIR1_BENCH_NO_HEAD_HOOK"  # the child leaves the output layer's input as generation hands it
+FP32, BF16 = {"model_init_kwargs": {"dtype": "float32"}}, {"model_init_kwargs": {"dtype": "bfloat16"}}
+HALF = {"_micro_batches": 2}
+CHECKPOINTING = {"activation_checkpointing": True}
 SETUPS = {
-    "before": BEFORE,
-    "bf16-weights": {**BEFORE, **BF16},
-    "bf16-weights-8x2": {**BF16, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 2},
-    "bf16-weights-16x1": {**BF16, "per_device_train_batch_size": 16, "gradient_accumulation_steps": 1},
-    "bf16-weights-paged": {**BEFORE, **BF16, "use_transformers_paged": True},
+    "before": {**FP32, "_head_hook": False},
+    "bf16-weights": {**BF16, "_head_hook": False},
+    "after": BF16,
+    "after-4x2": {**BF16, **HALF},
+    "after+checkpointing": {**BF16, **CHECKPOINTING},
+    "after-4x2+checkpointing": {**BF16, **HALF, **CHECKPOINTING},
 }
 # TRL's phase names (profiling_context / profiling_decorator) and what they are.
 PHASES = {"transformers.generate": "generation", "transformers.generate_batch": "generation",
@@ -76,10 +78,12 @@ def run_setup(settings: dict, folder: Path) -> dict:
 
     folder.mkdir(parents=True)
     run, phases = folder / "run", folder / "phases.jsonl"
+    env = {**os.environ, PHASES_LOG: str(phases)}
+    if settings.get("_head_hook") is False:
+        env[NO_HEAD_HOOK] = "1"
     settings = {k: v for k, v in settings.items() if not k.startswith("_") and v is not None}
     recipe = folder / "recipe.yaml"
     recipe.write_text(yaml.safe_dump({**settings, "output_dir": str(run)}, sort_keys=False))
-    env = {**os.environ, PHASES_LOG: str(phases)}
     load = load_average()[0]
     done = subprocess.run([sys.executable, __file__, "--child", "train", "--config", str(recipe)], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -104,7 +108,8 @@ def run_setup(settings: dict, folder: Path) -> dict:
     received = {k: grpo[k] for k in ("model_init_kwargs", "per_device_train_batch_size",
                                      "gradient_accumulation_steps", "use_transformers_paged",
                                      "activation_checkpointing", "bf16", "max_completion_length", "num_generations")}
-    for k in ("model_init_kwargs", "per_device_train_batch_size", "gradient_accumulation_steps"):
+    for k in ("model_init_kwargs", "per_device_train_batch_size", "gradient_accumulation_steps",
+              "activation_checkpointing"):
         if k in settings and received[k] != settings[k]:
             raise RuntimeError(f"the trainer did not get {k}: asked {settings[k]!r}, got {received[k]!r}")
     return {**cost, "seconds_per_step_by_phase": {k: round(v, 1) for k, v in per_step.items()},
@@ -126,6 +131,10 @@ def child(argv: list[str]) -> int:
         original(self, duration)
 
     profiling.ProfilingContext._log_metrics = log_metrics
+    if os.environ.get(NO_HEAD_HOOK):
+        from minir1 import models
+
+        models.contiguous_head_input = lambda model: None
     from minir1.cli import main
 
     return main(argv)
@@ -135,12 +144,12 @@ def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         sys.exit(child(sys.argv[2:]))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--setups", default="before,bf16-weights,bf16-weights-8x2",
+    ap.add_argument("--setups", default=",".join(SETUPS),
                     help="comma-separated, of: " + ", ".join(SETUPS))
-    ap.add_argument("--prompts", type=int, default=2, help="prompts per step")
+    ap.add_argument("--prompts", type=int, default=1, help="prompts per step (default: the mini-r1-cpu recipe's)")
     ap.add_argument("--num_generations", type=int, default=8)
-    ap.add_argument("--max_completion_length", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=2, help="timed steps per run, after one warm-up step")
+    ap.add_argument("--max_completion_length", type=int, default=160)
+    ap.add_argument("--steps", type=int, default=1, help="timed steps per run, after one warm-up step")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--model", help="default: the real model bench/real_model.py builds")
     ap.add_argument("--name", help="results go to bench/results/real-grpo-speed-NAME.json")
@@ -159,8 +168,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i, (rnd, name) in enumerate(order):
             setup = dict(SETUPS[name])
-            if setup["per_device_train_batch_size"] * setup["gradient_accumulation_steps"] != completions:
-                setup["gradient_accumulation_steps"] = completions // setup["per_device_train_batch_size"]
+            micro = setup.get("_micro_batches", 1)
+            setup.update(per_device_train_batch_size=completions // micro, gradient_accumulation_steps=micro)
             settings = {**base_settings(args.model, args.prompts, args.num_generations, args.max_completion_length,
                                         args.steps + 1), **setup}
             try:
@@ -179,7 +188,7 @@ def main() -> None:
                "setups": {}}
     for name in names:
         ok = [r for r in runs[name] if "error" not in r]
-        entry = {"settings": SETUPS[name], "runs": runs[name]}
+        entry = {"settings": {k.lstrip("_"): v for k, v in SETUPS[name].items()}, "runs": runs[name]}
         if ok:
             for key in ("seconds_per_step", "generated_tokens_per_second", "mean_completion_length"):
                 entry[key] = median(r[key] for r in ok)

@@ -238,3 +238,43 @@ def test_the_readme_supervised_bound_sentence_is_the_committed_trials():
     assert few["lenient_p"] > 0.05 and few["after"]["lenient_accuracy"] <= few["before"]["lenient_accuracy"] + 0.02
     assert many["lenient_p"] < 0.01 and many["after"]["lenient_accuracy"] > many["before"]["lenient_accuracy"]
     assert few["before"] == f["demo"]["before"] == many["before"]  # all from the demo trial's warm start
+
+
+def test_real_grpo_speed_runs_each_setup_with_its_settings_and_times_trls_phases(tmp_path, tiny_model):
+    """The real-model speed benchmark on the tiny model: every setup's settings reach the trainer (read back
+    from grpo_config.json), the phases come from TRL's own timers, and the ratio is against ``before``."""
+    run_script(tmp_path, "real_grpo_speed.py", ["--model", str(tiny_model), "--setups", "before,after-4x2+checkpointing",
+                                                "--max_completion_length", "16", "--num_generations", "4",
+                                                "--name", "smoke"])
+    f = json.loads((tmp_path / "real-grpo-speed-smoke.json").read_text())["figures"]
+    before, after = f["setups"]["before"], f["setups"]["after-4x2+checkpointing"]
+    got = before["runs"][0]["received"]
+    assert got["model_init_kwargs"] == {"dtype": "float32"} and got["per_device_train_batch_size"] == 4
+    got = after["runs"][0]["received"]
+    assert got["model_init_kwargs"] == {"dtype": "bfloat16"} and got["activation_checkpointing"] is True
+    assert (got["per_device_train_batch_size"], got["gradient_accumulation_steps"]) == (2, 2)
+    assert {"generation", "loss forward pass", "backward, optimizer and the rest"} <= set(
+        before["seconds_per_step_by_phase"])
+    assert set(f["speedup_vs_before"]) == {"before", "after-4x2+checkpointing"}
+
+
+def test_real_grpo_runs_eval_train_eval_and_reports_both_mcnemar_tests(tmp_path, tiny_model):
+    """The learning run's driver end to end on the tiny model: the results file has the fields README and
+    BENCHMARKS.md read, the plot is written, and a second launch redoes nothing (each stage resumes)."""
+    args = ["--output_dir", str(tmp_path / "out"), "--model", str(tiny_model), "--limit", "4", "--max_new_tokens", "16",
+            "--max_steps", "2", "--name", "real-grpo-smoke", "--plot", str(tmp_path / "plot.png"),
+            "--max_completion_length", "16", "--num_generations", "4", "--per_device_train_batch_size", "4"]
+    run_script(tmp_path, "real_grpo.py", args)
+    f = json.loads((tmp_path / "real-grpo-smoke.json").read_text())["figures"]
+    h = f["held_out"]
+    assert f["steps"] == 2 and h["n"] == 4 and (tmp_path / "plot.png").is_file()
+    for when in ("before", "after"):
+        assert set(h[when]) >= {"format", "strict", "lenient"}
+        assert all(set(h[when][k]) >= {"rate", "count"} for k in ("format", "strict", "lenient"))
+    assert 0 <= h["mcnemar_strict_p"] <= 1 and 0 <= h["mcnemar_lenient_p"] <= 1
+    assert f["settings"]["max_completion_length"] == 16 and f["settings"]["per_device_train_batch_size"] == 4
+    first = f["training_launches"]
+    run_script(tmp_path, "real_grpo.py", args)
+    again = json.loads((tmp_path / "real-grpo-smoke.json").read_text())["figures"]
+    assert again["training_launches"] == first, "a finished run is not trained again"
+    assert again["held_out"] == h

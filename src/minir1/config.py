@@ -625,6 +625,7 @@ def settings_help(everything: bool = False) -> str:
     choices = "\n".join(f"  --{k} {_text(v)}  (TRL's: {_text(trl_defaults[k])})" for k, v in TRL_DEFAULTS.items())
     return (parser.format_help() + "\nTRL settings minir1 chooses (between TRL's defaults and the recipe):\n" + choices
             + "\n  --use_cpu true without CUDA; --bf16 true on a GPU with bf16, else false; model_init_kwargs"
-            + " {dtype: ...} to match\n"
+            + " {dtype: ...} to match (on a CPU: bf16 for the frozen base of a LoRA run on a bf16-saved model where the"
+            + " CPU has bf16 instructions, else fp32)\n"
             + f"\nEvery GRPOConfig field ({len(trl_defaults)} of them, e.g. --num_train_epochs 1, --warmup_steps 0.1, "
             "--top_k 50, --log_completions true): minir1 train --help-all\n")
