@@ -10,7 +10,7 @@ stopped and redoes nothing finished:
    bare ``think`` prompt (the cold start), greedy, at most ``--max_new_tokens`` new tokens;
 2. ``minir1 train --config mini-r1-cpu`` from that base model (``--resume`` when the run
    folder exists: it continues from its last checkpoint, and a finished run does nothing);
-3. ``minir1 eval --adapter RUN`` with the same prompt and settings;
+3. ``minir1 eval --adapter RUN`` with the same prompt and settings, into ``eval-after-stepN``;
 4. the figures: format, strict and lenient accuracy before and after with 95% Wilson
    intervals, McNemar's exact test on the strict and on the lenient verdicts, the step at
    which the format reward first reached 90% of its maximum (smoothed over 5 steps), and
@@ -111,11 +111,12 @@ def plot(run_dir: Path, before: dict, after: dict, steps: int, path: Path) -> No
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--output_dir", required=True, help="eval-before/, run/ and eval-after/ go here")
+    ap.add_argument("--output_dir", required=True, help="eval-before/, run/ and eval-after-stepN/ go here")
     ap.add_argument("--model", help="default: the real model bench/real_model.py builds")
     ap.add_argument("--limit", type=int, default=200, help="held-out GSM8K test problems")
-    ap.add_argument("--max_new_tokens", type=int, default=256, help="for both evaluations (the recipe's "
-                                                                     "max_completion_length)")
+    ap.add_argument("--max_new_tokens", type=int, default=256, help="for both evaluations (more than the recipe's "
+                                                                     "160, so that the cold start's long replies are "
+                                                                     "judged whole more often)")
     ap.add_argument("--max_steps", type=int, help="default: the recipe's")
     ap.add_argument("--name", default="real-grpo", help="results file name under bench/results/")
     ap.add_argument("--plot", default=str(HERE.parent / "docs" / "real-grpo-rewards.png"))
@@ -129,22 +130,29 @@ def main() -> None:
     minir1 = [sys.executable, "-m", "minir1"]
     evals = ["--tag_style", "think", "--limit", str(args.limit), "--max_new_tokens", str(args.max_new_tokens)]
     seconds = {}
-    before_dir, run_dir, after_dir = out / "eval-before", out / "run", out / "eval-after"
+    before_dir, run_dir = out / "eval-before", out / "run"
     seconds["eval_before"] = run(minir1 + ["eval", "--model", args.model, *evals, "--output_dir", str(before_dir)])
     train = minir1 + ["train", "--config", RECIPE, "--model", args.model, "--output_dir", str(run_dir)]
     if args.max_steps:
         train += ["--max_steps", str(args.max_steps)]
     train += train_extra
-    if (run_dir / "config.yaml").is_file():  # started before: continue it (a finished run does nothing)
+    if any(run_dir.glob("checkpoint-*/trainer_state.json")) or (run_dir / "final").is_dir():
+        # started before: continue from its last checkpoint (a finished run does nothing)
         train = minir1 + ["train", "--resume", "--output_dir", str(run_dir)] + (
             ["--max_steps", str(args.max_steps)] if args.max_steps else [])
+    elif (run_dir / "config.yaml").is_file():  # stopped before its first checkpoint: nothing to keep
+        train += ["--overwrite"]
     seconds["train_this_launch"] = run(train)
+
+    from minir1.jsonl import read_jsonl
+
+    steps = max(r["step"] for r in read_jsonl(run_dir / "metrics.jsonl") if "reward" in r)
+    after_dir = out / f"eval-after-step{steps}"  # a run trained further is evaluated again, never mixed up
     seconds["eval_after"] = run(minir1 + ["eval", "--adapter", str(run_dir), *evals, "--output_dir", str(after_dir)])
 
     from minir1.compare import compare_evals, load_eval
     from minir1.config import load_run
     from minir1.demo import lenient_comparison
-    from minir1.jsonl import read_jsonl
 
     (sb, _), (sa, _) = load_eval(before_dir), load_eval(after_dir)
     before, after = rates(sb), rates(sa)
@@ -152,7 +160,6 @@ def main() -> None:
     lenient = lenient_comparison(before_dir, after_dir)
     records = read_jsonl(run_dir / "metrics.jsonl")
     cfg = load_run(run_dir)
-    steps = max(r["step"] for r in records if "reward" in r)
     launches = read_jsonl(run_dir / "launches.jsonl")
     train_seconds = sum(r.get("step_seconds", 0) for r in records if "reward" in r)
     plot(run_dir, before, after, steps, Path(args.plot))

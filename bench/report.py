@@ -346,8 +346,10 @@ def real_grpo() -> list[str]:
               *table(["held-out", "problems", "format ok", "strict", "lenient", "mean length", "truncated"], rows),
               "", f"McNemar's exact test: strict p = {h['mcnemar_strict_p']:.2g} ({h['strict_fixed']} problems "
               f"wrong -> right, {h['strict_broken']} right -> wrong); lenient p = {h['mcnemar_lenient_p']:.2g} "
-              f"({h['lenient_fixed']} and {h['lenient_broken']}). The format reward first reached 90% of its "
-              f"maximum (averaged over 5 steps) at step {f['format_reward_90pct_step']}.", "",
+              f"({h['lenient_fixed']} and {h['lenient_broken']}). " + (
+                  f"The format reward first reached 90% of its maximum (averaged over 5 steps) at step "
+                  f"{f['format_reward_90pct_step']}." if f["format_reward_90pct_step"] is not None else
+                  "The format reward never reached 90% of its maximum (averaged over 5 steps)."), "",
               f"![reward curve]({f['plot']})", "", provenance(r), ""]
     return lines
 
@@ -368,7 +370,8 @@ def real_grpo_speed() -> list[str]:
                 continue
             phases = ", ".join(f"{k} {v}" for k, v in s["seconds_per_step_by_phase"].items())
             rows.append([f"`{name}`", settings, f"{s['seconds_per_step']:.1f}", f"{s['generated_tokens_per_second']:.1f}",
-                         phases, s["peak_cpu_memory_gb"], f"{f.get('speedup_vs_before', {}).get(name, '')}x"])
+                         phases, s["peak_cpu_memory_gb"],
+                         f"{f['speedup_vs_before'][name]}x" if name in f.get("speedup_vs_before", {}) else ""])
         lines += [f"{f['model']}. Work per step: {f['work_per_step']}; {f['timed_steps_per_run']} timed step(s) "
                   f"per run after a warm-up step, {f['rounds']} round(s) in the order {', '.join(f['order'])}.", "",
                   *table(["setup", "settings", "s/step", "generated tokens/s", "seconds per step by phase",

@@ -278,3 +278,18 @@ def test_real_grpo_runs_eval_train_eval_and_reports_both_mcnemar_tests(tmp_path,
     again = json.loads((tmp_path / "real-grpo-smoke.json").read_text())["figures"]
     assert again["training_launches"] == first, "a finished run is not trained again"
     assert again["held_out"] == h
+
+
+def test_the_readme_real_grpo_table_is_the_committed_results_file():
+    """README's "A real model learns on a CPU" figures come from bench/results/real-grpo.json, never typed."""
+    readme = (BENCH.parent / "README.md").read_text()
+    f = json.loads((BENCH / "results" / "real-grpo.json").read_text())["figures"]
+    h = f["held_out"]
+
+    from report import _rate as rate
+
+    for when, s in (("before GRPO", h["before"]), (f"after {f['steps']} GRPO steps", h["after"])):
+        row = f"| {when} | {h['n']} | {rate(s['format'])} | {rate(s['strict'])} | {rate(s['lenient'])} |"
+        assert row in readme, f"README's row is not {row}"
+    assert f"strict p = {h['mcnemar_strict_p']:.2g}" in readme and f"lenient p = {h['mcnemar_lenient_p']:.2g}" in readme
+    assert f"({f['plot']})" in readme and (BENCH.parent / f["plot"]).is_file()

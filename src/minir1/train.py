@@ -66,6 +66,10 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     replace = check_run_dir(cfg)
     checkpoint = None
     if cfg.resume:
+        if "model_init_kwargs" not in cfg.given:  # the dtype the run chose (cpu_training_dtype) stays its own
+            saved = load_saved(cfg.run_dir).get("model_init_kwargs")
+            if saved is not None:
+                cfg.trl["model_init_kwargs"] = args.model_init_kwargs = saved
         check_resume(cfg, args)
         done = finished_run(cfg, args)
         if done is not None:
@@ -78,7 +82,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
                              limit=cfg.data_limit)
     held_out = load_problems(cfg.eval_data, limit=cfg.eval_limit) if cfg.eval_every else None
     model_path = resolve_model(cfg.model)
-    if args.use_cpu and "model_init_kwargs" not in cfg.given:
+    if args.use_cpu and not cfg.resume and not {"model_init_kwargs", "bf16", "fp16"} & cfg.given:
         from .models import cpu_training_dtype
 
         cfg.trl["model_init_kwargs"] = args.model_init_kwargs = {"dtype": cpu_training_dtype(model_path, cfg.lora)}
@@ -179,8 +183,8 @@ def check_lora_targets(cfg: TrainConfig, model_path: str, trust_remote_code: boo
     from transformers import AutoConfig, AutoModelForCausalLM
 
     with init_empty_weights():
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_path,
-                                                                            trust_remote_code=trust_remote_code))
+        config = AutoConfig.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
     names = [n for n, _ in model.named_modules() if n]
     leaves = sorted({n.rsplit(".", 1)[-1] for n in names})
     for target in targets:
