@@ -40,7 +40,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import load_average, median, record, schedule, whole_cycles  # noqa: E402
+from common import generations_from_metrics, load_average, median, record, schedule, whole_cycles  # noqa: E402
 
 PHASES_LOG = "MINIR1_BENCH_PHASES"
 NO_HEAD_HOOK = "MINIR1_BENCH_NO_HEAD_HOOK"  # the child leaves the output layer's input as generation hands it
@@ -93,9 +93,7 @@ def run_setup(settings: dict, folder: Path) -> dict:
     records = read_jsonl(run / "metrics.jsonl")
     step_seconds = {r["step"]: r["step_seconds"] for r in records if "step_seconds" in r}
     batch = settings["per_device_train_batch_size"] * settings["gradient_accumulation_steps"]
-    generations = [{"step": r["step"] - 1, "completions": batch, "tokens": r["completions/mean_length"] * batch}
-                   for r in records if "completions/mean_length" in r]
-    cost = whole_cycles(step_seconds, generations, 1)
+    cost = whole_cycles(step_seconds, generations_from_metrics(records, batch), 1)
     timed = set(range(2, max(step_seconds) + 1))  # TRL's step numbers: a phase in step k logs global_step k-1
     per_step: dict[str, float] = {}
     for line in read_jsonl(phases):
