@@ -3,6 +3,11 @@
     python bench/recipe_step.py                         # the tiny recipe on a CPU, 20 steps
     python bench/recipe_step.py --recipe mini-r1 --gpu  # mini-r1 on Qwen2.5-0.5B's architecture (random weights)
     python bench/recipe_step.py --quick                 # 3 steps: what the test suite runs
+    python bench/recipe_step.py --recipe mini-r1 --gpu --name mb8-ckpt \
+        --per_device_train_batch_size 8 --gradient_accumulation_steps 8 --activation_checkpointing true
+
+Any other option is passed to ``minir1 train`` unchanged (it overrides the recipe), and
+``--name`` keeps each such variant in its own results file.
 
 With ``--gpu`` the recipe's model is replaced by a model of Qwen2.5-0.5B-Instruct's
 exact architecture with random weights (it costs what the real one costs to run).
@@ -44,7 +49,10 @@ def main() -> None:
     ap.add_argument("--gpu", action="store_true")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="3 steps")
-    args = ap.parse_args()
+    ap.add_argument("--model", help="with --gpu: a model folder built before (grpo_step.build_model) instead of "
+                                    "building one")
+    ap.add_argument("--name", help="results go to bench/results/recipe_step-<recipe>-<mode>-NAME.json")
+    args, train_args = ap.parse_known_args()
     from minir1.jsonl import read_jsonl
 
     steps = 3 if args.quick else args.steps
@@ -54,7 +62,9 @@ def main() -> None:
                "--max_steps", str(steps), "--save_steps", "1000000", "--plot", "false", "--eval_every", "0",
                "--logging_steps", "1"]
         if args.gpu:
-            cmd += ["--model", str(build_model(Path(tmp) / "model", gpu=True, quick=False)), "--use_vllm", "false"]
+            model = args.model or str(build_model(Path(tmp) / "model", gpu=True, quick=False))
+            cmd += ["--model", model, "--use_vllm", "false"]
+        cmd += train_args
         load = load_average()[0]
         done = subprocess.run(cmd, env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if done.returncode:
@@ -69,10 +79,14 @@ def main() -> None:
                "seconds_per_step": round(cost["seconds_per_step"], 3),
                "generated_tokens_per_second": round(cost["generated_tokens_per_second"]),
                "completions_per_step": cost["completions_per_step"],
+               "per_device_train_batch_size": trl.per_device_train_batch_size,
+               "gradient_accumulation_steps": trl.gradient_accumulation_steps,
+               "max_completion_length": trl.max_completion_length, "train_args": train_args,
                "activation_checkpointing": trl.activation_checkpointing, "load_average_before": load,
                "peak_cpu_memory_gb": summary["peak_cpu_memory_gb"], "peak_gpu_memory_gb": summary["peak_gpu_memory_gb"],
                "model": "Qwen2.5-0.5B architecture, random weights" if args.gpu else recipe_model(args.recipe)}
-    record(f"recipe_step-{args.recipe}-{'gpu' if args.gpu else 'cpu'}" + ("-quick" if args.quick else ""), figures,
+    record(f"recipe_step-{args.recipe}-{'gpu' if args.gpu else 'cpu'}" + ("-quick" if args.quick else "")
+           + (f"-{args.name}" if args.name else ""), figures,
            notes="seconds per optimizer step over whole generation cycles after a warm-up one; peak memory of the "
                  "training process")
 

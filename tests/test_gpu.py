@@ -30,7 +30,11 @@ def test_tiny_recipe_trains_on_the_gpu(tmp_path, tiny_model):
 
 
 def test_eval_runs_on_the_gpu(tmp_path, tiny_model):
+    import torch
+
     from minir1.evaluate import eval_settings, run_eval
 
+    torch.cuda.reset_peak_memory_stats()
     summary = run_eval(eval_settings(str(tiny_model), limit=8, max_new_tokens=16), tmp_path / "eval", progress=False)
     assert summary["n"] == 8
+    assert torch.cuda.max_memory_allocated() > 0  # the model and its generation were on the GPU
