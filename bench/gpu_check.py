@@ -153,7 +153,10 @@ def build_model(folder: Path, smoke: bool, env: dict) -> str:
     """The model every GPU stage shares: Qwen2.5-0.5B-Instruct's architecture, random bf16 weights (smoke: the tiny one)."""
     code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); from grpo_step import build_model; from pathlib import "
             f"Path; print(build_model(Path({str(folder)!r}), gpu={not smoke}, quick={smoke}))")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode:
+        print(done.stderr[-4000:], file=sys.stderr)
+        raise SystemExit("could not build the model every stage uses (its error is above)")
     return done.stdout.strip().splitlines()[-1]
 
 
