@@ -121,9 +121,13 @@ def build_model(folder: Path, gpu: bool, quick: bool) -> Path:
         return build_tiny_model(folder)
     path = build_tiny_model(folder, **DEMO_SIZE)
     if gpu:  # same tokenizer, the real architecture; ids it cannot decode come out as empty text
-        config = Qwen2Config.from_pretrained(path)
-        for k, v in QWEN_05B.items():
-            setattr(config, k, v)
+        # a new config, not the tiny one edited: its per-layer lists (layer_types) are sized for 4 layers
+        tiny = Qwen2Config.from_pretrained(path).to_dict()
+        kept = {k: v for k, v in tiny.items()
+                if k not in ("layer_types", "max_window_layers", "rope_parameters", "rope_theta", *QWEN_05B)}
+        arch = {k: v for k, v in QWEN_05B.items() if k != "rope_theta"}
+        config = Qwen2Config(**kept, **arch, max_window_layers=QWEN_05B["num_hidden_layers"],
+                             rope_parameters={"rope_type": "default", "rope_theta": QWEN_05B["rope_theta"]})
         torch.manual_seed(0)
         Qwen2ForCausalLM(config).to(torch.bfloat16).save_pretrained(path)
     return path
