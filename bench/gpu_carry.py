@@ -36,7 +36,10 @@ TOP = ["trl", "transformers", "datasets", "peft", "accelerate", "huggingface-hub
        "pyyaml", "tqdm"]
 # Already on the GPU machine and too heavy to carry (pyarrow alone is about 40 MiB).
 LEAVE = {"torch", "numpy", "pyarrow", "pandas", "triton", "sympy", "networkx", "jinja2", "markupsafe", "mpmath",
-         "setuptools", "pip", "python-dateutil", "six", "tzdata", "pytz", "psutil"}
+         "setuptools", "pip", "python-dateutil", "six", "tzdata", "pytz", "psutil",
+         # transformers' optional Hub kernels: with it installed, a CUDA run fetches kernels from the Hub,
+         # which the offline GPU machine cannot do
+         "kernels"}
 # The GPU machine's interpreter and platform, for environment markers and pip's download filters.
 TARGET = {**default_environment(), "python_version": "3.12", "python_full_version": "3.12.3",
           "platform_machine": "x86_64", "sys_platform": "linux", "platform_system": "Linux", "extra": ""}

@@ -26,7 +26,7 @@ Setups:
   (``activation_checkpointing``, transformers' name for it; TRL's default), and
   LoRA dropout 0.05 (the value LoRA examples use; PEFT's own default is 0).
 * ``minir1``: minir1's defaults (no gradient checkpointing, no LoRA dropout) with
-  micro-batches of 16 x 4, as the mini-r1 recipe.
+  micro-batches of 16 x 4.
 * ablations, one change each: ``seeds-no-dropout``, ``minir1+checkpointing``,
   ``minir1-one-pass`` (64 x 1), ``minir1+gen2`` (one generation batch of 16 prompts
   for two optimizer steps: ``steps_per_generation=8``), ``minir1+mu2``
@@ -110,10 +110,26 @@ def base_settings(model: str, length: int, timed_steps: int, cycle: int, generat
             "logging_steps": 1, "seed": 0}
 
 
+def qwen_05b_config(tiny_path: Path):
+    """Qwen2.5-0.5B-Instruct's architecture with the tiny model's tokenizer settings.
+
+    A new config, not the tiny one edited: its per-layer list (``layer_types``) is sized
+    for the tiny model's layers.
+    """
+    from transformers import Qwen2Config
+
+    tiny = Qwen2Config.from_pretrained(tiny_path).to_dict()
+    kept = {k: v for k, v in tiny.items()
+            if k not in ("layer_types", "max_window_layers", "rope_parameters", "rope_theta", *QWEN_05B)}
+    arch = {k: v for k, v in QWEN_05B.items() if k != "rope_theta"}
+    return Qwen2Config(**kept, **arch, max_window_layers=QWEN_05B["num_hidden_layers"],
+                       rope_parameters={"rope_type": "default", "rope_theta": QWEN_05B["rope_theta"]})
+
+
 def build_model(folder: Path, gpu: bool, quick: bool) -> Path:
     """A model folder: the tiny tokenizer, and either a small model or Qwen2.5-0.5B's architecture."""
     import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2ForCausalLM
 
     from minir1.tiny import build_tiny_model
 
@@ -121,15 +137,8 @@ def build_model(folder: Path, gpu: bool, quick: bool) -> Path:
         return build_tiny_model(folder)
     path = build_tiny_model(folder, **DEMO_SIZE)
     if gpu:  # same tokenizer, the real architecture; ids it cannot decode come out as empty text
-        # a new config, not the tiny one edited: its per-layer lists (layer_types) are sized for 4 layers
-        tiny = Qwen2Config.from_pretrained(path).to_dict()
-        kept = {k: v for k, v in tiny.items()
-                if k not in ("layer_types", "max_window_layers", "rope_parameters", "rope_theta", *QWEN_05B)}
-        arch = {k: v for k, v in QWEN_05B.items() if k != "rope_theta"}
-        config = Qwen2Config(**kept, **arch, max_window_layers=QWEN_05B["num_hidden_layers"],
-                             rope_parameters={"rope_type": "default", "rope_theta": QWEN_05B["rope_theta"]})
         torch.manual_seed(0)
-        Qwen2ForCausalLM(config).to(torch.bfloat16).save_pretrained(path)
+        Qwen2ForCausalLM(qwen_05b_config(path)).to(torch.bfloat16).save_pretrained(path)
     return path
 
 

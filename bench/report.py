@@ -180,6 +180,9 @@ def recipe_step() -> list[str]:
         lines += [f"## Step time of {title}", ""]
         r = load(f"recipe_step-{recipe}-{mode}")
         if r is None:
+            if mode == "gpu" and load("recipe_memory-mini-r1-gpu"):
+                lines += ["Measured side by side with every micro-batch size: the next section.", ""]
+                continue
             lines += not_measured(f"python bench/recipe_step.py --recipe {recipe}" + (" --gpu" if mode == "gpu" else ""),
                                   " (no GPU was available)" if mode == "gpu" else "")
             continue
@@ -188,7 +191,60 @@ def recipe_step() -> list[str]:
         timed = f" ({f['timed_steps']} timed after a warm-up)" if "timed_steps" in f else ""
         lines += [f"{f['seconds_per_step']} s per step, {f['generated_tokens_per_second']} generated tokens/s, peak "
                   f"memory {memory}, over {f['steps']} steps{timed} on {f['model']}.", "", provenance(r), ""]
-    return lines
+    return lines + recipe_memory()
+
+
+GPU_MEMORY_GB = 24  # the one GPU many users have: the mini-r1 recipe must fit it
+
+
+def recipe_memory() -> list[str]:
+    lines = ["## Peak GPU memory of the `mini-r1` recipe per micro-batch size", ""]
+    r = load("recipe_memory-mini-r1-gpu")
+    if r is None:
+        return lines + not_measured("python bench/gpu_check.py --wheels .whl --out OUT", " (no GPU was available)")
+    f = r["figures"]
+    rows = []
+    for name, v in f["runs"].items():
+        if "error" in v:
+            rows.append([f"`{name}`", "", "", "", "", v["error"]])
+            continue
+        fits = "yes" if v["peak_gpu_memory_gb"] < GPU_MEMORY_GB else "**no**"
+        rows.append([f"`{name}`", f"{v['per_device_train_batch_size']} x {v['gradient_accumulation_steps']}",
+                     "on" if v["activation_checkpointing"] else "off", v["peak_gpu_memory_gb"], fits,
+                     f"{v['seconds_per_step']:.1f}"])
+    first = next(v for v in f["runs"].values() if "error" not in v)
+    return lines + [f"The `mini-r1` recipe ({f['work_per_step']} of at most {first['max_completion_length']} tokens per "
+                    f"step, LoRA r16) on {first['model']}, one warm-up and one timed step per run. Peak memory is "
+                    "PyTorch's `max_memory_allocated` in the training process (the CUDA context and the allocator's "
+                    f"cache come on top). {f['side_by_side'][0].upper()}{f['side_by_side'][1:]}.", "",
+                    *table(["setup", "micro-batch x accumulation", "activation checkpointing", "peak GPU memory (GB)",
+                            f"under {GPU_MEMORY_GB} GB", "s/step (shared GPU)"], rows), "", provenance(r), ""]
+
+
+def gpu_check() -> list[str]:
+    lines = ["## Measuring on a GPU", "",
+             "`bench/gpu_check.py` measures every GPU figure above in one call, for a session that is lent a GPU "
+             "(Python 3.12 with torch, transformers, peft and accelerate, no TRL or datasets, no network, 64 MiB "
+             "carried per call). In order:", "",
+             "1. `.venv/bin/python bench/gpu_carry.py`: the wheels the GPU machine lacks into the ignored `.whl/`, "
+             "and a check that they and the working tree stay under 64 MiB;",
+             "2. the device tool's `run` with `carry: [\".whl\"]` and the command "
+             "`python3 bench/gpu_check.py --wheels .whl --out \"$OUT\"` (about 8 minutes; `--stages` runs some);",
+             "3. copy the returned `*.json` files into `bench/results/`;",
+             "4. `python bench/report.py`, then commit the results files and BENCHMARKS.md.", "",
+             "`python bench/gpu_check.py --smoke --out DIR` runs every stage at toy size on a CPU; the test suite "
+             "runs it, so the script cannot rot between GPU sessions.", ""]
+    r = load("gpu-check")
+    if r is None:
+        return lines + ["It has not run on a GPU yet.", ""]
+    f = r["figures"]
+    rows = [[name, s["status"], s.get("seconds", ""),
+             ", ".join(f"{k} {s[k]}" for k in ("passed", "failures", "errors", "skipped") if k in s)]
+            for name, s in f["stages"].items()]
+    versions = ", ".join(f"{k} {v}" for k, v in f["versions"].items() if v and k not in ("gpu",))
+    return lines + [f"Its last call on a GPU ({versions}), {f['seconds']} s of its {f['budget_seconds']:.0f} s "
+                    f"budget:", "", *table(["stage", "status", "seconds", "tests"], rows), "", r["notes"], "",
+                    provenance(r), ""]
 
 
 def score() -> list[str]:
@@ -382,7 +438,7 @@ def real_grpo_speed() -> list[str]:
 # In the order they appear in BENCHMARKS.md.
 SECTIONS: list[Callable[[], list[str]]] = [header, grpo_step, rollout, generation, processes, recipe_step, score,
                                            time_to_accuracy, real_cold_start, real_eval_speed, real_grpo,
-                                           real_grpo_speed, demo_trials]
+                                           real_grpo_speed, demo_trials, gpu_check]
 
 
 def render() -> str:

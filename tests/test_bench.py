@@ -63,10 +63,7 @@ def run_script(tmp_path, script, args):
     [
         ("score_throughput.py", ["--n", "500", "--repeats", "1"], "score_throughput"),
         ("generation_throughput.py", ["--quick"], "generation_throughput_quick"),
-        ("rollout_throughput.py", ["--quick"], "rollout_throughput-quick"),
-        ("grpo_step.py", ["--quick"], "grpo_step-quick"),
         ("processes.py", ["--quick"], "processes-quick"),
-        ("recipe_step.py", ["--quick"], "recipe_step-tiny-cpu-quick"),
     ],
 )
 def test_bench_script_records_figures(tmp_path, script, args, name):
@@ -76,24 +73,82 @@ def test_bench_script_records_figures(tmp_path, script, args, name):
     assert result["machine"]["cores"] >= 1 and "torch" in result["machine"]
     assert len(result["load_average"]["start"]) == len(result["load_average"]["end"]) == 3
     f = result["figures"]
-    if name == "grpo_step-quick":
-        setups = f["setups"]
-        assert set(setups) == {"seeds", "minir1"}
-        for s in setups.values():
-            assert "error" not in s, s.get("error")
-            assert s["completions_per_step"] == 8  # 2 prompts x 4 generations, each step generates its own
-            assert len(s["runs"]) == 1 and s["runs"][0]["timed_steps"] == 2
-        assert setups["seeds"]["received"]["activation_checkpointing"] is True
-        assert setups["seeds"]["received"]["lora_dropout"] == 0.05
-        assert setups["minir1"]["received"]["activation_checkpointing"] is False
-        assert setups["minir1"]["received"]["lora_dropout"] == 0.0
-        assert set(f["speedup_vs_seeds"]) == {"seeds", "minir1"} and f["speedup_vs_seeds"]["seeds"] == 1.0
     if name == "processes-quick":
         assert f["order"] == [1, 2] and len(f["two_over_one_time_per_round"]) == 1
         for key in ("one_process", "two_processes"):
             assert f[key]["completions_per_step"] == 8  # the same work whatever the number of processes
-    if name == "recipe_step-tiny-cpu-quick":
-        assert f["completions_per_step"] == 8 and f["activation_checkpointing"] is False
+
+
+def check_grpo_step_quick(f: dict) -> None:
+    setups = f["setups"]
+    assert set(setups) == {"seeds", "minir1"}
+    for s in setups.values():
+        assert "error" not in s, s.get("error")
+        assert s["completions_per_step"] == 8  # 2 prompts x 4 generations, each step generates its own
+        assert len(s["runs"]) == 1 and s["runs"][0]["timed_steps"] == 2
+    assert setups["seeds"]["received"]["activation_checkpointing"] is True
+    assert setups["seeds"]["received"]["lora_dropout"] == 0.05
+    assert setups["minir1"]["received"]["activation_checkpointing"] is False
+    assert setups["minir1"]["received"]["lora_dropout"] == 0.0
+    assert set(f["speedup_vs_seeds"]) == {"seeds", "minir1"} and f["speedup_vs_seeds"]["seeds"] == 1.0
+
+
+def test_gpu_check_smoke_runs_every_stage_and_writes_each_results_file(tmp_path):
+    """The GPU check at toy size on the CPU: every stage runs and leaves its file with its fields, at most 8 files."""
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, str(BENCH / "gpu_check.py"), "--smoke", "--out", str(out)],
+                       env={**os.environ, "MINIR1_BENCH_RESULTS": str(tmp_path / "res")}, capture_output=True,
+                       text=True, timeout=1500)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    files = {p.name for p in out.iterdir()}
+    assert len(files) <= 8 and not (tmp_path / "res").exists()  # everything under --out, nothing in bench/results
+    check = json.loads((out / "gpu-check-smoke.json").read_text())["figures"]
+    assert set(check["stages"]) == {"tests", "recipe_memory", "grpo_step", "rollout", "demo"}
+    for name, stage in check["stages"].items():
+        assert stage["status"] == "ok", (name, stage)
+        assert set(stage.get("files", [])) <= files
+    tests = check["stages"]["tests"]
+    assert tests["tests"] == 3 and tests["failures"] == tests["errors"] == 0  # skipped on a CPU, passed on a GPU
+    memory = json.loads((out / "recipe_memory-tiny-quick.json").read_text())["figures"]["runs"]
+    assert set(memory) == {"mb4", "mb8-ckpt"}
+    for name, run in memory.items():  # each setting reached the trainer, at the same work
+        assert run["per_device_train_batch_size"] == int(name[2]) and run["completions_per_step"] == 8
+        assert run["activation_checkpointing"] is name.endswith("-ckpt")
+        assert run["peak_cpu_memory_gb"] > 0
+    check_grpo_step_quick(json.loads((out / "grpo_step-quick.json").read_text())["figures"])
+    rollout = json.loads((out / "rollout_throughput-quick.json").read_text())["figures"]
+    assert rollout["tokens_per_second"]["transformers generate"] > 0
+    demo = json.loads((out / "demo-quick.json").read_text())["figures"]
+    assert demo["wall_seconds"] > 0 and {"before", "after", "mcnemar"} <= set(demo["results"])
+    assert "gpu-check.log" in files
+
+
+def test_gpu_check_refuses_a_folder_that_is_not_empty(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    r = subprocess.run([sys.executable, str(BENCH / "gpu_check.py"), "--smoke", "--out", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "not empty" in r.stderr and (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_the_gpu_model_is_qwen_05b_architecture_with_every_layer_typed(tiny_model):
+    import torch
+    from grpo_step import QWEN_05B, qwen_05b_config
+    from transformers import Qwen2ForCausalLM
+
+    config = qwen_05b_config(tiny_model)
+    assert len(config.layer_types) == config.num_hidden_layers == QWEN_05B["num_hidden_layers"]
+    assert config.rope_parameters["rope_theta"] == QWEN_05B["rope_theta"] and config.hidden_size == 896
+    with torch.device("meta"):
+        model = Qwen2ForCausalLM(config)
+    assert 490e6 < sum(p.numel() for p in model.parameters()) < 500e6  # Qwen2.5-0.5B: 494M with tied embeddings
+
+
+def test_gpu_carry_collects_the_closure_without_what_the_gpu_machine_has():
+    import gpu_carry
+
+    pins = gpu_carry.closure(gpu_carry.TOP)
+    assert {"trl", "transformers", "datasets", "peft", "dill", "multiprocess"} <= set(pins)
+    assert not set(pins) & gpu_carry.LEAVE  # torch, numpy, pyarrow and kernels stay behind
 
 
 def test_generation_cycles_are_counted_as_generated(tmp_path):
