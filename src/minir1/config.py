@@ -343,13 +343,25 @@ def load_config(recipe: str | None = None, overrides: list[str] | dict | None = 
     """
     asked = read_recipe(recipe) if recipe else {}
     if isinstance(overrides, dict):
-        asked.update(_typed(overrides, "settings"))
+        asked = _over(asked, _typed(overrides, "settings"))
     elif overrides:
         given = _parse(list(overrides), "command line")
         if "config" in given:
             raise UserError("give the recipe as load_config's first argument, not as --config")
-        asked.update(given)
+        asked = _over(asked, given)
     return _build(asked)
+
+
+ALIASES = ("gradient_checkpointing", "activation_checkpointing")  # TRL's old and new names of one setting
+
+
+def _over(lower: dict, upper: dict) -> dict:
+    """``upper``'s settings over ``lower``'s: a setting given under one of its two names replaces it under both."""
+    lower = dict(lower)
+    if any(a in upper for a in ALIASES):
+        for a in ALIASES:
+            lower.pop(a, None)
+    return {**lower, **upper}
 
 
 def from_command_line(argv: list[str]) -> TrainConfig:
@@ -370,7 +382,7 @@ def from_command_line(argv: list[str]) -> TrainConfig:
         recipe, given["output_dir"] = str(Path(run) / "config.yaml"), run
     elif recipe is None:
         raise UserError("no recipe: pass --config mini-r1 (or grpo-demo, tiny, or a path ending in .yaml)")
-    return _build({**read_recipe(recipe), **given})
+    return _build(_over(read_recipe(recipe), given))
 
 
 def _build(asked: dict) -> TrainConfig:
