@@ -262,6 +262,12 @@ def score() -> list[str]:
                     f"`minir1 --help` starts in {f['minir1_help_seconds']} s. {r['notes']}", "", provenance(r), ""]
 
 
+def recipe_settings(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((HERE.parent / "src" / "minir1" / "recipes" / f"{name}.yaml").read_text())
+
+
 def time_to_accuracy() -> list[str]:
     lines = ["## Time to accuracy", ""]
     gpu = load("grpo_step-gpu")
@@ -273,6 +279,24 @@ def time_to_accuracy() -> list[str]:
                         f"{PROMPTS_TO_PLATEAU:,} prompts take about {hours:.1f} GPU-hours on this GPU, against the "
                         f"published runs' {PUBLISHED_GPU_HOURS}. Real completions are shorter than random weights' "
                         "near-full length, so this is an upper bound.", ""]
+    memory, recipe = load("recipe_memory-mini-r1-gpu"), recipe_settings("mini-r1")
+    setting = f"mb{recipe['per_device_train_batch_size']}" + ("-ckpt" if recipe.get("activation_checkpointing") else "")
+    run = memory["figures"]["runs"].get(setting, {}) if memory else {}
+    if "seconds_per_step" in run:
+        hours = PROMPTS_TO_PLATEAU / 8 * run["seconds_per_step"] / 3600
+        real = load("real-grpo")
+        steps = real["figures"].get("format_reward_90pct_step") if real else None
+        fmt_line = (f" The format alone, learned by step {steps} in the real-model CPU run (\"A real model learns on a "
+                    f"CPU\"), would take about {steps * run['seconds_per_step'] / 60:.0f} minutes at this step time "
+                    "(that run's steps carry 8 completions, these 64: a rough estimate)."
+                    if steps else "")
+        return lines + [f"From the `mini-r1` recipe's own setting (`{setting}`) in the GPU memory table above: "
+                        f"{run['seconds_per_step']:.1f} s per step of 64 completions forced to "
+                        f"{run['max_completion_length']} tokens, measured while five other runs shared the GPU, so "
+                        f"an upper bound. {PROMPTS_TO_PLATEAU:,} prompts (8 per step) then take at most about "
+                        f"{hours:.0f} GPU-hours on an H200, against the published runs' {PUBLISHED_GPU_HOURS}; real "
+                        f"completions are shorter than random weights' full length.{fmt_line} The seeds-against-"
+                        "minir1 step time on the GPU (`bench/grpo_step.py --gpu`) has not run to the end yet.", ""]
     return lines + [f"Not estimated: it needs the GPU step time (`python bench/grpo_step.py --gpu`), and no GPU was "
                     f"available when this was written. The estimate is {PROMPTS_TO_PLATEAU:,} prompts / 8 prompts "
                     "per step x the `minir1` setup's seconds per step, against the published runs' "
