@@ -5,6 +5,7 @@ each measure keeps the numbers a user gets and reaches the model that training a
 """
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -74,3 +75,19 @@ def test_training_on_a_cpu_loads_the_weights_as_the_rule_says_and_hooks_the_head
                                "plot": False, "sample_every": 0, "model_init_kwargs": {"dtype": "float32"}})
     train(cfg, callbacks=[mine])
     assert set(mine.dtypes.values()) == {torch.float32}
+
+
+def test_bf16_on_a_gpu_is_one_rule_that_does_not_count_emulation(monkeypatch):
+    """A T4 or V100 emulates bf16 at a fraction of fp16's speed: every command treats it as having none."""
+    import torch
+
+    from minir1.models import gpu_has_bf16
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert gpu_has_bf16() is False
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert gpu_has_bf16() is True
+    src = Path(__file__).parents[1] / "src" / "minir1"
+    askers = [p.name for p in src.glob("*.py") if "is_bf16_supported(" in p.read_text()]
+    assert askers == ["models.py"], "ask minir1.models.gpu_has_bf16, the one rule"

@@ -197,9 +197,9 @@ def _has_cuda() -> bool:
 
 
 def _gpu_has_bf16() -> bool:
-    import torch
+    from .models import gpu_has_bf16
 
-    return torch.cuda.is_bf16_supported(including_emulation=False)
+    return gpu_has_bf16()
 
 
 # --- parsing ----------------------------------------------------------------------------------

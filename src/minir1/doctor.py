@@ -221,13 +221,14 @@ def torch_facts() -> tuple[str | None, list[GPU], Finding | None]:
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         return None, [], Finding("error", f"torch is installed but does not import ({first})",
                                  f"reinstall it: pip install --force-reinstall torch (builds: {TORCH_BUILDS})")
+    from .models import gpu_has_bf16
+
     gpus = []
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(i)
             with torch.cuda.device(i):
-                # torch's default answer counts emulation, which older GPUs run at a fraction of fp16's speed
-                bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
+                bf16 = gpu_has_bf16()
             gpus.append(GPU(props.name, props.total_memory / 2**30, (props.major, props.minor), bf16))
     return torch.version.cuda, gpus, None
 

@@ -55,12 +55,12 @@ def warm_start(model: str, rows: list[dict], output_dir: str | Path, *, epochs: 
     from trl import SFTConfig, SFTTrainer
 
     from .callbacks import ProgressBar, use_progress_bar
-    from .models import resolve_model
+    from .models import gpu_has_bf16, resolve_model
 
     model_path = resolve_model(model)
     out = Path(output_dir)
     on_gpu = torch.cuda.is_available()
-    bf16 = on_gpu and torch.cuda.is_bf16_supported()
+    bf16 = gpu_has_bf16()  # as train and eval decide: emulated bf16 is not counted
     args = SFTConfig(
         output_dir=str(out / "sft-checkpoints"), num_train_epochs=epochs, learning_rate=learning_rate,
         per_device_train_batch_size=batch_size, lr_scheduler_type="cosine", warmup_steps=warmup_steps,
