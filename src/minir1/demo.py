@@ -34,33 +34,9 @@ demo's results file, ``docs/demo-results.json`` for the committed run, and its r
   on the gold solutions of 800 problems of the GRPO pool (as many prompts as 100 GRPO
   steps see) does not raise lenient accuracy either, while 2000 do
   (``bench/demo_trials.py``; figures in BENCHMARKS.md, "Demo tuning trials").
-* A small learning rate (5e-5, 8 prompts per step). In earlier trials, not recorded
-  in ``bench/``, 2e-4 and above erased arithmetic the warm start had taught, the
-  held-out answers collapsing onto a few frequent numbers. The format phase is not
-  the cause: with every warm-start completion in the tag format, so that correctness
-  is the only reward with any spread, GRPO at 5e-5 leaves lenient accuracy where it
-  was and at 2e-4 lowers it, with or without a KL penalty to the warm start (the
-  ``correctness-only`` trials of ``bench/demo_trials.py``). In earlier trials, not
-  recorded in ``bench/``, 16 or 32 prompts per step, TRL's loss on the
-  highest-entropy tokens only, per-reward normalisation and no std scaling did not
-  raise held-out lenient accuracy either, and two-step problems and a model twice as wide did not
-  warm-start to usable arithmetic within the demo's minutes. LoRA (embeddings
-  frozen) and three times as many steps did not raise it either, and temperature
-  1.0 lowered it: these are trials of ``bench/demo_trials.py``, with their figures
-  in BENCHMARKS.md.
-* Plain answers that skip the working (``plain_working=False``) let GRPO raise the
-  arithmetic for one seed and not for another, so the demo does not use them. With
-  them, and a warm start on 8000 problems for 1.5 epochs, the warm-started model
-  answered greedily in plain text, the number at once, and GRPO's rewards moved it to
-  the tag format, where it works the problem out: held-out lenient accuracy rose
-  clearly with seed 0. With seed 1 the same settings tipped the warm
-  start's half-and-half format choice the other way: greedy decoding used the tags
-  from the start, and lenient accuracy did not move. A figure that depends on which
-  way the choice tips is not one a user can count on: another seed tipped it, and
-  other float rounding might (the ``direct-plain`` trials of ``bench/demo_trials.py``,
-  with their figures in BENCHMARKS.md). Their control (seed 0), the same warm start
-  with the working in the plain answers too (``bigger-warmstart``), starts with far
-  more of the arithmetic right and leaves GRPO little of it to raise.
+* A small learning rate (5e-5, 8 prompts per step), and plain answers that show their
+  working: the trials behind these choices, recorded ones and earlier ones, are in
+  BENCHMARKS.md, "Demo tuning trials".
 * The held-out problems are drawn from the same distribution as the training ones
   (same operations and operand range, other seeds): the gain is not bought with an
   easier test set.
