@@ -423,25 +423,33 @@ def demo_trials() -> list[str]:
 
 def real_grpo() -> list[str]:
     lines = ["## A real model learns on a CPU: GRPO with the `mini-r1-cpu` recipe", ""]
-    r = load("real-grpo")
-    if r is None:
+    names = sorted((p.stem for p in RESULTS.glob("real-grpo*.json") if not p.stem.startswith("real-grpo-speed")),
+                   key=lambda n: (n != "real-grpo", n))  # the current recipe's run first, then earlier ones
+    if not names:
         return lines + not_measured("python bench/real_grpo.py --output_dir runs/real-grpo")
-    f, h = r["figures"], r["figures"]["held_out"]
-    rows = [[when, s["n"] if "n" in s else h["n"], _rate(s["format"]), _rate(s["strict"]), _rate(s["lenient"]),
-             fmt(s.get("mean_length"), ".1f"), f"{100 * s['truncation_rate']:.0f}%"]
-            for when, s in (("before GRPO", h["before"]), (f"after {f['steps']} GRPO steps", h["after"]))]
-    lines += [f"{f['model']}, GRPO from the cold start with the `{f['recipe']}` recipe: {f['steps']} steps in "
-              f"{f['train_seconds'] / 60:.0f} minutes of training ({f['seconds_per_step']} s per step). Held-out: "
-              f"the first {h['n']} GSM8K test problems, {h['prompt']}, {h['decoding']}, at most "
-              f"{h['max_new_tokens']} new tokens, the same command before and after; 95% Wilson intervals.", "",
-              *table(["held-out", "problems", "format ok", "strict", "lenient", "mean length", "truncated"], rows),
-              "", f"McNemar's exact test: strict p = {h['mcnemar_strict_p']:.2g} ({h['strict_fixed']} problems "
-              f"wrong -> right, {h['strict_broken']} right -> wrong); lenient p = {h['mcnemar_lenient_p']:.2g} "
-              f"({h['lenient_fixed']} and {h['lenient_broken']}). " + (
-                  f"The format reward first reached 90% of its maximum (averaged over 5 steps) at step "
-                  f"{f['format_reward_90pct_step']}." if f["format_reward_90pct_step"] is not None else
-                  "The format reward never reached 90% of its maximum (averaged over 5 steps)."), "",
-              f"![reward curve]({f['plot']})", "", provenance(r), ""]
+    for name in names:
+        r = load(name)
+        f, h = r["figures"], r["figures"]["held_out"]
+        st = f.get("settings", {})
+        shape = (f"lr {st.get('learning_rate')}, at most {st.get('max_completion_length')} new tokens, micro-batches of "
+                 f"{st.get('per_device_train_batch_size')} x {st.get('gradient_accumulation_steps')}")
+        rows = [[when, s["n"] if "n" in s else h["n"], _rate(s["format"]), _rate(s["strict"]), _rate(s["lenient"]),
+                 fmt(s.get("mean_length"), ".1f"), f"{100 * s['truncation_rate']:.0f}%"]
+                for when, s in (("before GRPO", h["before"]), (f"after {f['steps']} GRPO steps", h["after"]))]
+        lines += [f"### `{name}.json`: {shape}", "",
+                  f"{f['model']}, GRPO from the cold start with the `{f['recipe']}` recipe of its day ({shape}): "
+                  f"{f['steps']} steps in {f['train_seconds'] / 60:.0f} minutes of training ({f['seconds_per_step']} s "
+                  f"per step). Held-out: the first {h['n']} GSM8K test problems, {h['prompt']}, {h['decoding']}, at "
+                  f"most {h['max_new_tokens']} new tokens, the same command before and after; 95% Wilson intervals.",
+                  "", *table(["held-out", "problems", "format ok", "strict", "lenient", "mean length", "truncated"],
+                             rows),
+                  "", f"McNemar's exact test: strict p = {h['mcnemar_strict_p']:.2g} ({h['strict_fixed']} problems "
+                  f"wrong -> right, {h['strict_broken']} right -> wrong); lenient p = {h['mcnemar_lenient_p']:.2g} "
+                  f"({h['lenient_fixed']} and {h['lenient_broken']}). " + (
+                      f"The format reward first reached 90% of its maximum (averaged over 5 steps) at step "
+                      f"{f['format_reward_90pct_step']}." if f["format_reward_90pct_step"] is not None else
+                      "The format reward never reached 90% of its maximum (averaged over 5 steps)."), "",
+                  f"![reward curve]({f['plot']})", "", provenance(r), ""]
     return lines
 
 
