@@ -6,8 +6,9 @@ exists). This script downloads, into the ignored folder ``.whl/``, the wheels fo
 machine (CPython 3.12, manylinux x86-64) of minir1's training libraries and everything
 they need, at the versions installed where this script runs (the versions the test
 suite passed with), leaving out the heavy ones the GPU machine already has (torch,
-numpy, pyarrow, pandas). ``bench/gpu_check.py --wheels .whl`` installs them there, pip
-choosing the machine's own copy of any package that already satisfies.
+numpy, pyarrow, pandas) and transformers' optional ``kernels``. ``bench/gpu_check.py --wheels
+.whl`` installs every one of them there (no dependency resolution), ahead of the machine's own
+copies on ``PYTHONPATH``.
 
 It then checks what travels with a call (the working tree git does not ignore, plus
 ``.whl/``) stays under the device tool's 64 MiB limit, and exits non-zero if not.
@@ -92,10 +93,9 @@ def check_size() -> int:
 def fetch(pins: dict[str, str]) -> None:
     WHEELS.mkdir(exist_ok=True)
     wanted = {f"{n}=={v}" for n, v in pins.items()}
-    for old in WHEELS.glob("*.whl"):  # only wheels this script fetched: drop other versions of the same packages
+    for old in WHEELS.glob("*.whl"):  # the folder is this script's: drop other versions and packages left out
         name, version = old.name.split("-")[:2]
-        key = canonicalize_name(name)
-        if key in pins and version != pins[key]:
+        if pins.get(canonicalize_name(name)) != version:
             old.unlink()
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--python-version",
            "3.12", "--implementation", "cp", "-d", str(WHEELS), *[a for p in PLATFORMS for a in ("--platform", p)],

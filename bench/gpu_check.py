@@ -36,10 +36,12 @@ stage still runs and writes its file with its fields; its figures are not result
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -73,19 +75,26 @@ class Check:
     def start(self, name: str, cmd: list[str]) -> subprocess.Popen:
         with self.log.open("a") as f:
             f.write(f"\n### {name}: {shlex.join(cmd)}\n")
-        return subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self.log.open("a"), stderr=subprocess.STDOUT)
+            # its own process group, so that a timeout stops the minir1 train it started too
+            return subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=f, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
 
     def wait(self, procs: list[subprocess.Popen], cap: float) -> list[int | str]:
-        """Wait for every process up to ``cap`` seconds (and the budget); kill what is left. Exit codes or 'timeout'."""
-        end = time.monotonic() + max(1.0, min(cap, self.left()))
+        """Wait for every process up to ``cap`` seconds (and the budget); stop what is left, with everything it
+        started. Exit codes or 'timeout'; ``self.ended`` holds the seconds each took (in the order waited)."""
+        t = time.monotonic()
+        end = t + max(1.0, min(cap, self.left()))
         codes: list[int | str] = []
+        self.ended = []
         for p in procs:
             try:
                 codes.append(p.wait(timeout=max(0.1, end - time.monotonic())))
             except subprocess.TimeoutExpired:
-                p.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
                 codes.append("timeout")
+            self.ended.append(round(time.monotonic() - t, 1))
         return codes
 
     def stage(self, name: str, cmds: list[list[str]], cap: float, files: list[str] = ()) -> dict:
@@ -118,8 +127,11 @@ def install(wheels: Path, log: Path) -> dict:
            "--upgrade", "--target", str(SITE), *listed]
     with log.open("a") as f:
         f.write(f"\n### install: pip install --target {SITE} ({len(listed)} wheels)\n")
-        done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
-    return {"status": "ok" if done.returncode == 0 else "failed", "exit_codes": [done.returncode],
+        try:
+            code = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, timeout=300).returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    return {"status": "ok" if code == 0 else "failed", "exit_codes": [code],
             "seconds": round(time.monotonic() - t, 1), "wheels": [Path(p).name for p in listed]}
 
 
@@ -134,7 +146,10 @@ def versions(env: dict) -> dict:
             "out['cuda'] = torch.version.cuda\n"
             "out['gpu'] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None\n"
             "print(json.dumps(out))\n")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    try:
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out"}
     return json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr.strip().splitlines()[-1:]}
 
 
@@ -151,13 +166,14 @@ def junit_counts(path: Path) -> dict:
 
 
 def build_model(folder: Path, smoke: bool, env: dict) -> str:
-    """The model every GPU stage shares: Qwen2.5-0.5B-Instruct's architecture, random bf16 weights (smoke: the tiny one)."""
+    """The model of the recipe_memory runs: Qwen2.5-0.5B-Instruct's architecture, random bf16 weights (smoke: the
+    tiny one), built once for the six of them."""
     code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); from grpo_step import build_model; from pathlib import "
             f"Path; print(build_model(Path({str(folder)!r}), gpu={not smoke}, quick={smoke}))")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     if done.returncode:
         print(done.stderr[-4000:], file=sys.stderr)
-        raise SystemExit("could not build the model every stage uses (its error is above)")
+        raise RuntimeError("could not build the recipe_memory runs' model (its error is above)")
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -184,9 +200,11 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="every stage at toy size on the CPU (the test suite)")
     ap.add_argument("--stages", default=",".join(STAGES), help="comma-separated, of: " + ", ".join(STAGES) +
                     " (default: all)")
-    ap.add_argument("--budget", type=float, default=480, help="seconds for the whole check (default 480): a stage "
+    ap.add_argument("--budget", type=float, help="seconds for the whole check (default 480; --smoke 1400): a stage "
                                                               "still running then is stopped and recorded so")
     args = ap.parse_args()
+    if args.budget is None:
+        args.budget = 1400 if args.smoke else 480
     wanted = set(args.stages.split(","))
     if wanted - set(STAGES):
         raise SystemExit(f"unknown stages {sorted(wanted - set(STAGES))}: choose from {', '.join(STAGES)}")
@@ -217,64 +235,68 @@ def main() -> None:
     py = sys.executable
     recipe = "tiny" if args.smoke else "mini-r1"
     mode = "quick" if args.smoke else "gpu"
-    with tempfile.TemporaryDirectory() as tmp:
-        model = build_model(Path(tmp) / "model", args.smoke, env)
-        junit = Path(tmp) / "junit.xml"
-        tests = [py, "-m", "pytest", "-m", "gpu", "tests/test_gpu.py", "-q", "-p", "no:cacheprovider",
-                 f"--junitxml={junit}"]
-        matrix = matrix_commands(recipe, model, args.smoke) if "recipe_memory" in wanted else []
-        cmds = [c for _, _, c in matrix]
-        t = time.monotonic()
-        procs = ([check.start("tests", tests)] if "tests" in wanted else []) + [check.start(n, c) for _, n, c in matrix]
-        if "tests" not in wanted:
-            procs.insert(0, subprocess.Popen([py, "-c", "pass"]))
-        codes = check.wait(procs, 600 if args.smoke else 240)
-        seconds = round(time.monotonic() - t, 1)
-        if "tests" in wanted:
-            check.stages["tests"] = {"status": "ok" if codes[0] == 0 else "failed", "exit_codes": codes[:1],
-                                     "seconds": seconds, "commands": [shlex.join(tests)], **junit_counts(junit)}
-        runs = {}
-        for (variant, name, _), code in zip(matrix, codes[1:]):
-            path = RESULTS / f"{name}.json"
-            runs[variant] = json.loads(path.read_text())["figures"] if path.is_file() else {"error": f"exit {code}"}
-        common.RESULTS = out
-        if matrix:
-            check.stages["recipe_memory"] = {"status": "ok" if all(c == 0 for c in codes[1:]) else "failed",
-                                             "exit_codes": codes[1:], "seconds": seconds,
-                                             "commands": [shlex.join(c) for c in cmds]}
-            memory_name = f"recipe_memory-{recipe}-{mode}"
-            common.record(memory_name, {
-                "recipe": recipe, "work_per_step": f"{COMPLETIONS[recipe]} completions",
-                "side_by_side": f"{len(cmds)} runs at once on one device: peak memory is each process's own; seconds "
-                                "per step are shared-device figures, comparable with each other only",
-                "runs": runs}, notes="bench/gpu_check.py: bench/recipe_step.py at each micro-batch size, with and without "
-                                     "activation checkpointing, the recipe's completions per step in every case")
-            check.stages["recipe_memory"]["files"] = [f"{memory_name}.json"]
-        print(f"[gpu_check] tests and recipe_memory: {codes} ({seconds} s, {check.left():.0f} s left)", flush=True)
+    common.RESULTS = out  # what this script records itself goes to --out; the stages' scripts write to RESULTS
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            model = build_model(Path(tmp) / "model", args.smoke, env) if "recipe_memory" in wanted else ""
+            junit = Path(tmp) / "junit.xml"
+            tests = [py, "-m", "pytest", "-m", "gpu", "tests/test_gpu.py", "-q", "-p", "no:cacheprovider",
+                     f"--junitxml={junit}"]
+            matrix = matrix_commands(recipe, model, args.smoke) if "recipe_memory" in wanted else []
+            cmds = [c for _, _, c in matrix]
+            t = time.monotonic()
+            procs = ([check.start("tests", tests)] if "tests" in wanted else []) + [check.start(n, c) for _, n, c in matrix]
+            if "tests" not in wanted:
+                procs.insert(0, subprocess.Popen([py, "-c", "pass"]))
+            codes = check.wait(procs, 600 if args.smoke else 240)
+            seconds = round(time.monotonic() - t, 1)
+            if "tests" in wanted:  # its own wall time: it is waited for first
+                check.stages["tests"] = {"status": "ok" if codes[0] == 0 else "failed", "exit_codes": codes[:1],
+                                         "seconds": check.ended[0], "side_by_side_with": "recipe_memory", "commands": [shlex.join(tests)], **junit_counts(junit)}
+            runs = {}
+            for (variant, name, _), code in zip(matrix, codes[1:]):
+                path = RESULTS / f"{name}.json"
+                runs[variant] = json.loads(path.read_text())["figures"] if path.is_file() else {"error": f"exit {code}"}
+            if matrix:
+                check.stages["recipe_memory"] = {"status": "ok" if all(c == 0 for c in codes[1:]) else "failed",
+                                                 "exit_codes": codes[1:], "seconds": seconds,
+                                                 "commands": [shlex.join(c) for c in cmds]}
+                memory_name = f"recipe_memory-{recipe}-{mode}"
+                common.record(memory_name, {
+                    "recipe": recipe, "work_per_step": f"{COMPLETIONS[recipe]} completions",
+                    "side_by_side": f"{len(cmds)} runs at once on one device: peak memory is each process's own; seconds "
+                                    "per step are shared-device figures, comparable with each other only",
+                    "runs": runs}, notes="bench/gpu_check.py: bench/recipe_step.py at each micro-batch size, with and without "
+                                         "activation checkpointing, the recipe's completions per step in every case")
+                check.stages["recipe_memory"]["files"] = [f"{memory_name}.json"]
+            print(f"[gpu_check] tests and recipe_memory: {codes} ({seconds} s, {check.left():.0f} s left)", flush=True)
 
-        grpo = [py, str(HERE / "grpo_step.py"), "--quick"] if args.smoke else [
-            py, str(HERE / "grpo_step.py"), "--gpu", "--setups", "seeds,minir1", "--rounds", "1", "--steps", "1"]
-        if "grpo_step" in wanted:
-            info = check.stage("grpo_step", [grpo], 240, [f"grpo_step-{mode}.json"])
-            path = RESULTS / f"grpo_step-{mode}.json"
-            if path.is_file() and any("error" in v for v in json.loads(path.read_text())["figures"]["setups"].values()):
-                info["status"] = "failed"  # the script keeps going past a setup that fails; its file says why
-        rollout = [py, str(HERE / "rollout_throughput.py")] + (["--quick"] if args.smoke else ["--gpu", "--repeats",
-                                                                                              "1"])
-        if "rollout" in wanted:
-            check.stage("rollout", [rollout], 120, [f"rollout_throughput-{mode}.json"])
-        demo_dir = Path(tmp) / "demo"
-        demo = [py, "-m", "minir1", "demo", "--output_dir", str(demo_dir)] + (["--quick"] if args.smoke else [])
-        if "demo" in wanted:
-            info = check.stage("demo", [demo], 600)
-        if "demo" in wanted and (demo_dir / "results.json").is_file():
-            results = json.loads((demo_dir / "results.json").read_text())
-            common.record(f"demo-{mode}", {"wall_seconds": info.get("seconds"), "results": results},
-                          notes="minir1 demo" + (" --quick" if args.smoke else "") + " run by bench/gpu_check.py")
-            info["files"] = [f"demo-{mode}.json"]
-    for name in ("grpo_step", "rollout"):
-        for f in check.stages.get(name, {}).get("files", []):
-            shutil.copy(RESULTS / f, out / f)
+            grpo = [py, str(HERE / "grpo_step.py"), "--quick"] if args.smoke else [
+                py, str(HERE / "grpo_step.py"), "--gpu", "--setups", "seeds,minir1", "--rounds", "1", "--steps", "1"]
+            if "grpo_step" in wanted:
+                info = check.stage("grpo_step", [grpo], 240, [f"grpo_step-{mode}.json"])
+                path = RESULTS / f"grpo_step-{mode}.json"
+                if path.is_file() and any("error" in v for v in json.loads(path.read_text())["figures"]["setups"].values()):
+                    info["status"] = "failed"  # the script keeps going past a setup that fails; its file says why
+            rollout = [py, str(HERE / "rollout_throughput.py")] + (["--quick"] if args.smoke else ["--gpu", "--repeats",
+                                                                                                  "1"])
+            if "rollout" in wanted:
+                check.stage("rollout", [rollout], 120, [f"rollout_throughput-{mode}.json"])
+            demo_dir = Path(tmp) / "demo"
+            demo = [py, "-m", "minir1", "demo", "--output_dir", str(demo_dir)] + (["--quick"] if args.smoke else [])
+            if "demo" in wanted:
+                info = check.stage("demo", [demo], 600)
+            if "demo" in wanted and (demo_dir / "results.json").is_file():
+                results = json.loads((demo_dir / "results.json").read_text())
+                common.record(f"demo-{mode}", {"wall_seconds": info.get("seconds"), "results": results},
+                              notes="minir1 demo" + (" --quick" if args.smoke else "") + " run by bench/gpu_check.py")
+                info["files"] = [f"demo-{mode}.json"]
+        for name in ("grpo_step", "rollout"):
+            for f in check.stages.get(name, {}).get("files", []):
+                shutil.copy(RESULTS / f, out / f)
+    except Exception as e:  # keep what was measured: the summary below is written whatever happened
+        check.stages["error"] = {"status": f"failed: {type(e).__name__}: {e}"}
+        print(f"[gpu_check] stopped by {type(e).__name__}: {e}", file=sys.stderr, flush=True)
     shutil.rmtree(RESULTS, ignore_errors=True)
     summary = {"smoke": args.smoke, "budget_seconds": args.budget, "seconds": round(time.monotonic() - started, 1),
                "versions": found, "stages": check.stages}

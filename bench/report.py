@@ -135,7 +135,8 @@ def rollout() -> list[str]:
         ratio = f["ratio_to_transformers_generate"]
         rows = [[k, v, f"{ratio[k]}x" if k in ratio else ""] for k, v in f["tokens_per_second"].items()]
         lines += [f"Rollout: {f['rollout']}.", "",
-                  *table(["backend", "generated tokens/s", "vs transformers generate"], rows), "", provenance(r), ""]
+                  *table(["backend", "generated tokens/s", "vs transformers generate"], rows), "", r["notes"], "",
+                  provenance(r), ""]
     return lines
 
 
@@ -213,10 +214,15 @@ def recipe_memory() -> list[str]:
                      "on" if v["activation_checkpointing"] else "off", v["peak_gpu_memory_gb"], fits,
                      f"{v['seconds_per_step']:.1f}"])
     first = next(v for v in f["runs"].values() if "error" not in v)
+    timed = f"{first['steps'] - first['timed_steps']} warm-up and {first['timed_steps']} timed step(s) per run"
     return lines + [f"The `mini-r1` recipe ({f['work_per_step']} of at most {first['max_completion_length']} tokens per "
-                    f"step, LoRA r16) on {first['model']}, one warm-up and one timed step per run. Peak memory is "
+                    f"step) on {first['model']}, {timed}. Peak memory is "
                     "PyTorch's `max_memory_allocated` in the training process (the CUDA context and the allocator's "
-                    f"cache come on top). {f['side_by_side'][0].upper()}{f['side_by_side'][1:]}.", "",
+                    f"cache come on top). {f['side_by_side'][0].upper()}{f['side_by_side'][1:]}: single shared "
+                    "steps, not enough to rank the settings by speed (with checkpointing, which adds recomputation, "
+                    "they came out faster). With checkpointing the peak is the same at every micro-batch size, so "
+                    "another phase of the step sets it (generation, most likely; not measured apart here).",
+                    "",
                     *table(["setup", "micro-batch x accumulation", "activation checkpointing", "peak GPU memory (GB)",
                             f"under {GPU_MEMORY_GB} GB", "s/step (shared GPU)"], rows), "", provenance(r), ""]
 
@@ -229,7 +235,8 @@ def gpu_check() -> list[str]:
              "1. `.venv/bin/python bench/gpu_carry.py`: the wheels the GPU machine lacks into the ignored `.whl/`, "
              "and a check that they and the working tree stay under 64 MiB;",
              "2. the device tool's `run` with `carry: [\".whl\"]` and the command "
-             "`python3 bench/gpu_check.py --wheels .whl --out \"$OUT\"` (about 8 minutes; `--stages` runs some);",
+             "`python3 bench/gpu_check.py --wheels .whl --out \"$OUT\"` (a budget of 8 minutes: a stage that does "
+             "not fit is recorded as skipped, and `--stages` runs the ones still missing in a call of their own);",
              "3. copy the returned `*.json` files into `bench/results/`;",
              "4. `python bench/report.py`, then commit the results files and BENCHMARKS.md.", "",
              "`python bench/gpu_check.py --smoke --out DIR` runs every stage at toy size on a CPU; the test suite "
@@ -290,11 +297,13 @@ def time_to_accuracy() -> list[str]:
                     f"CPU\"), would take about {steps * run['seconds_per_step'] / 60:.0f} minutes at this step time "
                     "(that run's steps carry 8 completions, these 64: a rough estimate)."
                     if steps else "")
+        others, gpu_name = len(memory["figures"]["runs"]) - 1, memory["machine"].get("gpu", "the GPU")
         return lines + [f"From the `mini-r1` recipe's own setting (`{setting}`) in the GPU memory table above: "
-                        f"{run['seconds_per_step']:.1f} s per step of 64 completions forced to "
-                        f"{run['max_completion_length']} tokens, measured while five other runs shared the GPU, so "
-                        f"an upper bound. {PROMPTS_TO_PLATEAU:,} prompts (8 per step) then take at most about "
-                        f"{hours:.0f} GPU-hours on an H200, against the published runs' {PUBLISHED_GPU_HOURS}; real "
+                        f"{run['seconds_per_step']:.1f} s per step of {run['completions_per_step']:.0f} completions "
+                        f"forced to {run['max_completion_length']} tokens, measured while {others} other runs shared "
+                        f"the GPU, so an upper bound. {PROMPTS_TO_PLATEAU:,} prompts (8 per step) then take at most "
+                        f"about {hours:.0f} GPU-hours on an {gpu_name}, against the published runs' "
+                        f"{PUBLISHED_GPU_HOURS}; real "
                         f"completions are shorter than random weights' full length.{fmt_line} The seeds-against-"
                         "minir1 step time on the GPU (`bench/grpo_step.py --gpu`) has not run to the end yet.", ""]
     return lines + [f"Not estimated: it needs the GPU step time (`python bench/grpo_step.py --gpu`), and no GPU was "
