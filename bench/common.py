@@ -54,10 +54,10 @@ def machine() -> dict:
 
         info["torch"] = torch.__version__
         if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
+            info["gpu"], info["cuda"] = torch.cuda.get_device_name(0), torch.version.cuda
     except ImportError:
         pass
-    for lib in ("transformers", "trl", "peft", "vllm"):
+    for lib in ("transformers", "trl", "peft", "accelerate", "datasets", "vllm"):
         try:
             info[lib] = __import__(lib).__version__
         except ImportError:

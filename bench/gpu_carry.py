@@ -32,6 +32,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 WHEELS = ROOT / ".whl"
 LIMIT_MIB = 64
+MANIFEST = "fetched.txt"  # the wheels this script put in WHEELS: the only ones it ever deletes
 # What minir1 trains with and the GPU machine lacks or holds at other versions.
 TOP = ["trl", "transformers", "datasets", "peft", "accelerate", "huggingface-hub", "tokenizers", "safetensors",
        "pyyaml", "tqdm"]
@@ -93,14 +94,21 @@ def check_size() -> int:
 def fetch(pins: dict[str, str]) -> None:
     WHEELS.mkdir(exist_ok=True)
     wanted = {f"{n}=={v}" for n, v in pins.items()}
-    for old in WHEELS.glob("*.whl"):  # the folder is this script's: drop other versions and packages left out
-        name, version = old.name.split("-")[:2]
-        if pins.get(canonicalize_name(name)) != version:
+    # drop the wheels an earlier run fetched that are no longer wanted (other versions, packages left out);
+    # a wheel this script did not fetch is never touched
+    fetched = WHEELS / MANIFEST
+    for line in fetched.read_text().splitlines() if fetched.is_file() else []:
+        old = WHEELS / line
+        name, version = line.split("-")[:2]
+        if old.is_file() and pins.get(canonicalize_name(name)) != version:
             old.unlink()
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--python-version",
            "3.12", "--implementation", "cp", "-d", str(WHEELS), *[a for p in PLATFORMS for a in ("--platform", p)],
            *sorted(wanted)]
     subprocess.run(cmd, check=True)
+    mine = {p.name for p in WHEELS.glob("*.whl")
+            if pins.get(canonicalize_name(p.name.split("-")[0])) == p.name.split("-")[1]}
+    fetched.write_text("".join(f"{n}\n" for n in sorted(mine)))
     (WHEELS / "requirements.txt").write_text("".join(f"{n}=={v}\n" for n, v in pins.items() if n in
                                                      {canonicalize_name(t) for t in TOP}))
 

@@ -24,7 +24,7 @@ limit, so one that fails or overruns costs only its own figures:
 6. ``demo``: ``minir1 demo`` on the GPU, its wall time and figures.
 
 Results go to ``--out`` as at most 8 files (the device tool's limit): ``gpu-check.json``
-(each stage's status, seconds and test counts, the versions used), ``gpu-check.log``
+(each stage's status, seconds and test counts; its machine record holds the versions used), ``gpu-check.log``
 (every stage's output), and one results file per measuring stage, named as the
 benchmark scripts name theirs, ready for ``bench/results/``.
 
@@ -120,7 +120,9 @@ RESULTS = Path(tempfile.mkdtemp(prefix="minir1-gpu-check-"))  # the benchmark sc
 def install(wheels: Path, log: Path) -> dict:
     """Install every carried wheel into SITE (no dependency resolution: the carry holds the closure)."""
     t = time.monotonic()
-    listed = sorted(str(p) for p in wheels.glob("*.whl"))
+    manifest = wheels / "fetched.txt"  # what bench/gpu_carry.py fetched; any other wheel there is not ours
+    listed = sorted(str(wheels / n) for n in manifest.read_text().split()) if manifest.is_file() else sorted(
+        str(p) for p in wheels.glob("*.whl"))
     if not listed:
         raise SystemExit(f"no wheels in {wheels}: run `python bench/gpu_carry.py` here first")
     cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile", "--no-cache-dir",
@@ -133,24 +135,6 @@ def install(wheels: Path, log: Path) -> dict:
             code = "timeout"
     return {"status": "ok" if code == 0 else "failed", "exit_codes": [code],
             "seconds": round(time.monotonic() - t, 1), "wheels": [Path(p).name for p in listed]}
-
-
-def versions(env: dict) -> dict:
-    code = ("import json, importlib.metadata as m\n"
-            "out = {}\n"
-            "for p in ['torch', 'transformers', 'trl', 'peft', 'accelerate', 'datasets', 'huggingface-hub', "
-            "'tokenizers', 'pyarrow', 'numpy']:\n"
-            "    try: out[p] = m.version(p)\n"
-            "    except m.PackageNotFoundError: out[p] = None\n"
-            "import torch\n"
-            "out['cuda'] = torch.version.cuda\n"
-            "out['gpu'] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None\n"
-            "print(json.dumps(out))\n")
-    try:
-        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        return {"error": "timed out"}
-    return json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr.strip().splitlines()[-1:]}
 
 
 def junit_counts(path: Path) -> dict:
@@ -229,7 +213,7 @@ def main() -> None:
            "PYTHONUNBUFFERED": "1", "USE_HUB_KERNELS": "NO", "TOKENIZERS_PARALLELISM": "false", "MPLBACKEND": "Agg"}
     check = Check(out, args.budget - (time.monotonic() - started), env, args.smoke)
     check.stages.update(stages)
-    found = versions(env)
+    found = common.machine()  # this process sees the carried packages first, as the stages do
     if not args.smoke and not found.get("gpu"):
         print("[gpu_check] no CUDA GPU here: run with --smoke on a CPU", file=sys.stderr)
     py = sys.executable
@@ -245,21 +229,21 @@ def main() -> None:
             matrix = matrix_commands(recipe, model, args.smoke) if "recipe_memory" in wanted else []
             cmds = [c for _, _, c in matrix]
             t = time.monotonic()
-            procs = ([check.start("tests", tests)] if "tests" in wanted else []) + [check.start(n, c) for _, n, c in matrix]
-            if "tests" not in wanted:
-                procs.insert(0, subprocess.Popen([py, "-c", "pass"]))
-            codes = check.wait(procs, 600 if args.smoke else 240)
+            testing = [check.start("tests", tests)] if "tests" in wanted else []
+            codes = check.wait(testing + [check.start(n, c) for _, n, c in matrix], 600 if args.smoke else 240)
             seconds = round(time.monotonic() - t, 1)
-            if "tests" in wanted:  # its own wall time: it is waited for first
+            if testing:  # its own wall time: it is waited for first
                 check.stages["tests"] = {"status": "ok" if codes[0] == 0 else "failed", "exit_codes": codes[:1],
-                                         "seconds": check.ended[0], "side_by_side_with": "recipe_memory", "commands": [shlex.join(tests)], **junit_counts(junit)}
+                                         "seconds": check.ended[0], "side_by_side_with": "recipe_memory",
+                                         "commands": [shlex.join(tests)], **junit_counts(junit)}
+            codes = codes[len(testing):]
             runs = {}
-            for (variant, name, _), code in zip(matrix, codes[1:]):
+            for (variant, name, _), code in zip(matrix, codes):
                 path = RESULTS / f"{name}.json"
                 runs[variant] = json.loads(path.read_text())["figures"] if path.is_file() else {"error": f"exit {code}"}
             if matrix:
-                check.stages["recipe_memory"] = {"status": "ok" if all(c == 0 for c in codes[1:]) else "failed",
-                                                 "exit_codes": codes[1:], "seconds": seconds,
+                check.stages["recipe_memory"] = {"status": "ok" if all(c == 0 for c in codes) else "failed",
+                                                 "exit_codes": codes, "seconds": seconds,
                                                  "commands": [shlex.join(c) for c in cmds]}
                 memory_name = f"recipe_memory-{recipe}-{mode}"
                 common.record(memory_name, {
@@ -299,7 +283,7 @@ def main() -> None:
         print(f"[gpu_check] stopped by {type(e).__name__}: {e}", file=sys.stderr, flush=True)
     shutil.rmtree(RESULTS, ignore_errors=True)
     summary = {"smoke": args.smoke, "budget_seconds": args.budget, "seconds": round(time.monotonic() - started, 1),
-               "versions": found, "stages": check.stages}
+               "stages": check.stages}
     common.record("gpu-check" + ("-smoke" if args.smoke else ""), summary,
                   notes="bench/gpu_check.py: every stage's status; the figures are in the files each stage names")
     failed = [n for n, s in check.stages.items() if s["status"] != "ok"]

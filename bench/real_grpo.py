@@ -114,9 +114,9 @@ def main() -> None:
     ap.add_argument("--output_dir", required=True, help="eval-before/, run/ and eval-after-stepN/ go here")
     ap.add_argument("--model", help="default: the real model bench/real_model.py builds")
     ap.add_argument("--limit", type=int, default=200, help="held-out GSM8K test problems")
-    ap.add_argument("--max_new_tokens", type=int, default=256, help="for both evaluations (more than the recipe's "
-                                                                     "160, so that the cold start's long replies are "
-                                                                     "judged whole more often)")
+    ap.add_argument("--max_new_tokens", type=int, default=256, help="for both evaluations (at least the "
+                                                                     "recipe's max_completion_length, so that replies "
+                                                                     "are judged at the length trained)")
     ap.add_argument("--max_steps", type=int, help="default: the recipe's")
     ap.add_argument("--name", default="real-grpo", help="results file name under bench/results/")
     ap.add_argument("--plot", default=str(HERE.parent / "docs" / "real-grpo-rewards.png"))

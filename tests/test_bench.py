@@ -348,3 +348,10 @@ def test_the_readme_real_grpo_table_is_the_committed_results_file():
         assert row in readme, f"README's row is not {row}"
     assert f"strict p = {h['mcnemar_strict_p']:.2g}" in readme and f"lenient p = {h['mcnemar_lenient_p']:.2g}" in readme
     assert f"({f['plot']})" in readme and (BENCH.parent / f["plot"]).is_file()
+    prose = " ".join(readme.split())
+    for typed in (f"({h['strict_fixed']} problems wrong to right, {h['strict_broken']} right to wrong)",
+                  f"{h['lenient_fixed']} problems gained, {h['lenient_broken']} lost)",
+                  f"maximum at step {f['format_reward_90pct_step']}",
+                  f"mean length {h['before']['mean_length']:.0f} tokens before, {h['after']['mean_length']:.0f} after",
+                  f"{f['steps']} steps, {f['train_seconds'] / 60:.0f} minutes of training"):
+        assert typed in prose, f"README should say {typed!r}, from real-grpo.json"
