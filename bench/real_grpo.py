@@ -127,6 +127,8 @@ def main() -> None:
         args.model = str(real_model_dir())
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    from minir1 import runs
+
     minir1 = [sys.executable, "-m", "minir1"]
     evals = ["--tag_style", "think", "--limit", str(args.limit), "--max_new_tokens", str(args.max_new_tokens)]
     seconds = {}
@@ -140,7 +142,7 @@ def main() -> None:
         # started before: continue from its last checkpoint (a finished run does nothing)
         train = minir1 + ["train", "--resume", "--output_dir", str(run_dir)] + (
             ["--max_steps", str(args.max_steps)] if args.max_steps else [])
-    elif (run_dir / "config.yaml").is_file():  # stopped before its first checkpoint: nothing to keep
+    elif runs.is_run(run_dir):  # stopped before its first checkpoint: nothing to keep
         train += ["--overwrite"]
     seconds["train_this_launch"] = run(train)
 

@@ -5,6 +5,7 @@ import io
 import pytest
 import yaml
 
+from minir1 import runs
 from minir1.chat import chat, verdict_line
 from minir1.cli import main
 from minir1.generation import Generation, generate
@@ -68,6 +69,7 @@ def test_interactive_mode_ends_at_eof(tiny_model, capsys, monkeypatch):
 def test_chat_takes_a_run_folders_prompt_settings(tiny_model, tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     (run / "final").mkdir(parents=True)
+    runs.mark(run)
     (run / "config.yaml").write_text(yaml.safe_dump({"model": str(tiny_model), "tag_style": "reasoning",
                                                      "system_prompt": "Answer briefly."}))
     # a fully fine-tuned run: final/ is a whole model

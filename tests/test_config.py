@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from minir1 import runs
 from minir1.config import TRL_DEFAULTS, from_command_line, list_recipes, load_config, save_config, validate
 from minir1.errors import UserError
 
@@ -66,12 +67,16 @@ def test_config_flag_with_equals_or_space_and_resume_reads_the_run(tmp_path):
         from_command_line(["--max_steps", "3"])
     run = tmp_path / "run"
     run.mkdir()
+    runs.mark(run)
     (run / "config.yaml").write_text(yaml.safe_dump({"recipe": "tiny", "model": "tiny", "max_steps": 4,
                                                      "output_dir": "elsewhere"}))
     resumed = from_command_line(["--resume", "--output_dir", str(run), "--max_steps", "6"])
     assert resumed.resume and resumed.trl["max_steps"] == 6 and resumed.run_dir == run and resumed.recipe == "tiny"
-    with pytest.raises(UserError, match="nothing to resume in .*no config.yaml"):
+    with pytest.raises(UserError, match="none is not a minir1 run folder .*nothing to resume"):
         from_command_line(["--resume", "--output_dir", str(tmp_path / "none")])
+    (run / ".minir1-run").unlink()  # a config.yaml alone is not a run
+    with pytest.raises(UserError, match="run is not a minir1 run folder .*nothing to resume"):
+        from_command_line(["--resume", "--output_dir", str(run)])
 
 
 def test_a_bundled_recipe_name_is_never_a_file_of_the_current_folder(tmp_path, monkeypatch):
@@ -380,7 +385,7 @@ def minir1(*args):
         (["--config=nope"], "unknown recipe 'nope'"),
         (["--config", "tiny", "--model", "/no/such/model"], "model not found: /no/such/model"),
         (["--config", "tiny", "--data", "/no/such.jsonl"], "data file not found: /no/such.jsonl"),
-        (["--config", "tiny", "--resume"], "nothing to resume in"),
+        (["--config", "tiny", "--resume"], "is not a minir1 run folder (no .minir1-run, which minir1 train writes): nothing to resume"),
         (["--config", "tiny", "--data_limit", "-3"], "data_limit must be at least 1, got -3"),
         (["--config", "tiny", "--lora_target_modules", "bogus_proj"], "the model has no module named 'bogus_proj'"),
     ],

@@ -15,6 +15,7 @@ import types
 import pytest
 import yaml
 
+from minir1 import models, runs
 from minir1.cli import main
 from minir1.data import load_problems
 from minir1.errors import UserError
@@ -81,9 +82,10 @@ def adapter(tiny_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run_folder(tiny_model, adapter, tmp_path_factory):
-    """What minir1 train leaves: config.yaml and final/ (the adapter)."""
+    """What minir1 train leaves: its marker, config.yaml and final/ (the adapter)."""
     run = tmp_path_factory.mktemp("run") / "run"
     run.mkdir()
+    runs.mark(run)
     (run / "config.yaml").write_text(yaml.safe_dump({"model": str(tiny_model), "tag_style": "reasoning",
                                                      "system_prompt": "Answer briefly.", "scheme": "grpo-demo"}))
     shutil.copytree(adapter, run / "final")
@@ -199,6 +201,11 @@ def test_a_run_folder_supplies_model_adapter_and_prompt_settings(run_folder, tmp
     assert run_cli("--adapter", str(run_folder), "--tag_style", "think", "--limit", "2", *FAST,
                    "--output_dir", str(out2)) == 0
     assert json.loads((out2 / "eval_config.json").read_text())["tag_style"] == "think"
+    # a folder with config.yaml and final/ but no run marker is not a run: nothing is read from it
+    stray = tmp_path / "stray"
+    shutil.copytree(run_folder, stray, ignore=shutil.ignore_patterns(runs.MARKER))
+    with pytest.raises(UserError, match="is neither a LoRA adapter .* nor a run folder"):
+        models.model_spec(adapter=str(stray))
 
 
 def test_evaluate_problems_on_a_peft_model_in_training_mode(tiny_model):
@@ -487,8 +494,6 @@ def test_auto_dtype_on_a_cpu_follows_the_saved_weights_and_the_cpu(tiny_model, t
     """bf16 only for a model saved in bf16 on a CPU with bf16 instructions; the fp32 tiny model stays fp32."""
     import torch
     from transformers import AutoModelForCausalLM
-
-    from minir1 import models
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(models, "cpu_runs_bf16", lambda: cpu_bf16)

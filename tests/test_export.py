@@ -7,6 +7,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from minir1 import runs
 from minir1.cli import main
 from minir1.config import load_config
 from minir1.data import load_problems
@@ -142,9 +143,13 @@ def error_line(capsys, argv):
 
 
 def test_bad_input_is_a_one_line_error(lora_run, tmp_path, capsys):
-    assert "is not a run folder (no config.yaml)" in error_line(capsys, ["export", str(tmp_path), str(tmp_path / "o")])
+    assert "is not a minir1 run folder (no .minir1-run" in error_line(capsys, ["export", str(tmp_path),
+                                                                             str(tmp_path / "o")])
     unfinished = tmp_path / "unfinished"
     unfinished.mkdir()
+    (unfinished / "config.yaml").write_text("model: tiny\n")
+    assert "is not a minir1 run folder" in error_line(capsys, ["export", str(unfinished), str(tmp_path / "o")])
+    runs.mark(unfinished)
     (unfinished / "config.yaml").write_text("model: tiny\n")
     assert "has no final/ model yet" in error_line(capsys, ["export", str(unfinished), str(tmp_path / "o")])
     taken = tmp_path / "taken"

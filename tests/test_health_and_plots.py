@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+from minir1 import runs
 from minir1.callbacks import HealthMonitor
 from minir1.plots import plot_diagnostics, plot_rewards, smooth
 
@@ -51,7 +52,7 @@ def test_smooth_and_plots_return_figures():
 
 def test_plot_command_errors_on_a_non_run_folder(tmp_path):
     r = subprocess.run([sys.executable, "-m", "minir1", "plot", str(tmp_path)], capture_output=True, text=True)
-    assert r.returncode == 2 and "is not a run folder" in r.stderr
+    assert r.returncode == 2 and "is not a minir1 run folder" in r.stderr
 
 
 def test_a_dollar_sign_in_a_title_is_plain_text(tmp_path):
@@ -73,6 +74,7 @@ def test_records_without_a_step_are_skipped_and_a_file_with_none_is_a_one_line_e
     assert series(records, "reward") == ([2], [3.0])
     run = tmp_path / "run"
     run.mkdir()
+    runs.mark(run)
     (run / "config.yaml").write_text("model: tiny\n")
     (run / "metrics.jsonl").write_text("".join(json.dumps({"reward": r}) + "\n" for r in (0.1, 0.2)))
     r = subprocess.run([sys.executable, "-m", "minir1", "plot", str(run)], capture_output=True, text=True)

@@ -12,6 +12,7 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
+from minir1 import runs
 from minir1.config import load_config, load_run
 from minir1.data import load_problems
 from minir1.errors import UserError
@@ -131,19 +132,22 @@ def test_overwrite_replaces_only_a_run_folder_and_only_after_every_check(tmp_pat
     unrelated = tmp_path / "notes"
     unrelated.mkdir()
     (unrelated / "thesis.tex").write_text("years of work")
-    with pytest.raises(UserError, match="is not a minir1 run folder .* --overwrite only replaces run folders"):
+    with pytest.raises(UserError, match="is not a minir1 run folder .*not replaced even with --overwrite"):
         train(tiny_cfg(tmp_path, tiny_model, output_dir=str(unrelated), overwrite=True))
     assert (unrelated / "thesis.tex").read_text() == "years of work"
+    with pytest.raises(UserError, match="already exists and is not empty: pass --overwrite to replace a minir1 run "
+                                        "folder, --resume to continue it, or choose another folder"):
+        train(tiny_cfg(tmp_path, tiny_model, output_dir=str(unrelated)))
     # many projects keep a config.yaml at their root: that does not make them a run
     (unrelated / "config.yaml").write_text("title: thesis\n")
     (unrelated / "launches.jsonl").write_text("{}\n")
-    with pytest.raises(UserError, match="is not a minir1 run folder .* --overwrite only replaces run folders"):
+    with pytest.raises(UserError, match="is not a minir1 run folder .*not replaced even with --overwrite"):
         train(tiny_cfg(tmp_path, tiny_model, output_dir=str(unrelated), overwrite=True))
     assert (unrelated / "thesis.tex").read_text() == "years of work"
 
     run = tmp_path / "old-run"
     run.mkdir()
-    (run / ".minir1-run").write_text("written by minir1 train\n")
+    runs.mark(run)
     (run / "config.yaml").write_text("model: tiny\n")
     (run / "metrics.jsonl").write_text('{"step": 1}\n')
     before = snapshot(run)

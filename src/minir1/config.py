@@ -35,6 +35,7 @@ from pathlib import Path
 
 import yaml
 
+from . import runs
 from .errors import UserError
 from .rewards import get_scheme
 
@@ -377,9 +378,8 @@ def from_command_line(argv: list[str]) -> TrainConfig:
         run = given.get("output_dir") or (str(Path("runs") / Path(recipe).stem) if recipe else None)
         if run is None:
             raise UserError("--resume needs the run: minir1 train --resume --output_dir RUN_DIR")
-        if not (Path(run) / "config.yaml").is_file():
-            raise UserError(f"nothing to resume in {run}: it is not a minir1 run folder (no config.yaml)")
-        recipe, given["output_dir"] = str(Path(run) / "config.yaml"), run
+        runs.require_run(run, "nothing to resume there (drop --resume to start a new run)")
+        recipe, given["output_dir"] = str(Path(run) / runs.CONFIG), run
     elif recipe is None:
         raise UserError("no recipe: pass --config mini-r1 (or grpo-demo, tiny, or a path ending in .yaml)")
     return _build(_over(read_recipe(recipe), given))
@@ -402,13 +402,7 @@ def save_config(cfg: TrainConfig, path: Path, command: str | None = None) -> Non
 def load_run(run_dir: str | os.PathLike) -> TrainConfig:
     """A run folder's settings, as saved, without TRL: minir1's from ``config.yaml``, TRL's from
     ``grpo_config.json`` (what TRL ended with), falling back to the TRL settings ``config.yaml`` names."""
-    run = Path(run_dir)
-    try:
-        saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")) or {}
-        grpo = run / "grpo_config.json"
-        trl_final = json.loads(grpo.read_text(encoding="utf-8")) if grpo.is_file() else {}
-    except (OSError, ValueError, yaml.YAMLError) as e:
-        raise UserError(f"cannot read the settings of run {run}: {e}") from None
+    saved, trl_final = runs.read_settings(run_dir)
     mine = {f.name for f in dataclasses.fields(TrainConfig) if f.init}
     cfg = TrainConfig(**{k: v for k, v in saved.items() if k in mine})
     cfg.trl = {**{k: v for k, v in saved.items() if k not in mine}, **trl_final}

@@ -61,7 +61,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import UserError
+from .folders import check_replaceable
 
 log = logging.getLogger("minir1")
 
@@ -156,14 +156,7 @@ def _stage(n: int, text: str) -> None:
 
 def _prepare_folder(out: Path, overwrite: bool) -> None:
     """Refuse a folder that holds anything but an earlier demo; with ``overwrite``, empty an earlier demo."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--output_dir {out} is a file: choose a folder for the demo")
-    if out.is_dir() and any(out.iterdir()):
-        if not (out / MARKER).is_file():
-            raise UserError(f"{out} is not empty and was not written by minir1 demo (no {MARKER}), so it is never "
-                            "replaced: choose another --output_dir")
-        if not overwrite:
-            raise UserError(f"{out} already exists: pass --overwrite to run the demo again, or --output_dir elsewhere")
+    if check_replaceable(out, MARKER, overwrite, "a folder minir1 demo wrote"):
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -38,6 +38,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import runs
 from .errors import UserError
 from .folders import check_replaceable
 
@@ -79,11 +80,8 @@ def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
     (when local); an existing non-empty ``out_dir`` needs ``overwrite`` and must be an earlier
     export (it holds :data:`MARKER`).
     """
-    from .models import read_run_config
-
-    if not (run_dir / "config.yaml").is_file():
-        raise UserError(f"{run_dir} is not a run folder (no config.yaml): pass a folder written by minir1 train")
-    final = run_dir / "final"
+    runs.require_run(run_dir)
+    final = run_dir / runs.FINAL
     if not final.is_dir():
         raise UserError(f"run folder {run_dir} has no final/ model yet: finish the run first "
                         f"(minir1 train --resume --output_dir {run_dir})")
@@ -92,7 +90,7 @@ def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
     run, out = run_dir.resolve(), out_dir.resolve()
     if _inside(run, out) or _inside(out, run):
         raise UserError(f"OUT_DIR {out_dir} would overwrite the run {run_dir}: choose a folder outside it")
-    base_model = read_run_config(run_dir).get("model")
+    base_model = runs.read_settings(run_dir)[0].get("model")
     base = _local_base(str(base_model)) if base_model else None
     if base is not None and (_inside(base, out) or _inside(out, base)):
         raise UserError(f"OUT_DIR {out_dir} would overwrite the run's base model {base_model}: choose another "

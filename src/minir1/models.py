@@ -4,9 +4,9 @@ Every command that loads a model goes through here, so a missing model, an
 unreachable Hub or an adapter for another base model is the same one-line error
 everywhere, raised before anything heavy is loaded.
 
-A *run folder* is what ``minir1 train`` writes: ``config.yaml`` names the base
-model and the prompt settings, and ``final/`` holds the trained LoRA adapter (or
-the whole model after full fine-tuning).
+A *run folder* (:mod:`minir1.runs`) names the base model and the prompt settings,
+and its ``final/`` holds the trained LoRA adapter (or the whole model after full
+fine-tuning).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from . import runs
 from .errors import UserError
 
 TINY = "tiny"
@@ -159,18 +158,6 @@ class ModelSpec:
     prefill: str | None = None  # the run's: text that opens the assistant turn
 
 
-def read_run_config(run_dir: str | os.PathLike) -> dict:
-    path = Path(run_dir) / "config.yaml"
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise UserError(f"cannot read run configuration {path}: {e}") from None
-
-
-def is_run_dir(path: str | os.PathLike) -> bool:
-    return (Path(path) / "config.yaml").is_file()
-
-
 def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpec:
     """Work out base model and adapter from ``--model`` and ``--adapter`` (an adapter folder or a run folder).
 
@@ -183,13 +170,13 @@ def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpe
         path = Path(adapter).expanduser()
         if not path.exists():
             raise UserError(f"adapter not found: {adapter}")
-        if is_run_dir(path):
-            run = read_run_config(path)
+        if runs.is_run(path):
+            run = runs.read_settings(path)[0]
             spec.run_dir = str(path)
             spec.tag_style, spec.system_prompt, spec.scheme = run.get("tag_style"), run.get("system_prompt"), run.get(
                 "scheme")
             spec.prefill = run.get("prefill") or None
-            final = path / "final"
+            final = path / runs.FINAL
             if not final.is_dir():
                 raise UserError(f"run folder {adapter} has no final/ model yet: finish or resume the run first "
                                 "(or point --adapter at one of its checkpoint-N folders)")
@@ -207,7 +194,7 @@ def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpe
                 spec.model = _adapter_base(path)
         else:
             raise UserError(f"{adapter} is neither a LoRA adapter (no adapter_config.json) nor a run folder "
-                            "(no config.yaml)")
+                            f"(no {runs.MARKER})")
     if not spec.model:
         raise UserError("no model given: pass --model (a Hub id, a local folder, or 'tiny')")
     return spec

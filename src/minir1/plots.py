@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import runs
 from .errors import UserError
 from .jsonl import read_jsonl
 
@@ -148,8 +149,7 @@ def write_plots(run_dir: str | Path) -> list[Path]:
 
 def cli_plot(args) -> int:
     """``minir1 plot RUN_DIR``."""
-    if not (Path(args.run_dir) / "config.yaml").is_file():
-        raise UserError(f"{args.run_dir} is not a run folder (no config.yaml)")
+    runs.require_run(args.run_dir)
     for path in write_plots(args.run_dir):
         print(path)
     return 0

@@ -6,14 +6,10 @@ rewards and TRL's trainer (LoRA through peft unless turned off), train, save the
 final model with its card, plot. The GRPO loop itself is TRL's ``GRPOTrainer``,
 wired with callbacks and never subclassed.
 
-The run folder (``output_dir``, default ``runs/<recipe>``) holds ``config.yaml``
-(the resolved settings: a recipe that repeats the run), ``grpo_config.json``
-(the ``GRPOConfig`` TRL ended with, after its own checks), ``launches.jsonl``
-(command line, versions, machine, one line per start), ``metrics.jsonl``,
-``samples.jsonl``, ``checkpoint-N/``, ``final/`` (adapter or model, with
-``README.md``), ``plots/`` and ``summary.json``. ``--overwrite`` replaces only a
-minir1 run folder (or an empty one); ``--resume`` continues with the saved
-settings, and only :data:`RESUMABLE` ones may change.
+The run folder (``output_dir``, default ``runs/<recipe>``) is defined in
+:mod:`minir1.runs`. ``--overwrite`` replaces only a run folder (or an empty one);
+``--resume`` continues with the saved settings, and only :data:`RESUMABLE` ones
+may change.
 """
 
 from __future__ import annotations
@@ -30,16 +26,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import rewards
+from . import rewards, runs
 from .config import TrainConfig, from_command_line, is_main_process, save_config, settings_help, validate, world_size
 from .data import load_problems, prompt_rows
 from .errors import UserError
+from .folders import check_replaceable
 from .models import resolve_model
 
 log = logging.getLogger("minir1")
-
-# Written into every run folder minir1 train creates: the only folders --overwrite replaces.
-RUN_MARKER = ".minir1-run"
 
 # What a resumed run may change: how long it trains and what it records, never what it learns from or how.
 RESUMABLE = ("max_steps", "num_train_epochs", "save_steps", "save_total_limit", "logging_steps", "report_to",
@@ -75,7 +69,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
         if done is not None:
             _finish_processes()
             return done
-        checkpoint = latest_checkpoint(cfg.run_dir)
+        checkpoint = runs.latest_checkpoint(cfg.run_dir)
     if world_size() > 1:
         log.info("process %s of %d taking part", os.environ.get("RANK", "?"), world_size())
     problems = load_problems(cfg.data, question_field=cfg.question_field, answer_field=cfg.answer_field,
@@ -132,7 +126,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
 
     final = None
     if not stop.stopped:
-        final = run / "final"
+        final = run / runs.FINAL
         trainer.save_model(str(final))
     summary = {}
     if trainer.is_world_process_zero():
@@ -218,25 +212,6 @@ def health_monitor(cfg: TrainConfig):
     return HealthMonitor(cfg.health_window, cfg.trl["max_completion_length"], formats, correctness)
 
 
-def latest_checkpoint(run: Path) -> Path:
-    """The checkpoint-N folder with the highest N that holds a complete trainer state."""
-    found = []
-    for p in run.glob("checkpoint-*"):
-        suffix = p.name.split("-", 1)[1]
-        if suffix.isdigit() and (p / "trainer_state.json").is_file():
-            found.append((int(suffix), p))
-    if not found:
-        raise UserError(f"nothing to resume in {run}: it has no complete checkpoint-N folder "
-                        "(drop --resume to start over with --overwrite)")
-    return max(found)[1]
-
-
-def is_run_folder(path: Path) -> bool:
-    """A folder minir1 train created: it holds :data:`RUN_MARKER`, which nothing else writes (a stray
-    ``config.yaml``, which many projects keep at their root, does not make a folder a run)."""
-    return (path / RUN_MARKER).is_file()
-
-
 def check_run_dir(cfg: TrainConfig) -> bool:
     """Check the run folder without touching it; True when it is to be replaced (--overwrite).
 
@@ -246,17 +221,10 @@ def check_run_dir(cfg: TrainConfig) -> bool:
     if run.exists() and not run.is_dir():
         raise UserError(f"output_dir {run} is a file: give a folder path")
     if cfg.resume:
-        if not (run / "config.yaml").is_file():
-            raise UserError(f"nothing to resume in {run}: it is not a minir1 run folder (no config.yaml)")
+        runs.require_run(run, "nothing to resume there (drop --resume to start a new run)")
         return False
-    if not run.exists() or not any(run.iterdir()):
+    if not check_replaceable(run, runs.MARKER, cfg.overwrite, "a minir1 run folder", "--resume to continue it"):
         return False
-    if not cfg.overwrite:
-        raise UserError(f"run folder {run} already exists: pass --overwrite to replace it, --resume to "
-                        "continue it, or choose another --output_dir")
-    if not is_run_folder(run):
-        raise UserError(f"{run} is not a minir1 run folder (no {RUN_MARKER}, which minir1 train writes), and "
-                        "--overwrite only replaces run folders: choose another --output_dir")
     for what, path in (("model", cfg.model), ("data", cfg.data), ("eval_data", cfg.eval_data)):
         p = Path(path).expanduser()
         if p.exists() and p.resolve().is_relative_to(run.resolve()):
@@ -281,13 +249,8 @@ def check_resume(cfg: TrainConfig, args) -> None:
 
 def load_saved(run: Path) -> dict:
     """A run's saved settings: config.yaml's, overlaid with grpo_config.json's (what TRL ended with)."""
-    import yaml
-
-    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")) or {}
-    grpo = run / "grpo_config.json"
-    if grpo.is_file():
-        saved.update(json.loads(grpo.read_text(encoding="utf-8")))
-    return saved
+    mine, trl = runs.read_settings(run)
+    return {**mine, **trl}
 
 
 def _json(d: dict) -> dict:
@@ -297,12 +260,12 @@ def _json(d: dict) -> dict:
 def finished_run(cfg: TrainConfig, args) -> TrainResult | None:
     """The result of a run that already reached its end (max_steps or num_train_epochs, and final/), else None."""
     run = cfg.run_dir
-    if not (run / "final").is_dir():
+    if not (run / runs.FINAL).is_dir():
         return None
     summary_file = run / "summary.json"
     summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
     try:
-        state = json.loads((latest_checkpoint(run) / "trainer_state.json").read_text(encoding="utf-8"))
+        state = json.loads((runs.latest_checkpoint(run) / "trainer_state.json").read_text(encoding="utf-8"))
     except UserError:  # no checkpoint: final/ is all there is
         state = {"global_step": summary.get("steps", 0), "epoch": args.num_train_epochs}
     step = state["global_step"]
@@ -311,7 +274,7 @@ def finished_run(cfg: TrainConfig, args) -> TrainResult | None:
         return None
     log.info("%s already finished at step %d: nothing to do (to train further, resume with a larger --max_steps)",
              run, step)
-    return TrainResult(run, run / "final", step, False, summary, already_finished=True)
+    return TrainResult(run, run / runs.FINAL, step, False, summary, already_finished=True)
 
 
 def prepare_run_dir(cfg: TrainConfig, command: str | None, args, replace: bool) -> Path:
@@ -322,11 +285,10 @@ def prepare_run_dir(cfg: TrainConfig, command: str | None, args, replace: bool) 
         if replace:
             shutil.rmtree(run)
         run.mkdir(parents=True, exist_ok=True)
-        (run / RUN_MARKER).write_text("written by minir1 train: --overwrite may replace this folder\n",
-                                      encoding="utf-8")
-        save_config(cfg, run / "config.yaml", command)
-        (run / "grpo_config.json").write_text(json.dumps(_json(args.to_dict()), indent=2) + "\n", encoding="utf-8")
-        with (run / "launches.jsonl").open("a", encoding="utf-8") as f:
+        runs.mark(run)
+        save_config(cfg, run / runs.CONFIG, command)
+        (run / runs.TRL_CONFIG).write_text(json.dumps(_json(args.to_dict()), indent=2) + "\n", encoding="utf-8")
+        with (run / runs.LAUNCHES).open("a", encoding="utf-8") as f:
             f.write(json.dumps(launch_record(command, cfg.resume)) + "\n")
     _wait_for_everyone()
     return run

@@ -1,0 +1,79 @@
+"""A run folder: what ``minir1 train`` writes, defined here and nowhere else.
+
+A folder is a run when it holds :data:`MARKER`, which only ``minir1 train`` writes
+(a ``config.yaml`` alone does not make a folder a run: many projects keep one at
+their root). Every command that reads a run (``eval --adapter``, ``chat``,
+``export``, ``plot``, ``train --resume``) or replaces one (``train --overwrite``)
+asks :func:`require_run` or :func:`is_run`.
+
+Inside a run:
+
+- :data:`CONFIG` (``config.yaml``): the resolved settings, a recipe that repeats the run;
+- :data:`TRL_CONFIG` (``grpo_config.json``): the ``GRPOConfig`` TRL ended with;
+- :data:`LAUNCHES` (``launches.jsonl``): command line, versions and machine of each start;
+- ``checkpoint-N/`` (:func:`latest_checkpoint`), :data:`FINAL` (adapter or model), ``metrics.jsonl``,
+  ``samples.jsonl``, ``plots/``, ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+from .errors import UserError
+
+MARKER = ".minir1-run"
+CONFIG = "config.yaml"
+TRL_CONFIG = "grpo_config.json"
+LAUNCHES = "launches.jsonl"
+FINAL = "final"
+
+
+def is_run(path: str | os.PathLike) -> bool:
+    return (Path(path) / MARKER).is_file()
+
+
+def require_run(path: str | os.PathLike, hint: str = "pass a folder written by minir1 train") -> Path:
+    """``path`` as a Path when it is a run folder; a one-line UserError (ending in ``hint``) otherwise."""
+    run = Path(path).expanduser()
+    if not is_run(run):
+        raise UserError(f"{path} is not a minir1 run folder (no {MARKER}, which minir1 train writes): {hint}")
+    return run
+
+
+def mark(run: Path) -> None:
+    """Make ``run`` a run folder (only ``minir1 train`` calls this)."""
+    (run / MARKER).write_text("written by minir1 train: train --overwrite may replace this folder\n",
+                              encoding="utf-8")
+
+
+def read_settings(run: str | os.PathLike) -> tuple[dict, dict]:
+    """A run's saved settings: ``config.yaml`` as minir1 wrote it, and ``grpo_config.json`` (empty if absent)."""
+    run = Path(run)
+    try:
+        mine = yaml.safe_load((run / CONFIG).read_text(encoding="utf-8")) or {}
+        trl_file = run / TRL_CONFIG
+        trl = json.loads(trl_file.read_text(encoding="utf-8")) if trl_file.is_file() else {}
+    except (OSError, ValueError, yaml.YAMLError) as e:
+        raise UserError(f"cannot read the settings of run {run}: {e}") from None
+    return mine, trl
+
+
+def latest_checkpoint(run: Path) -> Path:
+    """The ``checkpoint-N`` folder with the highest N that holds a complete trainer state.
+
+    Not ``transformers.trainer_utils.get_last_checkpoint``: that one also picks a folder a
+    kill left without its ``trainer_state.json``, which cannot be resumed.
+    """
+    found = []
+    for p in run.glob("checkpoint-*"):
+        suffix = p.name.split("-", 1)[1]
+        if suffix.isdigit() and (p / "trainer_state.json").is_file():
+            found.append((int(suffix), p))
+    if not found:
+        raise UserError(f"nothing to resume in {run}: it has no complete checkpoint-N folder "
+                        "(drop --resume to start over with --overwrite)")
+    return max(found)[1]
