@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -38,31 +37,11 @@ def load_average() -> list[float]:
 
 
 def machine() -> dict:
-    """CPU, cores, memory, GPU and library versions of this machine."""
-    info = {"python": platform.python_version(), "platform": platform.platform(), "cores": os.cpu_count()}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-        mem_kb = next(int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal"))
-        info["memory_gb"] = round(mem_kb / 2**20, 1)
-    except (OSError, StopIteration):
-        pass
-    try:
-        import torch
+    """:func:`minir1.machine.describe`, with each package's version as a key of its own (the results files' shape)."""
+    from minir1.machine import describe
 
-        info["torch"] = torch.__version__
-        if torch.cuda.is_available():
-            info["gpu"], info["cuda"] = torch.cuda.get_device_name(0), torch.version.cuda
-    except ImportError:
-        pass
-    for lib in ("transformers", "trl", "peft", "accelerate", "datasets", "vllm"):
-        try:
-            info[lib] = __import__(lib).__version__
-        except ImportError:
-            pass
-    return info
+    info = describe()
+    return {**info, **info.pop("versions")}
 
 
 def _relative(script: str) -> str:

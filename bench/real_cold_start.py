@@ -176,7 +176,7 @@ def main() -> None:
 
     from real_model import NAME, real_model_dir
 
-    from minir1.evaluate import eval_settings, read_samples, run_eval
+    from minir1.evaluate import EvalSettings, read_samples, run_eval
     from minir1.generation import generate
     from minir1.models import ModelSpec, load_for_inference
 
@@ -204,8 +204,8 @@ def main() -> None:
 
     def settings_of(name: str):
         v = table[name]
-        return eval_settings(v["model"], data="gsm8k:test", limit=args.limit, max_new_tokens=args.max_new_tokens,
-                             dtype=args.dtype, **v["options"])
+        return EvalSettings(v["model"], data="gsm8k:test", limit=args.limit, max_new_tokens=args.max_new_tokens,
+                            dtype=args.dtype, **v["options"]).resolve()
 
     def write() -> None:
         done = {name: {r["id"]: r for r in read_samples(args.runs / name / "samples.jsonl")}

@@ -25,7 +25,7 @@ def test_quick_demo_writes_everything(tmp_path, capfd, caplog):
     results = json.loads((out / "results.json").read_text())
     assert set(results) >= {"before", "after", "mcnemar", "lenient_mcnemar", "pass_at_k_before", "reward_curve",
                             "emergence", "seconds", "machine", "settings"}
-    assert {"date", "cpu", "cpu_count", "torch_threads", "versions"} <= set(results["machine"])
+    assert {"date", "cpu", "cores", "torch_threads", "versions"} <= set(results["machine"])
     assert {"torch", "transformers", "trl"} <= set(results["machine"]["versions"])
     pk = results["pass_at_k_before"]
     assert set(pk["strict"]) == set(pk["lenient"]) == {"pass@1", "pass@2"}

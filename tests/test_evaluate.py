@@ -19,7 +19,7 @@ from minir1 import models, runs
 from minir1.cli import main
 from minir1.data import load_problems
 from minir1.errors import UserError
-from minir1.evaluate import EvalSettings, eval_settings, evaluate_problems, format_summary, run_eval, summarize
+from minir1.evaluate import EvalSettings, evaluate_problems, format_summary, run_eval, summarize
 from minir1.generation import Generation, _trim, generate
 from minir1.prompts import build_prompt, format_completion, prompt_prefill
 from minir1.rewards import correctness, format_rubric
@@ -416,13 +416,13 @@ def test_a_run_folders_prefill_is_the_default_and_can_be_turned_off(run_folder, 
     (run / "config.yaml").write_text(yaml.safe_dump({**config, "prefill": "<reasoning>\n"}))
     calls = []
     data = write_problems(tmp_path / "p.jsonl", ["1"])
-    settings = eval_settings(None, str(run), data=data, max_new_tokens=4)
+    settings = EvalSettings(adapter=str(run), data=data, max_new_tokens=4).resolve()
     assert settings.prefill == "<reasoning>\n"
     run_eval(settings, tmp_path / "a", generator=fake_generator({"Question 0?": ["1"]}, calls, record_all=True),
              progress=False)
     assert calls == [("Question 0?", "<reasoning>\n", None)]
-    assert eval_settings(None, str(run), data=data, prefill="").prefill is None
-    assert eval_settings(None, str(run), data=data, prefill="<x>").prefill == "<x>"
+    assert EvalSettings(adapter=str(run), data=data, prefill="").resolve().prefill is None
+    assert EvalSettings(adapter=str(run), data=data, prefill="<x>").resolve().prefill == "<x>"
 
 
 def test_summarize_of_known_records():
@@ -482,7 +482,7 @@ def test_bad_input_errors(tiny_model, tmp_path, capsys, no_model_load):
 def test_dtype_names_and_aliases(tiny_model, tmp_path):
     # "auto" is resolved and stored: the tiny model is saved in fp32
     for name, canonical in (("fp16", "float16"), ("bf16", "bfloat16"), ("fp32", "float32"), ("auto", "float32")):
-        assert eval_settings(str(tiny_model), dtype=name).dtype == canonical
+        assert EvalSettings(str(tiny_model), dtype=name).resolve().dtype == canonical
     out = tmp_path / "half"
     assert run_cli("--model", str(tiny_model), "--dtype", "fp16", "--limit", "1", "--max_new_tokens", "4",
                    "--output_dir", str(out)) == 0
@@ -519,12 +519,12 @@ def test_a_recipe_gives_a_base_model_its_prompt(tiny_model, tmp_path, capsys):
     from minir1.config import load_config
 
     recipe = load_config("mini-r1")
-    s = eval_settings(str(tiny_model), recipe="mini-r1")
+    s = EvalSettings(str(tiny_model)).resolve("mini-r1")
     assert (s.system_prompt, s.tag_style, s.prefill) == (recipe.system_prompt, recipe.style, recipe.prefill)
-    assert eval_settings(str(tiny_model), recipe="mini-r1", system_prompt="Be brief.").system_prompt == "Be brief."
-    assert eval_settings(str(tiny_model)).system_prompt != recipe.system_prompt
+    assert EvalSettings(str(tiny_model), system_prompt="Be brief.").resolve("mini-r1").system_prompt == "Be brief."
+    assert EvalSettings(str(tiny_model)).resolve().system_prompt != recipe.system_prompt
     with pytest.raises(UserError, match="drop one"):
-        eval_settings(None, str(tiny_model), recipe="mini-r1")
+        EvalSettings(adapter=str(tiny_model)).resolve("mini-r1")
 
 
 def test_an_adapter_for_another_base_model_is_an_error(tiny_model, tmp_path, capsys):

@@ -32,10 +32,10 @@ def test_tiny_recipe_trains_on_the_gpu(tmp_path, tiny_model):
 def test_eval_runs_on_the_gpu(tmp_path, tiny_model):
     import torch
 
-    from minir1.evaluate import eval_settings, run_eval
+    from minir1.evaluate import EvalSettings, run_eval
 
     torch.cuda.reset_peak_memory_stats()
     before = torch.cuda.memory_allocated()  # what earlier tests left: the peak starts there
-    summary = run_eval(eval_settings(str(tiny_model), limit=8, max_new_tokens=16), tmp_path / "eval", progress=False)
+    summary = run_eval(EvalSettings(str(tiny_model), limit=8, max_new_tokens=16).resolve(), tmp_path / "eval", progress=False)
     assert summary["n"] == 8
     assert torch.cuda.max_memory_allocated() > before  # the model and its generation were on the GPU

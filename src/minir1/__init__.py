@@ -3,11 +3,12 @@
 The public API, the names below, is what the quickstart notebook and the
 command line are built from. Train, evaluate before and after, compare::
 
-    from minir1 import compare_evals, eval_settings, load_config, run_eval, run_training
+    from minir1 import EvalSettings, compare_evals, load_config, run_eval, run_training
 
     result = run_training(load_config("tiny", {"output_dir": "runs/tiny", "overwrite": True}))
-    before = run_eval(eval_settings("tiny", data="gsm8k:test", limit=16, max_new_tokens=64), "runs/eval-before")
-    after = run_eval(eval_settings(None, str(result.run_dir), limit=16, max_new_tokens=64), "runs/eval-after")
+    before = run_eval(EvalSettings("tiny", limit=16, max_new_tokens=64).resolve(), "runs/eval-before")
+    after = run_eval(EvalSettings(adapter=str(result.run_dir), limit=16, max_new_tokens=64).resolve(),
+                     "runs/eval-after")
     print(compare_evals("runs/eval-before", "runs/eval-after")["mcnemar"])
 
 Design choices:
@@ -55,7 +56,7 @@ _EXPORTS = {
     "load_for_inference": "models:load_for_inference",
     "generate": "generation:generate",
     "ask": "chat:chat",
-    "eval_settings": "evaluate:eval_settings",
+    "EvalSettings": "evaluate:EvalSettings",
     "run_eval": "evaluate:run_eval",
     "evaluate_problems": "evaluate:evaluate_problems",
     "compare_evals": "compare:compare_evals",

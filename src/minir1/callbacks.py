@@ -415,24 +415,23 @@ class SampleRecorder:
 class PeriodicEval(TrainerCallback):
     """Every ``every`` steps, evaluate the model being trained on fixed held-out problems.
 
-    Generated and judged as ``minir1 eval`` does by default (to the end of the turn, the
-    whole completion, after the run's ``prefill``), so the curve measures what the reward sees.
+    Generated and judged as ``minir1 eval`` does with the same :class:`~minir1.evaluate.EvalSettings`
+    (greedy, to the end of the turn, the whole completion after the run's ``prefill``), so the
+    curve measures what the reward sees.
     """
 
-    def __init__(self, every: int, problems, style: str, system_prompt: str | None, max_new_tokens: int,
-                 metrics: MetricsLogger, prefill: str | None = None):
-        self.every, self.problems, self.style = every, problems, style
-        self.system_prompt, self.max_new_tokens, self.metrics = system_prompt, max_new_tokens, metrics
-        self.prefill = prefill
+    def __init__(self, every: int, problems, settings, metrics: MetricsLogger):
+        self.every, self.problems, self.settings, self.metrics = every, problems, settings, metrics
 
     def _run(self, state, model, tokenizer):
         from .evaluate import evaluate_problems
 
         t = time.perf_counter()
         per_problem: list[dict] = []
-        result = evaluate_problems(model, tokenizer, self.problems, style=self.style,
-                                   system_prompt=self.system_prompt, max_new_tokens=self.max_new_tokens,
-                                   prefill=self.prefill, on_records=per_problem.extend)
+        s = self.settings
+        result = evaluate_problems(model, tokenizer, self.problems, style=s.tag_style, system_prompt=s.system_prompt,
+                                   max_new_tokens=s.max_new_tokens, prefill=s.prefill,
+                                   stop_at_answer=s.stop_at_answer, on_records=per_problem.extend)
         record = {"step": state.global_step, "eval_seconds": time.perf_counter() - t}
         keys = ("id", "gold", "prefill", "completion", "extracted", "correct", "lenient_correct", "format_ok")
         with self.metrics.path.with_name(EVAL_SAMPLES).open("a", encoding="utf-8") as f:

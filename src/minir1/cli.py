@@ -42,23 +42,26 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_args(p: argparse.ArgumentParser, model_required: bool = False) -> None:
-    p.add_argument("--model", required=model_required,
-                   help="Hub id, local folder, or 'tiny'; default: the base model of --adapter")
-    p.add_argument("--adapter", help="a LoRA adapter folder, or a run folder from minir1 train")
-    p.add_argument("--tag_style", choices=["think", "reasoning"], help="default: the run's, else think")
-    p.add_argument("--system_prompt", help="default: the run's, else the tag style's own")
-    p.add_argument("--prefill", metavar="TEXT",
-                   help="text that opens the assistant turn, e.g. $'<think>\\n' in bash (judged with the reply); "
-                        "default: the run's, else none; '' for none")
-    p.add_argument("--stop_at_answer", action="store_true",
-                   help="end each reply at its first </answer> (faster; by default replies run to the end of "
-                        "the turn, as in training, and all of it is judged)")
-    p.add_argument("--dtype", default="auto",
-                   help="auto (bf16 on a GPU that has it, and on a CPU with bf16 instructions for a model saved in "
-                        "bf16; else fp32), float32, bfloat16 or float16 "
-                        "(or fp32, bf16, fp16)")
-    p.add_argument("--trust_remote_code", action="store_true", help="allow model code from the Hub")
+def _settings_args(p: argparse.ArgumentParser, where: str, only: tuple[str, ...] = ()) -> None:
+    """One option per field (or per field in ``only``) of the settings dataclass ``"module:Class"``, with its
+    default and help."""
+    import dataclasses
+    import typing
+
+    module, _, name = where.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if only and f.name not in only:
+            continue
+        kw = dict(f.metadata)
+        kw["help"] = kw["help"] + ("" if f.default is None or isinstance(f.default, bool) else
+                                   f" (default: {f.default})")
+        if hints[f.name] is bool:
+            p.add_argument(f"--{f.name}", action="store_true", **kw)
+        else:
+            kind = next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
+            p.add_argument(f"--{f.name}", type=kind, default=f.default, **kw)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,21 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     # --- evaluation ------------------------------------------------------------------------
     p = sub.add_parser("eval", help="GSM8K accuracy with honest statistics",
                        description="Evaluate a model (and adapter or run folder) on a problem set; resumable.")
-    _model_args(p)
+    _settings_args(p, "minir1.evaluate:EvalSettings")
     p.add_argument("--recipe", metavar="NAME_OR_FILE",
                    help="use a recipe's prompt settings (tag style, system prompt, prefill) and, without --model, "
                         "its model: evaluate a base model as a run of that recipe will be, e.g. --recipe mini-r1")
-    p.add_argument("--data", default="gsm8k:test", help="gsm8k:test, a local file, or a Hub id[:split]")
-    p.add_argument("--question_field", default="question")
-    p.add_argument("--answer_field", default="answer")
-    p.add_argument("--limit", type=int, help="evaluate the first N problems")
-    p.add_argument("--samples", type=int, default=1, help="K sampled completions per problem (pass@k, majority)")
-    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature when --samples > 1")
-    p.add_argument("--max_new_tokens", type=int, default=512)
     p.add_argument("--batch_size", type=int,
                    help="sequences (prompts x samples) generated together (default: 64 on a CPU, 128 on a GPU)")
-    p.add_argument("--backend", default="hf", choices=["hf", "vllm"], help="generation engine")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trust_remote_code", action="store_true", help="allow model code from the Hub")
     p.add_argument("--output_dir", required=True, help="where samples.jsonl and summary.json go")
     p.set_defaults(func=_handler("evaluate", "cli_eval"))
 
@@ -159,9 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="ask a model a question and watch it reason",
                        description="Answer QUESTION, or read questions interactively; streams the reasoning.")
-    _model_args(p)
+    _settings_args(p, "minir1.evaluate:EvalSettings", only=("model", "adapter", "tag_style", "system_prompt",
+                                                          "prefill", "stop_at_answer", "max_new_tokens", "dtype"))
+    p.add_argument("--trust_remote_code", action="store_true", help="allow model code from the Hub")
     p.add_argument("question", nargs="?", help="a question; omit to read questions from the terminal")
-    p.add_argument("--max_new_tokens", type=int, default=512)
     p.add_argument("--temperature", type=float, default=0.0, help="0 for greedy decoding")
     p.set_defaults(func=_handler("chat", "cli_chat"))
 

@@ -50,11 +50,8 @@ Everything lands in one folder (default ``runs/demo``): ``base-model/``,
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import os
-import platform
 import random
 import shutil
 import time
@@ -62,12 +59,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .folders import check_replaceable
+from .machine import describe
 
 log = logging.getLogger("minir1")
 
 SYSTEM_PROMPT = "Think in <think> tags, answer in <answer> tags."  # short: the tiny model reads every token
 MARKER = "demo.json"  # written first into every demo folder: what --overwrite may replace
-VERSIONS = ("minir1", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers")
 
 
 @dataclass
@@ -161,33 +158,6 @@ def _prepare_folder(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def machine() -> dict:
-    """What the figures were measured on: CPU, cores and threads, load, platform, package versions, date."""
-    import importlib.metadata as md
-
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    for name in VERSIONS:
-        try:
-            versions[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
-    return {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cpu": cpu,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
-            "platform": platform.platform(), "python": platform.python_version(), "versions": versions}
-
-
 def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: bool = False,
              settings: DemoSettings | None = None, command: str | None = None) -> dict:
     """Run the demo into ``output_dir`` and return its results (also in ``results.json`` and ``report.md``)."""
@@ -210,7 +180,7 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
     progress = progress_bars_on()
     times: dict[str, float] = {}
     start = time.perf_counter()
-    started_on = machine()
+    started_on = describe()
 
     def lap(name: str, t0: float) -> None:
         times[name] = round(time.perf_counter() - t0, 1)
@@ -281,7 +251,7 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
         "lenient_mcnemar": lenient["mcnemar"], "lenient_fixed": lenient["fixed"], "lenient_broken": lenient["broken"],
         "reward_curve": reward_curve(result.run_dir), "emergence": emergence(result.run_dir / "eval_samples.jsonl"),
         "seconds": times, "seed": seed, "command": command, "settings": asdict(s),
-        "machine": {**started_on, "load_average_end": machine()["load_average"]},
+        "machine": {**started_on, "load_average_end": describe().get("load_average")},
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(report(results, s), encoding="utf-8")
@@ -291,10 +261,10 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
 def held_out_eval_settings(model: str | None, adapter: str | None, held_out: str, s: DemoSettings, seed: int,
                            **kw):
     """How the demo evaluates its held-out problems (greedy unless ``samples``): one rule for every caller."""
-    from .evaluate import eval_settings
+    from .evaluate import EvalSettings
 
-    return eval_settings(model, adapter, data=held_out, max_new_tokens=s.grpo["max_completion_length"],
-                         tag_style="think", system_prompt=SYSTEM_PROMPT, seed=seed, **kw)
+    return EvalSettings(model, adapter, data=held_out, max_new_tokens=s.grpo["max_completion_length"],
+                        tag_style="think", system_prompt=SYSTEM_PROMPT, seed=seed, **kw).resolve()
 
 
 def _brief(summary: dict) -> dict:

@@ -39,6 +39,8 @@ import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from .machine import versions
+
 # Packages the report shows, in this order. All but OPTIONAL are needed to train.
 SHOWN = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "huggingface-hub", "vllm",
          "flash-attn")
@@ -107,13 +109,7 @@ def _canonical(name: str) -> str:
 
 def installed_versions() -> dict[str, str | None]:
     """Python's, minir1's and each :data:`SHOWN` package's version (None when not installed), from metadata only."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("minir1", *SHOWN):
-        try:
-            versions[name] = md.version(name)
-        except md.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    return {"python": platform.python_version(), **versions(("minir1", *SHOWN), missing=True)}
 
 
 def read_rules() -> list[Rule]:

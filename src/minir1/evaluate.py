@@ -34,8 +34,8 @@ The 95% interval is Wilson's. For K > 1 it treats each problem's mean score as o
 observation in [0, 1]; such a mean has at most the variance of a coin with the
 same accuracy, so the interval is conservative.
 
-    >>> settings = eval_settings("tiny", data="gsm8k:test", limit=5, max_new_tokens=32)  # doctest: +SKIP
-    >>> run_eval(settings, "runs/eval-tiny")["accuracy"]                                   # doctest: +SKIP
+    >>> settings = EvalSettings("tiny", data="gsm8k:test", limit=5, max_new_tokens=32).resolve()  # doctest: +SKIP
+    >>> run_eval(settings, "runs/eval-tiny")["accuracy"]                                             # doctest: +SKIP
     0.0
 """
 
@@ -47,7 +47,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
 
@@ -71,26 +71,96 @@ STOP_NOTE = ("--stop_at_answer: generation stopped at the first </answer>, so te
 Generator = Callable[..., list[list[Generation]]]
 
 
+def _f(default, help: str, **argparse):
+    """A settings field with its command-line help (and any other ``add_argument`` keywords)."""
+    return field(default=default, metadata={"help": help, **argparse})
+
+
 @dataclass(frozen=True)
 class EvalSettings:
-    """The settings that define an evaluation: two runs with equal settings measure the same thing."""
+    """How an evaluation is done: two evaluations with equal settings measure the same thing.
 
-    model: str
-    adapter: str | None = None
-    data: str = "gsm8k:test"
-    question_field: str = "question"
-    answer_field: str = "answer"
-    limit: int | None = None
-    samples: int = 1
-    temperature: float = 0.0
-    max_new_tokens: int = 512
-    tag_style: str = "think"
-    system_prompt: str | None = None  # None: the tag style's own (eval_settings writes the text out)
-    prefill: str | None = None  # text that opens the assistant turn; judged with the completion
-    stop_at_answer: bool = False  # end generation at the first </answer> (faster; blind to what follows)
-    seed: int = 0
-    backend: str = "hf"
-    dtype: str = "auto"
+    The one set of evaluation settings: ``minir1 eval``'s options are these fields (the
+    command line is built from them), and the demo, training's periodic evaluation and the
+    benchmarks build one. What a user asks (a run folder as ``adapter``, ``dtype="auto"``, a
+    recipe's prompt) becomes concrete settings with :meth:`resolve`, which is also where
+    everything that can be checked without loading the model is checked. ``temperature``
+    applies only when ``samples`` > 1 (one sample is greedy, recorded as 0).
+    """
+
+    model: str | None = _f(None, "Hub id, local folder, or 'tiny'; default: the base model of --adapter")
+    adapter: str | None = _f(None, "a LoRA adapter folder, or a run folder from minir1 train")
+    data: str = _f("gsm8k:test", "gsm8k:test, a local file, or a Hub id[:split]")
+    question_field: str = _f("question", "the field of --data that holds the question")
+    answer_field: str = _f("answer", "the field of --data that holds the answer")
+    limit: int | None = _f(None, "evaluate the first N problems")
+    samples: int = _f(1, "K sampled completions per problem (pass@k, majority)")
+    temperature: float = _f(0.7, "sampling temperature when --samples > 1")
+    max_new_tokens: int = _f(512, "at most this many new tokens per completion")
+    tag_style: str | None = _f(None, "default: the run's, else think", choices=["think", "reasoning"])
+    system_prompt: str | None = _f(None, "default: the run's, else the tag style's own")
+    prefill: str | None = _f(None, "text that opens the assistant turn, e.g. $'<think>\\n' in bash (judged with "
+                                   "the reply); default: the run's, else none; '' for none", metavar="TEXT")
+    stop_at_answer: bool = _f(False, "end each reply at its first </answer> (faster; by default replies run to the "
+                                     "end of the turn, as in training, and all of it is judged)")
+    seed: int = _f(0, "sampling seed")
+    backend: str = _f("hf", "generation engine", choices=["hf", "vllm"])
+    dtype: str = _f("auto", "auto (bf16 on a GPU that has it, and on a CPU with bf16 instructions for a model saved "
+                            "in bf16; else fp32), float32, bfloat16 or float16 (or fp32, bf16, fp16)")
+
+    def __post_init__(self):
+        if self.samples < 1:
+            raise UserError(f"--samples must be at least 1, got {self.samples}")
+        if self.samples > 1 and self.temperature <= 0:
+            raise UserError(f"--samples {self.samples} needs --temperature above 0 (greedy decoding gives one "
+                            "answer)")
+        if self.limit is not None and self.limit < 1:
+            raise UserError(f"--limit must be at least 1, got {self.limit}")
+        if self.max_new_tokens < 1:
+            raise UserError(f"--max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if self.backend not in ("hf", "vllm"):
+            raise UserError(f"unknown backend {self.backend!r}: choose hf or vllm")
+        object.__setattr__(self, "dtype", check_dtype(self.dtype))
+        if self.samples == 1:
+            object.__setattr__(self, "temperature", 0.0)
+
+    def resolve(self, recipe: str | None = None) -> EvalSettings:
+        """These settings made concrete, checked as far as they can be without loading the model.
+
+        ``adapter`` may be a run folder, which supplies the base model (unless ``model`` is
+        given), tag style, system prompt and prefill; ``prefill`` None takes the run's, ``""``
+        means none. ``recipe`` (``--recipe mini-r1``) gives a base model the prompt a training
+        run of that recipe will use (its model too when ``model`` is None), so that "before"
+        and "after" evaluations differ only by the training. The model and adapter must
+        exist, vLLM must be installed when asked for, and ``dtype`` "auto" is resolved
+        (:func:`minir1.models.device_and_dtype`) and stored so: a folder resumed where "auto"
+        means another dtype is refused, never mixed.
+        """
+        from .models import device_and_dtype, resolve_model
+
+        s = self
+        if recipe is not None:
+            if s.adapter:
+                raise UserError("--recipe gives a base model a recipe's prompt settings, and --adapter's run "
+                                "folder has its own: drop one of them")
+            from .config import load_config
+
+            cfg = load_config(recipe)
+            s = replace(s, model=s.model or cfg.model, tag_style=s.tag_style or cfg.style,
+                        system_prompt=s.system_prompt if s.system_prompt is not None else cfg.system_prompt,
+                        prefill=s.prefill if s.prefill is not None else cfg.prefill)
+        if s.backend == "vllm":
+            from .generation import import_vllm
+
+            import_vllm()
+        spec = model_spec(s.model, s.adapter)
+        resolved = resolve_model(spec.model)  # a missing model fails here, before anything is written
+        dtype = s.dtype
+        if s.backend == "hf" and dtype == "auto":
+            dtype = str(device_and_dtype("auto", resolved)[1]).removeprefix("torch.")
+        style, system = prompt_settings(spec, s.tag_style, s.system_prompt)
+        return replace(s, model=_identity(spec.model), adapter=_identity(spec.adapter) if spec.adapter else None,
+                       tag_style=style, system_prompt=system, prefill=resolve_prefill(spec, s.prefill), dtype=dtype)
 
 
 def prompt_settings(spec: ModelSpec, tag_style: str | None = None, system_prompt: str | None = None) -> tuple[str, str]:
@@ -107,66 +177,6 @@ def _identity(name: str) -> str:
     """A model or adapter name that means the same from any folder: local paths made absolute."""
     path = Path(name).expanduser()
     return str(path.resolve()) if path.exists() else name
-
-
-def eval_settings(model: str | None, adapter: str | None = None, *, data: str = "gsm8k:test",
-                  question_field: str = "question", answer_field: str = "answer", limit: int | None = None,
-                  samples: int = 1, temperature: float = 0.7, max_new_tokens: int = 512,
-                  tag_style: str | None = None, system_prompt: str | None = None, prefill: str | None = None,
-                  stop_at_answer: bool = False, seed: int = 0, backend: str = "hf",
-                  dtype: str = "auto", recipe: str | None = None) -> EvalSettings:
-    """Resolve ``--model``/``--adapter`` (a run folder supplies its prompt settings) into :class:`EvalSettings`.
-
-    Checks everything that can be checked without loading the model: the model
-    and adapter exist, the numbers make sense, vLLM is installed when asked for.
-    ``temperature`` applies only when ``samples`` > 1 (one sample is greedy).
-    ``prefill`` None takes the run folder's (if any); ``""`` means none.
-    ``recipe`` (``--recipe mini-r1``) gives a base model the prompt a training run of
-    that recipe will use (tag style, system prompt, prefill; its model when ``model``
-    is None), so that "before" and "after" evaluations differ only by the training.
-    ``dtype`` "auto" is resolved here (:func:`minir1.models.device_and_dtype`) and
-    stored so: a folder resumed where "auto" means another dtype is refused, never mixed.
-    """
-    from .models import device_and_dtype, resolve_model
-
-    if recipe is not None:
-        if adapter:
-            raise UserError("--recipe gives a base model a recipe's prompt settings, and --adapter's run folder "
-                            "has its own: drop one of them")
-        from .config import load_config
-
-        cfg = load_config(recipe)
-        model = model or cfg.model
-        tag_style = tag_style or cfg.style
-        system_prompt = system_prompt if system_prompt is not None else cfg.system_prompt
-        prefill = prefill if prefill is not None else cfg.prefill
-
-    if samples < 1:
-        raise UserError(f"--samples must be at least 1, got {samples}")
-    if samples > 1 and temperature <= 0:
-        raise UserError(f"--samples {samples} needs --temperature above 0 (greedy decoding gives one answer)")
-    if limit is not None and limit < 1:
-        raise UserError(f"--limit must be at least 1, got {limit}")
-    if max_new_tokens < 1:
-        raise UserError(f"--max_new_tokens must be at least 1, got {max_new_tokens}")
-    if backend not in ("hf", "vllm"):
-        raise UserError(f"unknown backend {backend!r}: choose hf or vllm")
-    dtype = check_dtype(dtype)
-    if backend == "vllm":
-        from .generation import import_vllm
-
-        import_vllm()
-    spec = model_spec(model, adapter)
-    resolved = resolve_model(spec.model)  # a missing model fails here, before anything is written
-    if backend == "hf" and dtype == "auto":
-        dtype = str(device_and_dtype("auto", resolved)[1]).removeprefix("torch.")
-    style, system = prompt_settings(spec, tag_style, system_prompt)
-    return EvalSettings(model=_identity(spec.model), adapter=_identity(spec.adapter) if spec.adapter else None,
-                        data=data, question_field=question_field, answer_field=answer_field, limit=limit,
-                        samples=samples, temperature=temperature if samples > 1 else 0.0,
-                        max_new_tokens=max_new_tokens, tag_style=style, system_prompt=system,
-                        prefill=resolve_prefill(spec, prefill), stop_at_answer=stop_at_answer, seed=seed,
-                        backend=backend, dtype=dtype)
 
 
 def resolve_prefill(spec: ModelSpec, prefill: str | None) -> str | None:
@@ -350,7 +360,7 @@ def check_output_dir(out: Path) -> None:
 
 
 def _comparable(config: dict) -> dict:
-    """Settings as compared on resume: an unresolved "auto" (a folder written before eval_settings resolved it,
+    """Settings as compared on resume: an unresolved "auto" (a folder written before resolve() resolved it,
     or settings built by hand) means what it meant then, bf16 on a GPU that has it, else fp32."""
     if config.get("dtype") != "auto" or config.get("backend", "hf") != "hf":
         return config
@@ -427,6 +437,8 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
 
     if batch_size is not None and batch_size < 1:
         raise UserError(f"--batch_size must be at least 1, got {batch_size}")
+    if settings.tag_style is None:  # built without resolve(): the default style, written out
+        settings = replace(settings, tag_style=prompt_settings(ModelSpec(""))[0])
     started = time.perf_counter()
     problems = load_problems(settings.data, question_field=settings.question_field,
                              answer_field=settings.answer_field, limit=settings.limit)
@@ -523,11 +535,7 @@ def format_summary(summary: dict, output_dir: str | os.PathLike | None = None) -
 def cli_eval(args) -> int:
     """``minir1 eval``: parse, evaluate (resuming), print the table."""
     check_output_dir(Path(args.output_dir))
-    settings = eval_settings(args.model, args.adapter, tag_style=args.tag_style, system_prompt=args.system_prompt,
-                             prefill=args.prefill, stop_at_answer=args.stop_at_answer, samples=args.samples,
-                             temperature=args.temperature, limit=args.limit, max_new_tokens=args.max_new_tokens,
-                             backend=args.backend, data=args.data, question_field=args.question_field,
-                             answer_field=args.answer_field, seed=args.seed, dtype=args.dtype, recipe=args.recipe)
+    settings = EvalSettings(**{f.name: getattr(args, f.name) for f in fields(EvalSettings)}).resolve(args.recipe)
     try:
         summary = run_eval(settings, args.output_dir, batch_size=args.batch_size,
                            trust_remote_code=args.trust_remote_code)

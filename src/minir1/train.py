@@ -14,11 +14,9 @@ may change.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
-import platform
 import shlex
 import shutil
 import sys
@@ -30,7 +28,9 @@ from . import rewards, runs
 from .config import TrainConfig, from_command_line, is_main_process, save_config, settings_help, validate, world_size
 from .data import load_problems, prompt_rows
 from .errors import UserError
+from .evaluate import EvalSettings
 from .folders import check_replaceable
+from .machine import describe
 from .models import resolve_model
 
 log = logging.getLogger("minir1")
@@ -74,7 +74,10 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
         log.info("process %s of %d taking part", os.environ.get("RANK", "?"), world_size())
     problems = load_problems(cfg.data, question_field=cfg.question_field, answer_field=cfg.answer_field,
                              limit=cfg.data_limit)
-    held_out = load_problems(cfg.eval_data, limit=cfg.eval_limit) if cfg.eval_every else None
+    periodic = EvalSettings(cfg.model, data=cfg.eval_data, limit=cfg.eval_limit, tag_style=cfg.style,
+                            system_prompt=cfg.system_prompt, prefill=cfg.prefill or None,
+                            max_new_tokens=args.max_completion_length)  # evaluation during training
+    held_out = load_problems(periodic.data, limit=periodic.limit) if cfg.eval_every else None
     model_path = resolve_model(cfg.model)
     if args.use_cpu and not cfg.resume and not {"model_init_kwargs", "bf16", "fp16"} & cfg.given:
         from .models import cpu_training_dtype
@@ -110,8 +113,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     stop = GracefulStop()
     ours = [metrics, stop, ContiguousHeadInput()]
     if held_out:
-        ours.append(PeriodicEval(cfg.eval_every, held_out, cfg.style, cfg.system_prompt,
-                                 args.max_completion_length, metrics, prefill=cfg.prefill))
+        ours.append(PeriodicEval(cfg.eval_every, held_out, periodic, metrics))
     trainer = GRPOTrainer(model=model_path, reward_funcs=reward_fns, args=args, train_dataset=Dataset.from_list(rows),
                           peft_config=lora_config(cfg), callbacks=ours + list(callbacks or []))
     use_progress_bar(trainer, ProgressBar.for_grpo(cfg.reward_points))
@@ -313,17 +315,7 @@ def _finish_processes() -> None:
 
 
 def launch_record(command: str | None, resumed: bool) -> dict:
-    import importlib.metadata as md
-
-    versions = {}
-    for name in ("minir1", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "vllm"):
-        try:
-            versions[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
-    return {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "command": command,
-            "resumed": resumed, "host": platform.node(), "python": platform.python_version(),
-            "processes": world_size(), "versions": versions}
+    return {"command": command, "resumed": resumed, "processes": world_size(), **describe()}
 
 
 def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, interrupted: bool,
