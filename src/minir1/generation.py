@@ -154,6 +154,8 @@ def _stopping_criteria(model, tokenizer, stop: str | None):
     when such a token has just been generated is the row's tail decoded, so the
     check costs a table look-up per step. Every step is recorded, so the number of
     tokens each row generated is exact (rows that finish early are padded after).
+    Not transformers' ``stop_strings``: it stops rows too, but does not say where each
+    one ended, which the token counts and the truncation rate need.
     """
     import torch
     from transformers import StoppingCriteria

@@ -158,15 +158,15 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
 
 
 def lora_config(cfg: TrainConfig):
-    if not cfg.lora:
-        return None
-    from peft import LoraConfig
+    """peft's LoraConfig, built by TRL's own ``get_peft_config`` from a ``trl.ModelConfig`` (None without LoRA)."""
+    from trl import ModelConfig, get_peft_config
 
     targets = cfg.lora_target_modules
     if targets == ["all-linear"]:  # peft's keyword is a string; as a list it would name a module
         targets = "all-linear"
-    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=targets, task_type="CAUSAL_LM")
+    return get_peft_config(ModelConfig(model_name_or_path=cfg.model, use_peft=cfg.lora, lora_r=cfg.lora_r,
+                                       lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                       lora_target_modules=targets, lora_task_type="CAUSAL_LM"))
 
 
 def check_lora_targets(cfg: TrainConfig, model_path: str, trust_remote_code: bool) -> None:
