@@ -41,7 +41,8 @@ def machine() -> dict:
     from minir1.machine import describe
 
     info = describe()
-    return {**info, **info.pop("versions")}
+    versions = info.pop("versions")
+    return {**info, **versions}
 
 
 def _relative(script: str) -> str:

@@ -138,7 +138,7 @@ def main() -> None:
     if args.max_steps:
         train += ["--max_steps", str(args.max_steps)]
     train += train_extra
-    if any(run_dir.glob("checkpoint-*/trainer_state.json")) or (run_dir / "final").is_dir():
+    if any(run_dir.glob("checkpoint-*/trainer_state.json")) or (run_dir / runs.FINAL).is_dir():
         # started before: continue from its last checkpoint (a finished run does nothing)
         train = minir1 + ["train", "--resume", "--output_dir", str(run_dir)] + (
             ["--max_steps", str(args.max_steps)] if args.max_steps else [])

@@ -155,6 +155,6 @@ def test_bad_input_is_a_one_line_error(lora_run, tmp_path, capsys):
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "config.json").write_text("{}")  # an existing model folder (an empty folder is simply used)
-    assert "pass --overwrite" in error_line(capsys, ["export", str(lora_run), str(taken)])
+    assert "is never replaced" in error_line(capsys, ["export", str(lora_run), str(taken)])
     assert "would overwrite the run" in error_line(capsys, ["export", str(lora_run), str(lora_run / "final"),
                                                             "--overwrite"])

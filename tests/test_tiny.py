@@ -62,7 +62,8 @@ def test_an_existing_folder_is_never_overwritten_unless_it_is_a_tiny_model_and_o
     user = tmp_path / "my-model"
     user.mkdir()
     (user / "config.json").write_text('{"mine": true}')
-    one_line_error(capsys, ["tiny-model", str(user)], "pass --overwrite")
+    one_line_error(capsys, ["tiny-model", str(user)], "is not a tiny model built by minir1 (no minir1-tiny.json), "
+                                                      "so it is never replaced")
     one_line_error(capsys, ["tiny-model", str(user), "--overwrite"], "is not a tiny model built by minir1")
     assert [p.name for p in user.iterdir()] == ["config.json"] and (user / "config.json").read_text() == '{"mine": true}'
     a_file = tmp_path / "file"

@@ -132,16 +132,14 @@ def test_overwrite_replaces_only_a_run_folder_and_only_after_every_check(tmp_pat
     unrelated = tmp_path / "notes"
     unrelated.mkdir()
     (unrelated / "thesis.tex").write_text("years of work")
-    with pytest.raises(UserError, match="is not a minir1 run folder .*not replaced even with --overwrite"):
-        train(tiny_cfg(tmp_path, tiny_model, output_dir=str(unrelated), overwrite=True))
+    for overwrite in (True, False):  # never "pass --overwrite", which would not help
+        with pytest.raises(UserError, match="is not a minir1 run folder .*never replaced: choose another folder"):
+            train(tiny_cfg(tmp_path, tiny_model, output_dir=str(unrelated), overwrite=overwrite))
     assert (unrelated / "thesis.tex").read_text() == "years of work"
-    with pytest.raises(UserError, match="already exists and is not empty: pass --overwrite to replace a minir1 run "
-                                        "folder, --resume to continue it, or choose another folder"):
-        train(tiny_cfg(tmp_path, tiny_model, output_dir=str(unrelated)))
     # many projects keep a config.yaml at their root: that does not make them a run
     (unrelated / "config.yaml").write_text("title: thesis\n")
     (unrelated / "launches.jsonl").write_text("{}\n")
-    with pytest.raises(UserError, match="is not a minir1 run folder .*not replaced even with --overwrite"):
+    with pytest.raises(UserError, match="is not a minir1 run folder .*never replaced"):
         train(tiny_cfg(tmp_path, tiny_model, output_dir=str(unrelated), overwrite=True))
     assert (unrelated / "thesis.tex").read_text() == "years of work"
 
@@ -151,6 +149,9 @@ def test_overwrite_replaces_only_a_run_folder_and_only_after_every_check(tmp_pat
     (run / "config.yaml").write_text("model: tiny\n")
     (run / "metrics.jsonl").write_text('{"step": 1}\n')
     before = snapshot(run)
+    with pytest.raises(UserError, match="already exists: pass --overwrite to replace a minir1 run folder, --resume "
+                                        "to continue it, or choose another folder"):
+        train(tiny_cfg(tmp_path, tiny_model, output_dir=str(run)))
     for typo, message in (({"data": str(tmp_path / "trian.jsonl")}, "data file not found"),
                           ({"model": str(tmp_path / "no-model")}, "model not found")):
         with pytest.raises(UserError, match=message):

@@ -437,6 +437,8 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
 
     if batch_size is not None and batch_size < 1:
         raise UserError(f"--batch_size must be at least 1, got {batch_size}")
+    if settings.model is None:
+        raise UserError("no model in the evaluation settings: pass model, or an adapter and call .resolve()")
     if settings.tag_style is None:  # built without resolve(): the default style, written out
         settings = replace(settings, tag_style=prompt_settings(ModelSpec(""))[0])
     started = time.perf_counter()

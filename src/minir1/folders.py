@@ -25,10 +25,10 @@ def check_replaceable(out: Path, marker: str, overwrite: bool, what: str, also: 
         raise UserError(f"{out} is a file: choose a folder")
     if not out.is_dir() or not any(out.iterdir()):
         return False
-    if not overwrite:
-        raise UserError(f"{out} already exists and is not empty: pass --overwrite to replace {what}, "
-                        f"{also + ', or ' if also else 'or '}choose another folder")
     if not (out / marker).is_file():
-        raise UserError(f"{out} is not {what} (no {marker}), so it is not replaced even with --overwrite: choose "
+        raise UserError(f"{out} is not empty and is not {what} (no {marker}), so it is never replaced: choose "
                         "another folder")
+    if not overwrite:
+        raise UserError(f"{out} already exists: pass --overwrite to replace {what}, "
+                        f"{also + ', or ' if also else 'or '}choose another folder")
     return True

@@ -31,10 +31,12 @@ def versions(names: tuple[str, ...] = PACKAGES, missing: bool = False) -> dict[s
 
 
 def describe() -> dict:
-    """Date, host, Python, platform, CPU, cores, memory, torch's threads, GPU, load average and :func:`versions`."""
-    info = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "host": platform.node(),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+    """Date, Python, platform, CPU, cores, memory, torch's threads, GPU (None without one), load average and
+    :func:`versions`."""
+    info = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None,
+            "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -52,7 +54,5 @@ def describe() -> dict:
             info["gpu"], info["cuda"] = torch.cuda.get_device_name(0), torch.version.cuda
     except ImportError:
         pass
-    if hasattr(os, "getloadavg"):
-        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
     info["versions"] = versions()
     return info

@@ -91,6 +91,7 @@ RUN_README = """# minir1 run folder
 
 | file | what |
 | --- | --- |
+| `.minir1-run` | the mark that `minir1 train` wrote this folder (what makes it a run folder; see `minir1.runs`) |
 | `config.yaml` | the resolved settings; `minir1 train --config config.yaml` repeats the run |
 | `grpo_config.json` | every setting of TRL's `GRPOConfig` as TRL ended with it |
 | `launches.jsonl` | command line, package versions and machine of each start |

@@ -8,7 +8,8 @@ asks :func:`require_run` or :func:`is_run`.
 
 Inside a run:
 
-- :data:`CONFIG` (``config.yaml``): the resolved settings, a recipe that repeats the run;
+- :data:`CONFIG` (``config.yaml``): the resolved settings, a recipe that repeats the run (``train
+  --resume`` reads it as a recipe, through :func:`minir1.config.read_recipe`);
 - :data:`TRL_CONFIG` (``grpo_config.json``): the ``GRPOConfig`` TRL ended with;
 - :data:`LAUNCHES` (``launches.jsonl``): command line, versions and machine of each start;
 - ``checkpoint-N/`` (:func:`latest_checkpoint`), :data:`FINAL` (adapter or model), ``metrics.jsonl``,
@@ -40,7 +41,9 @@ def require_run(path: str | os.PathLike, hint: str = "pass a folder written by m
     """``path`` as a Path when it is a run folder; a one-line UserError (ending in ``hint``) otherwise."""
     run = Path(path).expanduser()
     if not is_run(run):
-        raise UserError(f"{path} is not a minir1 run folder (no {MARKER}, which minir1 train writes): {hint}")
+        older = (f" (if a minir1 train from before {MARKER} existed wrote it, mark it: touch {run / MARKER})"
+                 if (run / CONFIG).is_file() and (run / LAUNCHES).is_file() else "")
+        raise UserError(f"{path} is not a minir1 run folder (no {MARKER}, which minir1 train writes): {hint}{older}")
     return run
 
 

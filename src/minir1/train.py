@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import shlex
 import shutil
 import sys
@@ -74,10 +75,12 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
         log.info("process %s of %d taking part", os.environ.get("RANK", "?"), world_size())
     problems = load_problems(cfg.data, question_field=cfg.question_field, answer_field=cfg.answer_field,
                              limit=cfg.data_limit)
-    periodic = EvalSettings(cfg.model, data=cfg.eval_data, limit=cfg.eval_limit, tag_style=cfg.style,
-                            system_prompt=cfg.system_prompt, prefill=cfg.prefill or None,
-                            max_new_tokens=args.max_completion_length)  # evaluation during training
-    held_out = load_problems(periodic.data, limit=periodic.limit) if cfg.eval_every else None
+    periodic = held_out = None
+    if cfg.eval_every:  # evaluation during training
+        periodic = EvalSettings(cfg.model, data=cfg.eval_data, limit=cfg.eval_limit, tag_style=cfg.style,
+                                system_prompt=cfg.system_prompt, prefill=cfg.prefill or None,
+                                max_new_tokens=args.max_completion_length)
+        held_out = load_problems(periodic.data, limit=periodic.limit)
     model_path = resolve_model(cfg.model)
     if args.use_cpu and not cfg.resume and not {"model_init_kwargs", "bf16", "fp16"} & cfg.given:
         from .models import cpu_training_dtype
@@ -158,15 +161,21 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
 
 
 def lora_config(cfg: TrainConfig):
-    """peft's LoraConfig, built by TRL's own ``get_peft_config`` from a ``trl.ModelConfig`` (None without LoRA)."""
-    from trl import ModelConfig, get_peft_config
+    """peft's LoraConfig (None without LoRA).
+
+    Not TRL's ``get_peft_config(ModelConfig(...))``: ``ModelConfig`` turns a one-module list
+    into a string, which peft reads as a pattern that must match a module's whole dotted
+    name, so ``--lora_target_modules q_proj`` would match nothing.
+    """
+    if not cfg.lora:
+        return None
+    from peft import LoraConfig
 
     targets = cfg.lora_target_modules
     if targets == ["all-linear"]:  # peft's keyword is a string; as a list it would name a module
         targets = "all-linear"
-    return get_peft_config(ModelConfig(model_name_or_path=cfg.model, use_peft=cfg.lora, lora_r=cfg.lora_r,
-                                       lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                                       lora_target_modules=targets, lora_task_type="CAUSAL_LM"))
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=targets, task_type="CAUSAL_LM")
 
 
 def check_lora_targets(cfg: TrainConfig, model_path: str, trust_remote_code: bool) -> None:
@@ -315,7 +324,7 @@ def _finish_processes() -> None:
 
 
 def launch_record(command: str | None, resumed: bool) -> dict:
-    return {"command": command, "resumed": resumed, "processes": world_size(), **describe()}
+    return {"command": command, "resumed": resumed, "processes": world_size(), "host": platform.node(), **describe()}
 
 
 def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, interrupted: bool,
