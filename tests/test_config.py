@@ -421,3 +421,23 @@ def test_the_mini_r1_prompt_is_the_measured_worked_example_prompt():
     prompt = load_config("mini-r1").system_prompt
     assert prompt == with_worked_example(load_problems("gsm8k:train", limit=1)[0], "think")
     assert prompt.startswith(get_style("think").system_prompt + "\n\nExample.\n")
+
+
+@pytest.mark.parametrize("targets", [["q_proj"], ["q_proj", "v_proj"], ["all-linear"]])
+def test_lora_settings_reach_peft(targets):
+    """The LoraConfig the trainer gets carries the asked rank, alpha, dropout and targets; one named module
+    matches that module in every layer (a bare string would be a pattern that must match the whole name)."""
+    from peft.tuners.tuners_utils import check_target_module_exists
+
+    from minir1.train import lora_config
+
+    cfg = load_config("tiny", {"lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "lora_target_modules": targets})
+    peft = lora_config(cfg)
+    assert (peft.r, peft.lora_alpha, peft.lora_dropout) == (8, 16, 0.05)
+    if targets == ["all-linear"]:
+        assert peft.target_modules == "all-linear"
+    else:
+        assert peft.target_modules == set(targets)
+        assert check_target_module_exists(peft, "model.layers.3.self_attn.q_proj")
+        assert not check_target_module_exists(peft, "model.layers.3.self_attn.k_proj")
+    assert lora_config(load_config("tiny", {"lora": False})) is None
