@@ -261,11 +261,13 @@ def test_trl_receives_exactly_what_was_asked(fake_vllm, tmp_path, capsys):
 @pytest.mark.parametrize(
     "settings, message",
     [
-        ({"num_generations": 1}, "needs at least 2"),
+        # GRPOConfig's own checks, its message in one line
+        ({"num_generations": 1}, "TRL refused the settings: GRPO requires at least 2 generations per prompt"),
         ({"per_device_train_batch_size": 6, "num_generations": 4},
-         "6 completions, which is not a whole number of groups of num_generations=4.*--per_device_train_batch_size 8"),
-        ({"generation_batch_size": 12, "per_device_train_batch_size": 8}, "must be a multiple of the global batch"),
-        ({"generation_batch_size": 16, "steps_per_generation": 2}, "not both"),
+         "generation_batch_size \\(6\\) must be divisible by num_generations \\(4\\)"),
+        ({"generation_batch_size": 12, "per_device_train_batch_size": 8},
+         "generation_batch_size \\(12\\) must be divisible by the global batch size \\(8\\)"),
+        ({"generation_batch_size": 16, "steps_per_generation": 2}, "can not be both configured"),
         ({"rewards": ["correctnes"]}, "unknown reward 'correctnes'"),
         ({"rewards": ["correctness"], "reward_weights": [1, 2]}, "one weight per reward"),
         ({"reward_weights": [1]}, "got 1 reward weights for the 2 rewards of scheme 'mini-r1'"),
@@ -381,7 +383,7 @@ def minir1(*args):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--config", "tiny", "--num_generations", "3"], "not a whole number of groups"),
+        (["--config", "tiny", "--num_generations", "3"], "must be divisible by num_generations (3)"),
         (["--config=nope"], "unknown recipe 'nope'"),
         (["--config", "tiny", "--model", "/no/such/model"], "model not found: /no/such/model"),
         (["--config", "tiny", "--data", "/no/such.jsonl"], "data file not found: /no/such.jsonl"),

@@ -438,6 +438,9 @@ def _number(name: str, value, low: float | None = None, *, above: bool = False, 
 def validate(cfg: TrainConfig):
     """Check every setting in plain words, then let TRL check its own; return the ``GRPOConfig`` TRL built.
 
+    What ``GRPOConfig`` itself refuses (fewer than 2 generations, a generation batch that is not a whole
+    number of groups or of global batches) is left to it, its message reported in one line.
+
     Nothing is loaded or written: data, model and the run folder are checked by :func:`minir1.train.train`
     before it creates anything.
     """
@@ -457,17 +460,11 @@ def validate(cfg: TrainConfig):
     resolve(cfg.reward_names, cfg.weights)
     for w in cfg.weights:
         _number("each reward weight", w)
-    if t["num_generations"] is None or t["num_generations"] < 2:
-        raise UserError(
-            f"num_generations is {t['num_generations']}: GRPO compares completions of the same prompt, "
-            "so it needs at least 2 (8 is typical)"
-        )
     positive = ("per_device_train_batch_size", "gradient_accumulation_steps", "num_iterations", "health_window")
     for name in positive:
         value = t[name] if name in t else getattr(cfg, name)
         if value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")
-    _check_batches(t)
     if t["max_steps"] == 0 or t["max_steps"] < -1:
         raise UserError(f"max_steps must be at least 1, or -1 to train for num_train_epochs; got {t['max_steps']}")
     if t["max_steps"] == -1:
@@ -506,30 +503,6 @@ def validate(cfg: TrainConfig):
     if cfg.push_final_to is not None and cfg.push_final_to.count("/") != 1:
         raise UserError(f"push_final_to must be a Hub repository id like you/model, got {cfg.push_final_to!r}")
     return _grpo_config(cfg)
-
-
-def _check_batches(t: dict) -> None:
-    global_batch = t["per_device_train_batch_size"] * world_size()
-    if t["generation_batch_size"] is not None and t["steps_per_generation"] is not None:
-        raise UserError("set generation_batch_size or steps_per_generation, not both")
-    if t["generation_batch_size"] is not None:
-        gen = t["generation_batch_size"]
-        if gen % global_batch:
-            raise UserError(
-                f"generation_batch_size {gen} must be a multiple of the global batch "
-                f"(per_device_train_batch_size {t['per_device_train_batch_size']} x {world_size()} processes = "
-                f"{global_batch})"
-            )
-    else:
-        gen = global_batch * (t["steps_per_generation"] or t["gradient_accumulation_steps"])
-    if gen % t["num_generations"]:
-        k = t["num_generations"]
-        fix = k if gen < k else (gen // k + 1) * k
-        raise UserError(
-            f"each generation batch holds {gen} completions, which is not a whole number of groups of "
-            f"num_generations={k}: set per_device_train_batch_size so that the batch is a multiple of {k} "
-            f"(e.g. --per_device_train_batch_size {fix}), or change num_generations"
-        )
 
 
 def _grpo_config(cfg: TrainConfig):
