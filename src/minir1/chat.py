@@ -22,8 +22,12 @@ from typing import TextIO
 
 from . import answers
 from .errors import UserError
-from .evaluate import format_ok, prompt_settings, resolve_prefill
+from .evaluate import EvalSettings, format_ok
 from .prompts import build_prompt
+
+# The evaluation settings chat takes (its options are built from EvalSettings); its temperature is its own,
+# since one chat reply may be sampled.
+SETTINGS = ("model", "adapter", "tag_style", "system_prompt", "prefill", "stop_at_answer", "max_new_tokens", "dtype")
 
 
 def chat(model, tokenizer, question: str, *, style: str = "think", system_prompt: str | None = None,
@@ -76,20 +80,16 @@ def verdict_line(result: dict) -> str:
 
 def cli_chat(args) -> int:
     """``minir1 chat``: one QUESTION, or questions read from the terminal until an empty line or EOF."""
-    from .models import check_dtype, load_for_inference, model_spec
+    from .models import ModelSpec, load_for_inference
 
     if args.question is not None and not args.question.strip():
         raise UserError("the question is empty: ask something, or leave QUESTION out to type questions one by one")
-    dtype = check_dtype(args.dtype)
-    if args.max_new_tokens < 1:
-        raise UserError(f"--max_new_tokens must be at least 1, got {args.max_new_tokens}")
     if args.temperature < 0:
         raise UserError(f"--temperature must be 0 (greedy) or more, got {args.temperature}")
-    spec = model_spec(args.model, args.adapter)
-    style, system_prompt = prompt_settings(spec, args.tag_style, args.system_prompt)
-    model, tokenizer = load_for_inference(spec, dtype, args.trust_remote_code)
-    settings = {"style": style, "system_prompt": system_prompt, "prefill": resolve_prefill(spec, args.prefill),
-                "stop_at_answer": args.stop_at_answer, "max_new_tokens": args.max_new_tokens,
+    s = EvalSettings(**{name: getattr(args, name) for name in SETTINGS}).resolve()  # a run folder's prompt too
+    model, tokenizer = load_for_inference(ModelSpec(s.model, s.adapter), s.dtype, args.trust_remote_code)
+    settings = {"style": s.tag_style, "system_prompt": s.system_prompt, "prefill": s.prefill,
+                "stop_at_answer": s.stop_at_answer, "max_new_tokens": s.max_new_tokens,
                 "temperature": args.temperature}
     if args.question is not None:
         chat(model, tokenizer, args.question, **settings)

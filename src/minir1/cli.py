@@ -154,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="ask a model a question and watch it reason",
                        description="Answer QUESTION, or read questions interactively; streams the reasoning.")
-    _settings_args(p, "minir1.evaluate:EvalSettings", only=("model", "adapter", "tag_style", "system_prompt",
-                                                          "prefill", "stop_at_answer", "max_new_tokens", "dtype"))
+    from .chat import SETTINGS
+
+    _settings_args(p, "minir1.evaluate:EvalSettings", only=SETTINGS)
     p.add_argument("--trust_remote_code", action="store_true", help="allow model code from the Hub")
     p.add_argument("question", nargs="?", help="a question; omit to read questions from the terminal")
     p.add_argument("--temperature", type=float, default=0.0, help="0 for greedy decoding")
