@@ -437,10 +437,10 @@ def real_grpo() -> list[str]:
         st = f.get("settings", {})
         shape = (f"lr {st.get('learning_rate')}, at most {st.get('max_completion_length')} new tokens, micro-batches of "
                  f"{st.get('per_device_train_batch_size')} x {st.get('gradient_accumulation_steps')}"
-                 + (f", KL coefficient {st['beta']}" if st.get("beta") else "")
+                 + (f", KL coefficient {st['beta']}" if st.get("beta") else ", no KL term")
                  + (", truncated completions masked" if st.get("mask_truncated_completions") else ""))
         rows = [[when, s["n"] if "n" in s else h["n"], _rate(s["format"]), _rate(s["strict"]), _rate(s["lenient"]),
-                 fmt(s.get("mean_length"), ".1f"), f"{100 * s['truncation_rate']:.0f}%"]
+                 fmt(s.get("mean_length"), ".1f"), f"{100 * s['truncation_rate']:.1f}%"]
                 for when, s in (("before GRPO", h["before"]), (f"after {f['steps']} GRPO steps", h["after"]))]
         lines += [f"### `{name}.json`: {shape}", "",
                   f"{f['model']}, GRPO from the cold start with the `{f['recipe']}` recipe of its day ({shape}): "

@@ -263,6 +263,8 @@ def test_trl_receives_exactly_what_was_asked(fake_vllm, tmp_path, capsys):
     [
         # GRPOConfig's own checks, its message in one line
         ({"num_generations": 1}, "TRL refused the settings: GRPO requires at least 2 generations per prompt"),
+        ({"num_generations": 0}, "num_generations must be at least 1, got 0"),
+        ({"num_generations": None}, "num_generations must be at least 1, got None"),
         ({"per_device_train_batch_size": 6, "num_generations": 4},
          "generation_batch_size \\(6\\) must be divisible by num_generations \\(4\\)"),
         ({"generation_batch_size": 12, "per_device_train_batch_size": 8},

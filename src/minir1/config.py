@@ -438,7 +438,7 @@ def _number(name: str, value, low: float | None = None, *, above: bool = False, 
 def validate(cfg: TrainConfig):
     """Check every setting in plain words, then let TRL check its own; return the ``GRPOConfig`` TRL built.
 
-    What ``GRPOConfig`` itself refuses (fewer than 2 generations, a generation batch that is not a whole
+    What ``GRPOConfig`` itself refuses (a single generation per prompt, a generation batch that is not a whole
     number of groups or of global batches) is left to it, its message reported in one line.
 
     Nothing is loaded or written: data, model and the run folder are checked by :func:`minir1.train.train`
@@ -460,10 +460,12 @@ def validate(cfg: TrainConfig):
     resolve(cfg.reward_names, cfg.weights)
     for w in cfg.weights:
         _number("each reward weight", w)
-    positive = ("per_device_train_batch_size", "gradient_accumulation_steps", "num_iterations", "health_window")
+    # whole numbers TRL would divide by before its own checks (0 or null would be a traceback there)
+    positive = ("per_device_train_batch_size", "gradient_accumulation_steps", "num_generations", "num_iterations",
+                "health_window")
     for name in positive:
         value = t[name] if name in t else getattr(cfg, name)
-        if value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")
     if t["max_steps"] == 0 or t["max_steps"] < -1:
         raise UserError(f"max_steps must be at least 1, or -1 to train for num_train_epochs; got {t['max_steps']}")
