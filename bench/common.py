@@ -31,9 +31,14 @@ GENERATIONS_LOG = "MINIR1_BENCH_GENERATIONS"
 LOAD_AT_START = os.getloadavg()
 
 
+# minir1 is imported when used, not here: bench/gpu_check.py imports this module before it puts src/ on the path.
+
+
 def load_average() -> list[float]:
-    """The 1-, 5- and 15-minute load averages, rounded."""
-    return [round(x, 2) for x in os.getloadavg()]
+    """:func:`minir1.machine.load_average`."""
+    from minir1.machine import load_average
+
+    return load_average()
 
 
 def machine() -> dict:

@@ -42,14 +42,12 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings_args(p: argparse.ArgumentParser, where: str, only: tuple[str, ...] = ()) -> None:
-    """One option per field (or per field in ``only``) of the settings dataclass ``"module:Class"``, with its
-    default and help."""
+def _settings_args(p: argparse.ArgumentParser, cls: type, only: tuple[str, ...] = ()) -> None:
+    """One option per field (or per field in ``only``) of the settings dataclass ``cls``, with its default and
+    help."""
     import dataclasses
     import typing
 
-    module, _, name = where.partition(":")
-    cls = getattr(importlib.import_module(module), name)
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if only and f.name not in only:
@@ -71,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'minir1 COMMAND --help' for a command's options.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from .chat import SETTINGS as CHAT_SETTINGS  # light: neither imports torch
+    from .evaluate import EvalSettings
 
     # --- rewards ---------------------------------------------------------------------------
     p = sub.add_parser("score", help="score completions with the reward functions",
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     # --- evaluation ------------------------------------------------------------------------
     p = sub.add_parser("eval", help="GSM8K accuracy with honest statistics",
                        description="Evaluate a model (and adapter or run folder) on a problem set; resumable.")
-    _settings_args(p, "minir1.evaluate:EvalSettings")
+    _settings_args(p, EvalSettings)
     p.add_argument("--recipe", metavar="NAME_OR_FILE",
                    help="use a recipe's prompt settings (tag style, system prompt, prefill) and, without --model, "
                         "its model: evaluate a base model as a run of that recipe will be, e.g. --recipe mini-r1")
@@ -154,9 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="ask a model a question and watch it reason",
                        description="Answer QUESTION, or read questions interactively; streams the reasoning.")
-    from .chat import SETTINGS
-
-    _settings_args(p, "minir1.evaluate:EvalSettings", only=SETTINGS)
+    _settings_args(p, EvalSettings, only=CHAT_SETTINGS)
     p.add_argument("--trust_remote_code", action="store_true", help="allow model code from the Hub")
     p.add_argument("question", nargs="?", help="a question; omit to read questions from the terminal")
     p.add_argument("--temperature", type=float, default=0.0, help="0 for greedy decoding")

@@ -59,7 +59,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .folders import check_replaceable
-from .machine import describe
+from .machine import describe, load_average
 
 log = logging.getLogger("minir1")
 
@@ -251,7 +251,7 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
         "lenient_mcnemar": lenient["mcnemar"], "lenient_fixed": lenient["fixed"], "lenient_broken": lenient["broken"],
         "reward_curve": reward_curve(result.run_dir), "emergence": emergence(result.run_dir / "eval_samples.jsonl"),
         "seconds": times, "seed": seed, "command": command, "settings": asdict(s),
-        "machine": {**started_on, "load_average_end": describe().get("load_average")},
+        "machine": {**started_on, "load_average_end": load_average()},
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(report(results, s), encoding="utf-8")

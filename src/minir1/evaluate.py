@@ -62,6 +62,7 @@ from .rewards import format_rubric, get_scheme, texts
 from .stats import majority_vote, pass_at_k, wilson
 
 CONFIG, SAMPLES, SUMMARY = "eval_config.json", "samples.jsonl", "summary.json"
+DEFAULT_STYLE = "think"  # the tag style when neither the settings nor a run folder name one
 STOP_NOTE = ("--stop_at_answer: generation stopped at the first </answer>, so text a model writes after it was "
              "neither generated nor judged (the training reward judges it): accuracy and format ok may be higher "
              "than the reward's")
@@ -168,7 +169,7 @@ def prompt_settings(spec: ModelSpec, tag_style: str | None = None, system_prompt
 
     A run folder without a tag style of its own uses its scheme's style.
     """
-    style = tag_style or spec.tag_style or (get_scheme(spec.scheme)["style"] if spec.scheme else "think")
+    style = tag_style or spec.tag_style or (get_scheme(spec.scheme)["style"] if spec.scheme else DEFAULT_STYLE)
     default = get_style(style).system_prompt
     return style, system_prompt if system_prompt is not None else spec.system_prompt or default
 
@@ -440,7 +441,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     if settings.model is None:
         raise UserError("no model in the evaluation settings: pass model, or an adapter and call .resolve()")
     if settings.tag_style is None:  # built without resolve(): the default style, written out
-        settings = replace(settings, tag_style=prompt_settings(ModelSpec(""))[0])
+        settings = replace(settings, tag_style=DEFAULT_STYLE)
     started = time.perf_counter()
     problems = load_problems(settings.data, question_field=settings.question_field,
                              answer_field=settings.answer_field, limit=settings.limit)

@@ -30,13 +30,18 @@ def versions(names: tuple[str, ...] = PACKAGES, missing: bool = False) -> dict[s
     return found
 
 
+def load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages, rounded (None where the platform has none)."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def describe() -> dict:
     """Date, Python, platform, CPU, cores, memory, torch's threads, GPU (None without one), load average and
     :func:`versions`."""
     info = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
             "platform": platform.platform(),
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None,
-            "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
+            "load_average": load_average()}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
