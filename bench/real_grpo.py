@@ -94,7 +94,7 @@ def plot(run_dir: Path, before: dict, after: dict, steps: int, path: Path) -> No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from minir1.config import load_run
+    from minir1 import runs
     from minir1.jsonl import read_jsonl
     from minir1.plots import plot_rewards
 
@@ -102,7 +102,7 @@ def plot(run_dir: Path, before: dict, after: dict, steps: int, path: Path) -> No
     for step, s in ((0, before), (steps, after)):
         records.append({"step": step, "eval/accuracy": s["strict"]["rate"],
                         "eval/lenient_accuracy": s["lenient"]["rate"]})
-    fig = plot_rewards(records, load_run(run_dir).reward_points,
+    fig = plot_rewards(records, runs.reward_points(run_dir),
                        title=f"GRPO on a CPU, {RECIPE}: Qwen2.5-Coder-0.5B-Instruct (4-bit GGUF, dequantized)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -153,7 +153,6 @@ def main() -> None:
     seconds["eval_after"] = run(minir1 + ["eval", "--adapter", str(run_dir), *evals, "--output_dir", str(after_dir)])
 
     from minir1.compare import compare_evals, load_eval
-    from minir1.config import load_run
     from minir1.demo import lenient_comparison
 
     (sb, _), (sa, _) = load_eval(before_dir), load_eval(after_dir)
@@ -161,7 +160,6 @@ def main() -> None:
     strict = compare_evals(before_dir, after_dir, examples=0)
     lenient = lenient_comparison(before_dir, after_dir)
     records = read_jsonl(run_dir / "metrics.jsonl")
-    cfg = load_run(run_dir)
     launches = read_jsonl(run_dir / "launches.jsonl")
     train_seconds = sum(r.get("step_seconds", 0) for r in records if "reward" in r)
     plot(run_dir, before, after, steps, Path(args.plot))
@@ -170,7 +168,7 @@ def main() -> None:
         "recipe": RECIPE, "steps": steps,
         "train_seconds": round(train_seconds, 1), "seconds_per_step": round(train_seconds / steps, 1),
         "training_launches": [r["command"] for r in launches],
-        "format_reward_90pct_step": format_step(records, cfg.reward_points["format_rubric"]),
+        "format_reward_90pct_step": format_step(records, runs.reward_points(run_dir)["format_rubric"]),
         "held_out": {"n": before["n"], "data": "gsm8k:test, the first problems", "decoding": "greedy",
                      "max_new_tokens": args.max_new_tokens, "prompt": "think system prompt (bare)",
                      "before": before, "after": after,

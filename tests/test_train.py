@@ -95,7 +95,7 @@ def test_the_run_folder_holds_what_trl_ended_with(lora_run):
     # the arguments the trainer held, as transformers saved them in the checkpoint, agree
     args = torch.load(run / "checkpoint-4" / "training_args.bin", weights_only=False)
     assert args.activation_checkpointing is False and args.max_steps == 4 and args.learning_rate == 1e-3
-    assert load_run(run).trl == grpo and load_run(run).reward_points == {"format_rubric": 13.0, "correctness": 10.0,
+    assert vars(load_run(run).args) == grpo and load_run(run).reward_points == {"format_rubric": 13.0, "correctness": 10.0,
                                                                          "length_bonus": 1.0}
 
 

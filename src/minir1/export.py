@@ -148,7 +148,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
     partial = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     try:
         if merged:
-            base = merge_adapter(run, partial, cfg.trl.get("trust_remote_code", False))
+            base = merge_adapter(run, partial, getattr(cfg.args, "trust_remote_code", False))
         else:
             shutil.copytree(final, partial, ignore=shutil.ignore_patterns(*LEFT_OUT), dirs_exist_ok=True)
             base = cfg.model

@@ -123,8 +123,6 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     """Draw a run's plots into ``RUN_DIR/plots/`` and return their paths."""
     import matplotlib.pyplot as plt
 
-    from .config import load_run
-
     run = Path(run_dir)
     records = read_jsonl(run / METRICS)
     if not any("reward" in r for r in records):
@@ -132,15 +130,16 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     if not any(_number(r.get("step")) and "reward" in r for r in records):
         raise UserError(f"{run / METRICS} has rewards but no 'step' in any of its records: is it a minir1 "
                         "metrics file?")
-    cfg = load_run(run)
+    mine, trl = runs.read_settings(run)
     out = run / "plots"
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file: move it away so that the plots can be written there")
     out.mkdir(exist_ok=True)
-    title = f"{cfg.recipe or run.name}: {Path(cfg.model).name if Path(cfg.model).exists() else cfg.model}"
+    model = mine.get("model", "")
+    title = f"{mine.get('recipe') or run.name}: {Path(model).name if Path(model).exists() else model}"
     paths = []
-    for name, fig in (("rewards.png", plot_rewards(records, cfg.reward_points, title=title)),
-                      ("diagnostics.png", plot_diagnostics(records, cfg.trl.get("max_completion_length")))):
+    for name, fig in (("rewards.png", plot_rewards(records, runs.reward_points(run), title=title)),
+                      ("diagnostics.png", plot_diagnostics(records, trl.get("max_completion_length")))):
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
         paths.append(out / name)

@@ -8,8 +8,10 @@ content is tested offline); :func:`write_model_card` puts it in a folder as
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import TrainConfig
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 TAGS = ["minir1", "grpo", "trl", "reasoning", "gsm8k"]
 
@@ -21,7 +23,7 @@ def _data_name(data: str) -> str:
 def model_card(cfg: TrainConfig, summary: dict, evaluation: dict | None = None, merged: bool = False) -> str:
     """The README.md of a trained adapter or model: base model, recipe, data, rewards, steps, results."""
     is_adapter = cfg.lora and not merged
-    t = cfg.trl  # TRL's settings
+    a = cfg.args  # TRL's settings
     tags = "".join(f"  - {t}\n" for t in TAGS)
     head = (f"---\nbase_model: {cfg.model}\n" + ("library_name: peft\n" if is_adapter else "library_name: transformers\n")
             + f"tags:\n{tags}" + (f"datasets:\n  - {_data_name(cfg.data)}\n" if "/" in _data_name(cfg.data) else "")
@@ -43,8 +45,8 @@ def model_card(cfg: TrainConfig, summary: dict, evaluation: dict | None = None, 
         "| rewards | " + ", ".join(f"`{n}` ({w:g} points)" for n, w in zip(cfg.reward_names, cfg.weights,
                                                                              strict=True)) + " |",
         f"| steps | {summary.get('steps', '?')} |",
-        f"| GRPO | {t['num_generations']} generations per prompt, learning rate {t['learning_rate']:g}, "
-        f"beta {t['beta']:g}, max completion {t['max_completion_length']} tokens |",
+        f"| GRPO | {a.num_generations} generations per prompt, learning rate {a.learning_rate:g}, "
+        f"beta {a.beta:g}, max completion {a.max_completion_length} tokens |",
     ]
     if cfg.lora:
         targets = ", ".join(cfg.lora_target_modules)

@@ -65,6 +65,15 @@ def read_settings(run: str | os.PathLike) -> tuple[dict, dict]:
     return mine, trl
 
 
+def reward_points(run: str | os.PathLike) -> dict[str, float]:
+    """Metric key of each of a run's rewards and its weight in points, as the run saved them."""
+    from .rewards import reward_key
+
+    mine, trl = read_settings(run)
+    weights = trl.get("reward_weights") or mine.get("reward_weights")
+    return {reward_key(n): float(w) for n, w in zip(mine["rewards"], weights, strict=True)}
+
+
 def latest_checkpoint(run: Path) -> Path:
     """The ``checkpoint-N`` folder with the highest N that holds a complete trainer state.
 

@@ -57,14 +57,14 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
 
     ``callbacks`` are extra ``transformers.TrainerCallback``s, run after minir1's own.
     """
-    args = validate(cfg)  # TRL's GRPOConfig, after TRL's own checks
+    args = validate(cfg)  # the typed GRPOConfig the settings were parsed into, checked against this machine
     replace = check_run_dir(cfg)
     checkpoint = None
     if cfg.resume:
         if "model_init_kwargs" not in cfg.given:  # the dtype the run chose (cpu_training_dtype) stays its own
             saved = load_saved(cfg.run_dir).get("model_init_kwargs")
             if saved is not None:
-                cfg.trl["model_init_kwargs"] = args.model_init_kwargs = saved
+                args.model_init_kwargs = saved
         check_resume(cfg, args)
         done = finished_run(cfg, args)
         if done is not None:
@@ -85,7 +85,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     if args.use_cpu and not cfg.resume and not {"model_init_kwargs", "bf16", "fp16"} & cfg.given:
         from .models import cpu_training_dtype
 
-        cfg.trl["model_init_kwargs"] = args.model_init_kwargs = {"dtype": cpu_training_dtype(model_path, cfg.lora)}
+        args.model_init_kwargs = {"dtype": cpu_training_dtype(model_path, cfg.lora)}
     check_lora_targets(cfg, model_path, args.trust_remote_code)
     reward_fns, weights = rewards.resolve(cfg.reward_names, cfg.weights)
     rows = prompt_rows(problems, cfg.style, cfg.system_prompt, cfg.prefill)
@@ -220,7 +220,7 @@ def health_monitor(cfg: TrainConfig):
     weights = cfg.reward_points
     correctness = "correctness" if "correctness" in weights else None
     formats = {k: v for k, v in weights.items() if k != "correctness"}
-    return HealthMonitor(cfg.health_window, cfg.trl["max_completion_length"], formats, correctness)
+    return HealthMonitor(cfg.health_window, cfg.args.max_completion_length, formats, correctness)
 
 
 def check_run_dir(cfg: TrainConfig) -> bool:
