@@ -18,28 +18,12 @@
 6. Draw the reward plot and write ``results.json`` (with machine, versions and date)
    and ``report.md``.
 
-What to expect, and why the settings are what they are (the figures are in the
-demo's results file, ``docs/demo-results.json`` for the committed run, and its report):
-
-* Two phases, as in the Mini-R1 figure. First the format: its 13 points pay the same
-  for every prompt, so within a few dozen steps every completion uses the tags. Then
-  correctness, the only reward left with any spread, keeps rising, and so does the
-  held-out accuracy measured during training.
-* The arithmetic moves much less than the format. Each arithmetic fact is rewarded
-  only on the few prompts that use it, so in a few minutes GRPO sharpens it far less
-  than the format; the lenient accuracy (the last number, format or not) shows how
-  much. RL can only sharpen what sampling already finds, which is why the report
-  gives pass@k against greedy accuracy before GRPO. How far a perfect teacher would
-  go on as many prompts is measured too: a supervised pass from the demo's warm start
-  on the gold solutions of 800 problems of the GRPO pool (as many prompts as 100 GRPO
-  steps see) does not raise lenient accuracy either, while 2000 do
-  (``bench/demo_trials.py``; figures in BENCHMARKS.md, "Demo tuning trials").
-* A small learning rate (5e-5, 8 prompts per step), and plain answers that show their
-  working: the trials behind these choices, recorded ones and earlier ones, are in
-  BENCHMARKS.md, "Demo tuning trials".
-* The held-out problems are drawn from the same distribution as the training ones
-  (same operations and operand range, other seeds): the gain is not bought with an
-  easier test set.
+What to expect: two phases, as in the Mini-R1 figure (the format's 13 points pay on every
+prompt, so the format comes first; then correctness, the only reward left with spread,
+rises), and the arithmetic (lenient accuracy) moving much less than the format. The
+figures are in the demo's results file (``docs/demo-results.json`` for the committed run)
+and the trials behind the settings in BENCHMARKS.md, "Demo tuning trials". The held-out
+problems come from the training problems' distribution (other seeds): no easier test set.
 
 Everything lands in one folder (default ``runs/demo``): ``base-model/``,
 ``warmstart/``, ``data/``, ``eval-before/``, ``eval-before-sampled/``, ``grpo/``

@@ -1,28 +1,16 @@
-"""``minir1 doctor``: library versions, GPU, known incompatibilities and Hub access, in one report.
+"""``minir1 doctor``: what stands between this machine and a training run, each problem with its fix.
 
-Design choices, stated up front:
+It says what the libraries' own tools do not, and leaves them the rest:
 
-* **The version rules are the packages' own requirements, read at run time.**
-  minir1's pins (``transformers>=5.23,<6``, ``trl>=1.16,<2``, ...), TRL's
-  (``transformers>=4.56.2``, Python ``>=3.11``, and the vLLM range of its
-  ``vllm`` extra, ``>=0.22.0,<=0.31.0``) and vLLM's exact torch pin all come
-  from the installed packages' metadata (:mod:`importlib.metadata`), compared
-  with :mod:`packaging`. A table copied into this file would drift from what pip
-  installed; the metadata cannot. Nothing is imported to read its version:
-  importing vLLM takes seconds and fails exactly when its versions are wrong.
-* **Errors block training, warnings do not.** An *error* is a required package
-  (torch, transformers, TRL, peft, accelerate, datasets, tokenizers,
-  huggingface-hub) that is missing or outside a range that minir1 or another
-  installed package declares: ``minir1 doctor`` then exits with status 1. A
-  *warning* limits what runs (no GPU, vLLM or flash-attn unusable, the Hub out of
-  reach); a *note* is worth knowing. Every problem comes with its fix.
-* **Hardware rules are few and concrete:** a CUDA build of torch that sees no GPU
-  (drivers), a CPU-only torch on a machine with ``nvidia-smi`` (reinstall the
-  CUDA build), a GPU without native bf16 (fp16 or fp32), flash-attn where it
-  cannot run.
-* **The Hub check is one HTTPS request with a 3-second timeout**, skipped with
-  ``network=False`` (``--no_network``) or when ``HF_HUB_OFFLINE=1`` says the user
-  works offline.
+* **Versions** are ``pip check``'s job: doctor runs it and reports each conflict it finds (minir1's own pins
+  included, since minir1 is installed) as an error. ``pip check`` ignores extras, so doctor adds the one that
+  matters: vLLM against the range of TRL's ``vllm`` extra, read from TRL's metadata. For the version list
+  that a bug report needs, run ``trl env``.
+* **Hardware:** a CUDA build of torch that sees no GPU (drivers), a CPU-only torch on a machine with
+  ``nvidia-smi``, a GPU without native bf16, flash-attn where it cannot run.
+* **The Hub:** one HTTPS request with a 3-second timeout, skipped with ``--no_network`` or ``HF_HUB_OFFLINE=1``.
+
+An *error* blocks training (exit status 1); a *warning* limits what runs; a *note* is worth knowing.
 
     >>> report = check_environment(network=False)      # doctest: +SKIP
     >>> report.ok, [f.problem for f in report.findings if f.level == "error"]   # doctest: +SKIP
@@ -33,20 +21,12 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
-import platform
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
-from .machine import versions
-
-# Packages the report shows, in this order. All but OPTIONAL are needed to train.
-SHOWN = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "huggingface-hub", "vllm",
-         "flash-attn")
-OPTIONAL = {"vllm": "fast generation on a CUDA GPU: pip install 'minir1[vllm]'",
-            "flash-attn": "FlashAttention-2 kernels on an Ampere or newer GPU"}
-TRACKERS = ("tensorboard", "wandb", "trackio")
 BASE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # the bundled recipes' model
 HUB_TIMEOUT = 3.0
 TORCH_BUILDS = "https://pytorch.org/get-started/locally"
@@ -59,14 +39,6 @@ class Finding:
     level: str
     problem: str
     fix: str | None = None
-
-
-class Rule(NamedTuple):
-    """A requirement one package declares on another, e.g. ``Rule("trl", "transformers", ">=4.56.2")``."""
-
-    requirer: str
-    package: str  # a name from SHOWN, or "python"
-    specifier: str
 
 
 @dataclass(frozen=True)
@@ -83,12 +55,10 @@ class GPU:
 class EnvironmentReport:
     """What :func:`check_environment` found; ``str(report)`` is the text ``minir1 doctor`` prints."""
 
-    versions: dict[str, str | None]
-    torch_cuda: str | None
+    torch: str | None  # version and build, e.g. "2.13.0+cpu (CPU-only build)"
     gpus: list[GPU]
-    trackers: dict[str, str | None]
     hub: str
-    base_model_cached: bool | None
+    versions: str  # what pip check said
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -100,110 +70,59 @@ class EnvironmentReport:
         return format_report(self)
 
 
-# --- versions -------------------------------------------------------------------------------
+# --- versions: pip check, and the extra it ignores ---------------------------------------------
 
 
-def _canonical(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
+def pip_check() -> list[Finding]:
+    """``pip check``'s conflicts in this environment, one error each (a note when pip cannot run)."""
+    try:
+        r = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return [Finding("note", f"pip check could not run ({e}): installed versions were not checked")]
+    if r.returncode == 0:
+        return []
+    if "No module named pip" in r.stderr:
+        return [Finding("note", "pip is not installed in this environment: installed versions were not checked",
+                        "python -m ensurepip, or your tool's own check (e.g. uv pip check)")]
+    return [Finding("error", line.strip(), "install the version it names (pip install \"NAME<range>\"), or "
+                                           "reinstall minir1 in a fresh environment")
+            for line in r.stdout.splitlines() if line.strip() and not line.startswith("No broken")]
 
 
-def installed_versions() -> dict[str, str | None]:
-    """Python's, minir1's and each :data:`SHOWN` package's version (None when not installed), from metadata only."""
-    return {"python": platform.python_version(), **versions(("minir1", *SHOWN), missing=True)}
+def vllm_findings(version: str | None, wanted: str | None) -> list[Finding]:
+    """The installed vLLM ``version`` against the range of TRL's ``vllm`` extra, which ``pip check`` does not read.
 
-
-def read_rules() -> list[Rule]:
-    """The requirements that minir1 and every installed package of :data:`SHOWN` declare on those packages and
-    on Python: their base requirements, plus their ``vllm`` extra (what ``pip install 'trl[vllm]'`` enforces)."""
-    from packaging.requirements import Requirement
-
-    rules = []
-    for requirer in ("minir1", *SHOWN):
-        try:
-            dist = md.distribution(requirer)
-        except md.PackageNotFoundError:
-            continue
-        if dist.metadata.get("Requires-Python"):
-            rules.append(Rule(requirer, "python", dist.metadata["Requires-Python"].replace(" ", "")))
-        for line in dist.requires or []:
-            req = Requirement(line)
-            package = _canonical(req.name)
-            if package not in SHOWN or not str(req.specifier):
-                continue
-            if req.marker is None or req.marker.evaluate({"extra": ""}) or req.marker.evaluate({"extra": "vllm"}):
-                rules.append(Rule(requirer, package, str(req.specifier)))
-    return rules
-
-
-def _combined(specifiers: list[str]) -> str:
-    """One range that satisfies every specifier given: the exact pin if there is one, else the highest lower
-    bound and the lowest upper bound. ``[">=5.23,<6", ">=4.56.2"]`` -> ``">=5.23,<6"``."""
-    from packaging.specifiers import SpecifierSet
-    from packaging.version import Version
-
-    items = [s for spec in specifiers for s in SpecifierSet(spec)]
-    pins = [s for s in items if s.operator in ("==", "===")]
-    if pins:
-        return str(pins[0])
-    lower = max((s for s in items if s.operator in (">=", ">")), key=lambda s: Version(s.version), default=None)
-    upper = min((s for s in items if s.operator in ("<", "<=")), key=lambda s: Version(s.version), default=None)
-    others = sorted({str(s) for s in items if s.operator in ("!=", "~=")})
-    return ",".join([str(s) for s in (lower, upper) if s is not None] + others)
-
-
-def _label(package: str, versions: dict[str, str | None]) -> str:
-    return f"{package} {versions[package]}" if versions.get(package) else package
-
-
-def _satisfied(version: str, specifier: str) -> bool:
+    >>> vllm_findings("0.32.0", ">=0.22.0,<=0.31.0")[0].level
+    'warning'
+    """
     from packaging.specifiers import SpecifierSet
     from packaging.version import InvalidVersion, Version
 
-    try:
-        # A local build tag ("2.13.0+cpu", "0.24.0+cu129") is the same release for every range but an exact local pin.
-        return SpecifierSet(specifier).contains(Version(version), prereleases=True)
+    if not version or not wanted:
+        return []
+    try:  # a local build tag ("0.24.0+cu129") is the same release
+        if SpecifierSet(wanted).contains(Version(version), prereleases=True):
+            return []
     except InvalidVersion:
-        return True  # a version packaging cannot read (a source build); nothing to say about it
+        return []
+    return [Finding("warning", f"vllm {version} is outside TRL's supported range (trl[vllm] needs vllm{wanted}): "
+                               "training with --use_vllm may fail", f'pip install "vllm{wanted}", or leave use_vllm '
+                               "off (training and evaluation then generate with transformers)")]
 
 
-def version_findings(versions: dict[str, str | None], rules: list[Rule]) -> list[Finding]:
-    """Missing required packages and versions outside what minir1 or another installed package requires.
+def trl_vllm_range() -> str | None:
+    """The vLLM specifier of TRL's ``vllm`` extra, from TRL's metadata (None when TRL or the extra is absent)."""
+    from packaging.requirements import Requirement
 
-    >>> version_findings({"python": "3.11.7", "transformers": "4.50.0", "trl": "1.16.0"},
-    ...                  [Rule("trl", "transformers", ">=4.56.2")])[0].fix
-    'pip install "transformers>=4.56.2"'
-    """
-    findings = []
-    for package in ("python", *SHOWN):
-        if package not in versions:
-            continue
-        version = versions[package]
-        wanted = [r for r in rules if r.package == package]
-        if version is None:
-            if package not in OPTIONAL:
-                spec = _combined([r.specifier for r in wanted])
-                findings.append(Finding("error", f"{package} is not installed", f'pip install "{package}{spec}"'))
-            continue
-        unmet = [r for r in wanted if not _satisfied(version, r.specifier)]
-        if not unmet:
-            continue
-        required = package not in OPTIONAL and any(r.requirer not in OPTIONAL for r in unmet)
-        who = "; ".join(f"{_label(r.requirer, versions)} needs {package}{r.specifier}" for r in unmet)
-        problem = f"{package} {version} is outside the supported range: {who}"
-        if package == "python":
-            fix = f"create a virtual environment with Python {_combined([r.specifier for r in wanted])}"
-        elif required or package in OPTIONAL:
-            spec = _combined([r.specifier for r in wanted if package in OPTIONAL or r.requirer not in OPTIONAL])
-            fix = f'pip install "{package}{spec}"'
-        else:  # an optional package (vLLM) built for another version of a required one (torch)
-            requirer = unmet[0].requirer
-            supported = _combined([r.specifier for r in rules if r.package == requirer and r.requirer not in OPTIONAL])
-            fix = (f"install the {requirer} release built for {package} {version}"
-                   + (f" within {requirer}{supported}" if supported else "")
-                   + f", or reinstall them together in a fresh environment; without {requirer}, training and "
-                   "evaluation generate with transformers")
-        findings.append(Finding("error" if required else "warning", problem, fix))
-    return findings
+    try:
+        requires = md.requires("trl") or []
+    except md.PackageNotFoundError:
+        return None
+    for line in requires:
+        req = Requirement(line)
+        if req.name.lower() == "vllm" and req.marker is not None and req.marker.evaluate({"extra": "vllm"}):
+            return str(req.specifier) or None
+    return None
 
 
 # --- hardware -------------------------------------------------------------------------------
@@ -213,10 +132,10 @@ def torch_facts() -> tuple[str | None, list[GPU], Finding | None]:
     """``(CUDA version torch was built for, visible GPUs, a finding when torch does not import)``."""
     try:
         import torch
-    except Exception as e:  # a broken build raises OSError or ImportError with an undefined symbol
+    except Exception as e:  # missing, or a broken build (OSError or ImportError with an undefined symbol)
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        return None, [], Finding("error", f"torch is installed but does not import ({first})",
-                                 f"reinstall it: pip install --force-reinstall torch (builds: {TORCH_BUILDS})")
+        return None, [], Finding("error", f"torch does not import ({first})",
+                                 f"install or reinstall it: pip install --force-reinstall torch (builds: {TORCH_BUILDS})")
     from .models import gpu_has_bf16
 
     gpus = []
@@ -250,8 +169,9 @@ def hardware_findings(torch_cuda: str | None, gpus: list[GPU], nvidia_smi: bool,
             f"https://download.pytorch.org/whl/cuXXX (pick cuXXX at {TORCH_BUILDS})"))
     elif not gpus:
         findings.append(Finding(
-            "warning", "no GPU: training runs on the CPU, which is practical for the tiny model only",
-            "use a CUDA GPU for the mini-r1 and grpo-demo recipes; on a CPU, run minir1 demo or --config tiny"))
+            "warning", "no GPU: training runs on the CPU (the tiny model in minutes, a 0.5B model in hours)",
+            "use a CUDA GPU for the mini-r1 and grpo-demo recipes; on a CPU: minir1 demo, --config tiny, or "
+            "--config mini-r1-cpu"))
     for i, gpu in enumerate(gpus):
         if not gpu.bf16:
             findings.append(Finding(
@@ -261,7 +181,7 @@ def hardware_findings(torch_cuda: str | None, gpus: list[GPU], nvidia_smi: bool,
     if flash_attn and not gpus:
         findings.append(Finding("note", f"flash-attn {flash_attn} is installed but runs only on a CUDA GPU: unused "
                                         "here (attention uses PyTorch's sdpa)"))
-    elif flash_attn and _major(flash_attn) >= 2:
+    elif flash_attn and flash_attn.split(".")[0].isdigit() and int(flash_attn.split(".")[0]) >= 2:
         for i, gpu in enumerate(gpus):
             if gpu.capability < (8, 0):
                 findings.append(Finding(
@@ -269,15 +189,6 @@ def hardware_findings(torch_cuda: str | None, gpus: list[GPU], nvidia_smi: bool,
                                f"GPU {i} ({gpu.name}) is {gpu.capability[0]}.{gpu.capability[1]}",
                     "do not set --attn_implementation flash_attention_2 here; the default (sdpa) works"))
     return findings
-
-
-def _major(version: str) -> int:
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(version).major
-    except InvalidVersion:
-        return 0
 
 
 # --- the Hub --------------------------------------------------------------------------------
@@ -292,50 +203,47 @@ def hub_status(timeout: float = HUB_TIMEOUT) -> tuple[bool, str]:
     import urllib.request
 
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    url = f"{endpoint}/api/models/{BASE_MODEL}"
     start = time.perf_counter()
     try:
-        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/api/models/{BASE_MODEL}", method="HEAD"),
+                               timeout=timeout).close()
     except urllib.error.HTTPError:
         pass
     except (OSError, ValueError) as e:  # URLError, timeouts and refused connections are OSErrors
-        reason = getattr(e, "reason", None) or e
-        return False, f"unreachable at {endpoint} ({reason})"
+        return False, f"unreachable at {endpoint} ({getattr(e, 'reason', None) or e})"
     return True, f"reachable at {endpoint} ({time.perf_counter() - start:.2f} s)"
-
-
-def _base_model_cached() -> bool | None:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    return isinstance(try_to_load_from_cache(BASE_MODEL, "config.json"), str)
 
 
 # --- the report -----------------------------------------------------------------------------
 
 
-def check_environment(network: bool = True) -> EnvironmentReport:
-    """Collect versions, GPUs, trackers and Hub access, and every finding about them.
+def _version(name: str) -> str | None:
+    try:
+        return md.version(name)
+    except md.PackageNotFoundError:
+        return None
 
-    ``network=False`` skips the Hub request (the only thing that touches the network).
-    """
-    versions = installed_versions()
-    findings = version_findings(versions, read_rules())
-    torch_cuda, gpus, broken = None, [], None
-    if versions["torch"] is not None:
-        torch_cuda, gpus, broken = torch_facts()
+
+def _cached(model: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(model, "config.json"), str)
+
+
+def check_environment(network: bool = True) -> EnvironmentReport:
+    """Every finding about this environment. ``network=False`` skips the Hub request (its only network use)."""
+    conflicts = pip_check()
+    versions = "pip check: " + (f"{len(conflicts)} conflicts (below)" if any(f.level == "error" for f in conflicts)
+                                else "no conflicts" if not conflicts else "not run") + "; every version: trl env"
+    findings = conflicts + vllm_findings(_version("vllm"), trl_vllm_range())
+    torch_cuda, gpus, broken = torch_facts()
     if broken:
         findings.append(broken)
+        torch = None
     else:
-        findings += hardware_findings(torch_cuda, gpus, shutil.which("nvidia-smi") is not None, versions["flash-attn"])
-    trackers = {}
-    for name in TRACKERS:
-        try:
-            trackers[name] = md.version(name)
-        except md.PackageNotFoundError:
-            trackers[name] = None
-
+        findings += hardware_findings(torch_cuda, gpus, shutil.which("nvidia-smi") is not None, _version("flash-attn"))
+        build = f"CUDA {torch_cuda} build" if torch_cuda else "GPU build" if gpus else "CPU-only build"  # ROCm: no CUDA
+        torch = f"{_version('torch')} ({build})"
     if not network:
         hub = "not checked (--no_network)"
     elif os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -349,35 +257,19 @@ def check_environment(network: bool = True) -> EnvironmentReport:
                 "warning", f"the Hugging Face Hub is {hub}: Hub models and data sets cannot be downloaded",
                 "check your connection or proxy (HTTPS_PROXY); or work offline with HF_HUB_OFFLINE=1, cached "
                 "models, local folders and the bundled GSM8K (the tiny model needs no network)"))
-    return EnvironmentReport(versions, torch_cuda, gpus, trackers, hub, _base_model_cached(), findings)
+    return EnvironmentReport(torch, gpus, hub, versions, findings)
 
 
 def format_report(report: EnvironmentReport) -> str:
-    """The text ``minir1 doctor`` prints: a version table, GPU, trackers, Hub, then findings and the verdict."""
-    v = report.versions
-    rows = [("python", v["python"]), ("minir1", v.get("minir1") or "not installed (pip install -e .)")]
-    for name in SHOWN:
-        if v.get(name) is None:
-            rows.append((name, f"not installed (optional: {OPTIONAL[name]})" if name in OPTIONAL else "MISSING"))
-        elif name == "torch":
-            build = (f"CUDA {report.torch_cuda} build" if report.torch_cuda else
-                     "GPU build" if report.gpus else "CPU-only build")  # ROCm builds have no CUDA version
-            rows.append((name, f"{v[name]} ({build})"))
-        else:
-            rows.append((name, v[name]))
-    for i, gpu in enumerate(report.gpus):
-        rows.append((f"GPU {i}", f"{gpu.name}, {gpu.memory_gib:.1f} GiB, compute capability "
-                                 f"{gpu.capability[0]}.{gpu.capability[1]}, bf16 {'yes' if gpu.bf16 else 'emulated only'}"))
-    if not report.gpus:
-        rows.append(("GPU", "none visible"))
-    have = [f"{k} {ver}" for k, ver in report.trackers.items() if ver]
-    missing = [k for k, ver in report.trackers.items() if not ver]
-    rows.append(("trackers", ", ".join(have) + (f" ({', '.join(missing)} not installed)" if missing else "")
-                 if have else f"none installed ({', '.join(missing)})"))
+    """The text ``minir1 doctor`` prints: torch, GPUs, Hub, then findings and the verdict."""
+    rows = [("minir1", _version("minir1") or "not installed (pip install -e .)"),
+            ("torch", report.torch or "does not import"), ("versions", report.versions)]
+    rows += [(f"GPU {i}", f"{g.name}, {g.memory_gib:.1f} GiB, compute capability {g.capability[0]}.{g.capability[1]}, "
+                          f"bf16 {'yes' if g.bf16 else 'emulated only'}") for i, g in enumerate(report.gpus)]
+    rows += [("GPU", "none visible")] if not report.gpus else []
     rows.append(("Hub", report.hub))
-    if report.base_model_cached is not None:
-        rows.append((BASE_MODEL, "in the local cache" if report.base_model_cached else
-                     "not in the local cache (downloaded on first use)"))
+    rows.append((BASE_MODEL, "in the local cache" if _cached(BASE_MODEL) else "not in the local cache (downloaded on "
+                                                                                "first use)"))
     width = max(len(k) for k, _ in rows)
     lines = ["minir1 doctor"] + [f"  {k:<{width}}  {val}" for k, val in rows]
     for level in ("error", "warning", "note"):

@@ -1,8 +1,7 @@
 """What a run or a figure came from: package versions and the machine, collected here once.
 
 ``minir1 train`` records :func:`describe` in ``launches.jsonl`` at every start, the demo in
-``results.json``, the benchmarks in every results file, and ``minir1 doctor`` shows
-:func:`versions`. Versions come from package metadata, so nothing is imported to read them
+``results.json`` and the benchmarks in every results file. Versions come from package metadata, so nothing is imported to read them
 (importing vLLM takes seconds, and fails exactly when its versions are wrong); a package
 found first on ``sys.path`` is the one reported, as it is the one that runs.
 """
@@ -18,15 +17,14 @@ from pathlib import Path
 PACKAGES = ("minir1", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "vllm")
 
 
-def versions(names: tuple[str, ...] = PACKAGES, missing: bool = False) -> dict[str, str | None]:
-    """Each installed package's version; with ``missing``, None for one that is not installed."""
-    found: dict[str, str | None] = {}
+def versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """Each installed package's version (one that is not installed is left out)."""
+    found = {}
     for name in names:
         try:
             found[name] = md.version(name)
         except md.PackageNotFoundError:
-            if missing:
-                found[name] = None
+            pass
     return found
 
 
