@@ -72,6 +72,9 @@ def test_config_flag_with_equals_or_space_and_resume_reads_the_run(tmp_path):
                                                      "output_dir": "elsewhere"}))
     resumed = from_command_line(["--resume", "--output_dir", str(run), "--max_steps", "6"])
     assert resumed.resume and resumed.args.max_steps == 6 and resumed.run_dir == run and resumed.recipe == "tiny"
+    for flag in (["--resume=true"], ["--resume", "yes"]):
+        assert from_command_line([*flag, f"--output_dir={run}"]).run_dir == run
+    assert not from_command_line(["--resume", "f", "--config", "tiny"]).resume  # false: a new run of the recipe
     with pytest.raises(UserError, match="none is not a minir1 run folder .*nothing to resume"):
         from_command_line(["--resume", "--output_dir", str(tmp_path / "none")])
     (run / ".minir1-run").unlink()  # a config.yaml alone is not a run
@@ -96,8 +99,11 @@ def test_a_bundled_recipe_name_is_never_a_file_of_the_current_folder(tmp_path, m
     "where, settings, message",
     [
         ("yaml", "max_stpes: 3\n", "unknown setting 'max_stpes' (did you mean 'max_steps'?)"),
-        ("yaml", "max_steps: three\n", "argument --max_steps/--max-steps: invalid int value: 'three'"),
-        ("yaml", "max_steps: 2.5\n", "invalid int value: '2.5'"),
+        ("yaml", "max_steps: three\n", "r.yaml: argument --max_steps: invalid int value: 'three'"),
+        ("yaml", "max_steps: 2.5\n", "r.yaml: argument --max_steps: invalid int value: '2.5'"),
+        ("yaml", "max_steps: true\n", "r.yaml: argument --max_steps: invalid int value: 'true'"),
+        ("yaml", "lora: maybe\n", "r.yaml: argument --lora: Truthy value expected: got maybe"),
+        ("yaml", "reward_weights: [1, x]\n", "r.yaml: argument --reward_weights: invalid float value: 'x'"),
         ("yaml", "- a\n- b\n", "expected a mapping of settings"),
         ("yaml", "a: [\n", "not valid YAML at line"),
         ("yaml", "trl_args:\n  top_k: 5\n", "'trl_args' is not a setting any more: use top-level settings"),
@@ -115,6 +121,25 @@ def test_bad_settings_are_one_line_errors(tmp_path, where, settings, message):
     with pytest.raises(UserError, match=re.escape(message)) as e:
         load_config(str(recipe), settings if where == "cli" else None)
     assert "\n" not in str(e.value)
+
+
+def test_recipe_lists_are_typed_item_by_item_and_flags_work_bare(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("rewards: [correctness, format_rubric]\nreward_weights: [1e-1, 2]\noutput_dir: null\n")
+    cfg = load_config(str(recipe))
+    assert cfg.args.reward_weights == [0.1, 2.0] and all(type(w) is float for w in cfg.args.reward_weights)
+    assert cfg.args.output_dir == "runs/r"  # null: the recipe's own folder, not TRL's trainer_output
+    bare = load_config("tiny", ["--gradient_checkpointing", "--use_cpu"])
+    assert bare.args.activation_checkpointing is True and bare.args.use_cpu is True
+
+
+def test_tokens_are_never_saved_and_asked_values_reload_as_asked(tmp_path):
+    cfg = load_config("tiny", {"hub_token": "hf_secret", "include_num_input_tokens_seen": True, "top_k": 5})
+    save_config(cfg, tmp_path / "config.yaml")
+    text = (tmp_path / "config.yaml").read_text()
+    assert "hf_secret" not in text and "hub_token" not in text
+    again = load_config(str(tmp_path / "config.yaml"))
+    assert again.args.top_k == 5 and again.args.include_num_input_tokens_seen == cfg.args.include_num_input_tokens_seen
 
 
 def test_text_values_stay_text_through_the_parser(tmp_path):

@@ -23,7 +23,8 @@ from minir1.doctor import (
 def test_the_command_exits_0_on_this_machine():
     r = subprocess.run([sys.executable, "-m", "minir1", "doctor", "--no_network"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"torch     {md.version('torch')}" in r.stdout and "pip check: no conflicts; every version: trl env" in r.stdout
+    rows = dict(line.split(None, 1) for line in r.stdout.splitlines()[1:6])
+    assert rows["torch"].startswith(md.version("torch")) and rows["versions"] == "pip check: no conflicts; every version: trl env"
     assert "GPU" in r.stdout and "not checked (--no_network)" in r.stdout
     assert r.stdout.rstrip().splitlines()[-1].startswith("ready to train")
 
@@ -42,6 +43,12 @@ def test_pip_checks_conflicts_become_errors(monkeypatch):
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, said, ""))
     [f] = pip_check()
     assert f.level == "error" and f.problem == said.strip() and "fresh environment" in f.fix
+    other = "foo 1.0 has requirement bar>=2, but you have bar 1.0."  # not minir1's: a warning, not a blocker
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, other, ""))
+    assert [f.level for f in pip_check()] == ["warning"]
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 2, "", "KeyError: 'x'"))
+    [f] = pip_check()
+    assert f.level == "note" and "pip check failed (KeyError: 'x')" in f.problem
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", "No module named pip"))
     [f] = pip_check()
     assert f.level == "note" and "not checked" in f.problem

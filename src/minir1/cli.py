@@ -171,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_handler("export", "cli_export"))
 
     p = sub.add_parser("doctor", help="check versions, GPU and Hub access",
-                       description="Report library versions, GPU, known incompatibilities and Hub access; "
-                                   "exit non-zero when something blocks training.")
+                       description="Run pip check, check vLLM against TRL's range, the torch build, GPU and Hub "
+                                   "access; exit non-zero when something blocks training (versions: trl env).")
     p.add_argument("--no_network", action="store_true", help="skip the Hub check")
     p.set_defaults(func=_handler("doctor", "cli_doctor"))
     return parser

@@ -21,6 +21,7 @@ Each dataclass checks its own values when it is built; :func:`validate` checks w
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 import json
@@ -52,14 +53,16 @@ def _f(default, help: str):
 
 
 def _trl(name: str, default):
-    """A GRPOConfig field with minir1's default and TRL's help text."""
-    return field(default=default, metadata=GRPOConfig.__dataclass_fields__[name].metadata)
+    """A GRPOConfig field with minir1's default and TRL's help text (a bare ``--name`` flag means true, as it does
+    for a boolean field whose default is true)."""
+    flag = {"nargs": "?", "const": True} if default is None and name in ("use_cpu", "gradient_checkpointing") else {}
+    return field(default=default, metadata={**GRPOConfig.__dataclass_fields__[name].metadata, **flag})
 
 
 def _number(name: str, value, low: float | None = None, *, above: bool = False, high: float | None = None,
             below: bool = False, hint: str = "") -> None:
     """Refuse NaN, infinity and values outside [low, high] (or (low, ...) with ``above``), in one line."""
-    ok = isinstance(value, (int, float)) and math.isfinite(value)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (low is None or (value > low if above else value >= low))
     ok = ok and (high is None or (value < high if below else value <= high))
     if not ok:
@@ -215,7 +218,11 @@ class TrainConfig:
 
     # --- not parsed ------------------------------------------------------------------------
     args: GRPOSettings | None = field(default=None, init=False, repr=False)  # TRL's settings, typed
-    given: frozenset = field(default_factory=frozenset, init=False, repr=False)  # names the recipe or user set
+    asked: dict = field(default_factory=dict, init=False, repr=False)  # what the recipe or user set, typed
+
+    @property
+    def given(self) -> frozenset:
+        return frozenset(self.asked)
 
     def __post_init__(self):
         from .prompts import get_style
@@ -269,11 +276,12 @@ class TrainConfig:
 
     def resolved(self) -> dict:
         """What a run saves as ``config.yaml``: a recipe that repeats the run (minir1's settings with derived
-        values filled in, and every TRL setting that was asked for or derived)."""
+        values filled in, and every TRL setting as it was asked for, or as minir1 derived it). Tokens are never
+        written (give them again, or use HF_TOKEN)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         out.update(tag_style=self.style, rewards=self.reward_names, overwrite=False, resume=False)
-        trl = self.args.to_dict()
-        out.update({k: trl[k] for k in (*sorted(self.given - set(out)), *DERIVED) if k in trl})
+        trl = {**self.asked, **{k: getattr(self.args, k) for k in DERIVED}}
+        out.update({k: v for k, v in trl.items() if k not in out and not k.endswith("_token")})
         return out
 
 
@@ -363,8 +371,17 @@ def from_command_line(argv: list[str]) -> TrainConfig:
             recipe = a.partition("=")[2] if "=" in a else (argv[i + 1] if i + 1 < len(argv) else "")
             del argv[i:i + (1 if "=" in a else 2)]
             break
-    at = argv.index("--resume") if "--resume" in argv else -1
-    if at >= 0 and (argv[at + 1:at + 2] or ["true"])[0].lower() not in ("false", "no", "0"):
+    from transformers.hf_argparser import string_to_bool
+
+    flags = [(i, a) for i, a in enumerate(argv) if a.split("=")[0] == "--resume"]
+    if flags:
+        i, a = flags[-1]
+        value = a.partition("=")[2] or (argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("-") else "true")
+        try:
+            resume = string_to_bool(value)
+        except Exception:
+            resume = True  # the parser reports the bad value below
+    if flags and resume:
         out = [a.partition("=")[2] or (argv[i + 1] if i + 1 < len(argv) else "") for i, a in enumerate(argv)
                if a.split("=")[0] in ("--output_dir", "--output-dir")]
         run = out[-1] if out else (str(Path("runs") / Path(recipe).stem) if recipe else None)
@@ -383,43 +400,54 @@ def _given(argv: list[str], known: set) -> set:
     return {n[3:] if n.startswith("no_") and n[3:] in known else n for n in names} & known
 
 
-def _as_default(action, value):
-    """A recipe or override value as a parser default: text, so that the parser types it as it types the command
-    line (``1e-5``, ``true``); a list, mapping or null as it is."""
-    if value is None or isinstance(value, (dict, bool)):
+def _typed(action, value, where: str):
+    """A recipe or override value, typed as the parser types the command line (``1e-5``, ``true``, each item
+    of a list); a mapping, null, or a list for a one-value field (report_to) as it is."""
+    if value is None or isinstance(value, dict) or (isinstance(value, list) and action.nargs not in ("+", "*")):
         return value
-    if action.nargs in ("+", "*"):
-        return value if isinstance(value, list) else [value]
-    return value if isinstance(value, list) else str(value)
+    convert = action.type or str
+    typed = []
+    for item in value if isinstance(value, list) else [value]:
+        text = str(item).lower() if isinstance(item, bool) else str(item)
+        try:
+            typed.append(convert(text))
+        except argparse.ArgumentTypeError as e:
+            raise UserError(f"{where}: argument --{action.dest}: {e}") from None
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: argument --{action.dest}: invalid {getattr(convert, '__name__', 'value')} "
+                            f"value: {text!r}") from None
+    return typed if action.nargs in ("+", "*") else typed[0]
 
 
 def _parse(layers: list[tuple[str, dict]], argv: list[str]) -> TrainConfig:
     parser = _parser()
     actions = {a.dest: a for a in reversed(parser._actions)}  # a field's own action, not its --no_X twin
     known = set(actions) - {"help"}
-    given = set()
     for where, values in layers:
         for key in values:
             if key not in known:
                 raise _unknown(key, where, known)
         if set(ALIASES) & set(values):  # one name of the checkpointing setting replaces a lower layer's other
             parser.set_defaults(**dict.fromkeys(ALIASES))
-        parser.set_defaults(**{k: _as_default(actions[k], v) for k, v in values.items()})
-        given |= set(values)
+        parser.set_defaults(**{k: _typed(actions[k], v, where) for k, v in values.items()})
     cli = _given(argv, known)
     if set(ALIASES) & cli:
         parser.set_defaults(**dict.fromkeys(ALIASES))
-    cfg, args, extra = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True, look_for_args_file=False)
+    ns, extra = parser.parse_known_args(argv)
     for token in extra:
         if token.startswith("-"):
             raise _unknown(token.lstrip("-").partition("=")[0].replace("-", "_"), "command line", known)
         raise UserError(f"command line: unexpected argument {token!r}: settings are written --name value")
-    cfg.args, cfg.given = args, frozenset(given | cli)
-    if "output_dir" not in cfg.given:
-        args.output_dir = str(Path("runs") / (cfg.recipe or "run"))
+    values = vars(ns)
+    asked = {k: values[k] for where, layer in layers for k in layer} | {k: values[k] for k in cli}
+    if asked.get("output_dir") is None:  # unset, or null: the recipe's own folder
+        values["output_dir"] = str(Path("runs") / (values["recipe"] or "run"))
+    cfg = TrainConfig(**{f.name: values[f.name] for f in dataclasses.fields(TrainConfig) if f.init})
+    cfg.asked = asked
+    if values["reward_weights"] is None:
+        values["reward_weights"] = cfg.weights
+    cfg.args = GRPOSettings(**{f.name: values[f.name] for f in dataclasses.fields(GRPOSettings) if f.init})
     _check_rewards(cfg)
-    if args.reward_weights is None:
-        args.reward_weights = cfg.weights
     return cfg
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,8 +74,22 @@ class EnvironmentReport:
 # --- versions: pip check, and the extra it ignores ---------------------------------------------
 
 
+def _needed() -> set[str]:
+    """minir1 and what it installs with: a conflict among them blocks training."""
+    from packaging.requirements import Requirement
+
+    from .machine import PACKAGES
+
+    try:
+        requires = [Requirement(r).name for r in md.requires("minir1") or [] if "extra ==" not in r]
+    except md.PackageNotFoundError:
+        requires = []
+    return {n.lower().replace("_", "-") for n in (*PACKAGES, *requires)}
+
+
 def pip_check() -> list[Finding]:
-    """``pip check``'s conflicts in this environment, one error each (a note when pip cannot run)."""
+    """``pip check``'s conflicts in this environment: an error when minir1 or a package it installs with is
+    involved, else a warning (shared environments often carry unrelated conflicts); a note when pip cannot run."""
     try:
         r = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -84,9 +99,18 @@ def pip_check() -> list[Finding]:
     if "No module named pip" in r.stderr:
         return [Finding("note", "pip is not installed in this environment: installed versions were not checked",
                         "python -m ensurepip, or your tool's own check (e.g. uv pip check)")]
-    return [Finding("error", line.strip(), "install the version it names (pip install \"NAME<range>\"), or "
-                                           "reinstall minir1 in a fresh environment")
-            for line in r.stdout.splitlines() if line.strip() and not line.startswith("No broken")]
+    lines = [line.strip() for line in r.stdout.splitlines() if line.strip() and not line.startswith("No broken")]
+    if not lines:
+        said = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        return [Finding("note", f"pip check failed ({said}): installed versions were not checked")]
+    needed = _needed()
+
+    def names(line: str) -> set[str]:  # "X 1.0 has requirement Y>=2, ..." / "X 1.0 requires Y, which ..."
+        words = line.split()
+        return {re.match(r"[\w.\-]*", w).group().lower().replace("_", "-").rstrip(".") for w in words[:1] + words[3:5]}
+
+    return [Finding("error" if names(line) & needed else "warning", line, "install the version it names (pip install "
+                    "\"NAME<range>\"), or reinstall minir1 in a fresh environment") for line in lines]
 
 
 def vllm_findings(version: str | None, wanted: str | None) -> list[Finding]:
@@ -233,8 +257,9 @@ def _cached(model: str) -> bool:
 def check_environment(network: bool = True) -> EnvironmentReport:
     """Every finding about this environment. ``network=False`` skips the Hub request (its only network use)."""
     conflicts = pip_check()
-    versions = "pip check: " + (f"{len(conflicts)} conflicts (below)" if any(f.level == "error" for f in conflicts)
-                                else "no conflicts" if not conflicts else "not run") + "; every version: trl env"
+    found = [f for f in conflicts if f.level != "note"]
+    versions = "pip check: " + (f"{len(found)} conflicts (below)" if found else "not run" if conflicts else
+                                "no conflicts") + "; every version: trl env"
     findings = conflicts + vllm_findings(_version("vllm"), trl_vllm_range())
     torch_cuda, gpus, broken = torch_facts()
     if broken:

@@ -139,7 +139,7 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     title = f"{mine.get('recipe') or run.name}: {Path(model).name if Path(model).exists() else model}"
     paths = []
     for name, fig in (("rewards.png", plot_rewards(records, runs.reward_points(run), title=title)),
-                      ("diagnostics.png", plot_diagnostics(records, trl.get("max_completion_length")))):
+                      ("diagnostics.png", plot_diagnostics(records, trl.get("max_completion_length") or mine.get("max_completion_length")))):
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
         paths.append(out / name)
