@@ -365,33 +365,23 @@ def from_command_line(argv: list[str]) -> TrainConfig:
     With ``--resume`` the settings are the run's own ``config.yaml`` (the run is ``--output_dir``, or
     ``runs/<recipe>``); what the command line may still change is checked by :func:`minir1.train.train`.
     """
-    argv, recipe = list(argv), None
-    for i, a in enumerate(argv):
-        if a == "--config" or a.startswith("--config="):
-            recipe = a.partition("=")[2] if "=" in a else (argv[i + 1] if i + 1 < len(argv) else "")
-            del argv[i:i + (1 if "=" in a else 2)]
-            break
     from transformers.hf_argparser import string_to_bool
 
-    flags = [(i, a) for i, a in enumerate(argv) if a.split("=")[0] == "--resume"]
-    if flags:
-        i, a = flags[-1]
-        value = a.partition("=")[2] or (argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("-") else "true")
-        try:
-            resume = string_to_bool(value)
-        except Exception:
-            resume = True  # the parser reports the bad value below
-    if flags and resume:
-        out = [a.partition("=")[2] or (argv[i + 1] if i + 1 < len(argv) else "") for i, a in enumerate(argv)
-               if a.split("=")[0] in ("--output_dir", "--output-dir")]
-        run = out[-1] if out else (str(Path("runs") / Path(recipe).stem) if recipe else None)
+    pick = _Parser(add_help=False, allow_abbrev=False)  # the three options that choose where settings come from
+    pick.add_argument("--config")
+    pick.add_argument("--resume", nargs="?", const=True, default=False, type=string_to_bool)
+    pick.add_argument("--output_dir", "--output-dir")
+    first, argv = pick.parse_known_args(argv)  # the rest are settings for the settings parser
+    recipe, run = first.config, first.output_dir
+    if first.resume:
+        run = run or (str(Path("runs") / Path(recipe).stem) if recipe else None)
         if run is None:
             raise UserError("--resume needs the run: minir1 train --resume --output_dir RUN_DIR")
         runs.require_run(run, "nothing to resume there (drop --resume to start a new run)")
-        recipe, argv = str(Path(run) / runs.CONFIG), [*argv, "--output_dir", run]
+        recipe, argv = str(Path(run) / runs.CONFIG), [*argv, "--resume"]
     elif not recipe:
         raise UserError("no recipe: pass --config mini-r1 (or grpo-demo, tiny, or a path ending in .yaml)")
-    return load_config(recipe, argv)
+    return load_config(recipe, [*argv, "--output_dir", run] if run else argv)
 
 
 def _given(argv: list[str], known: set) -> set:
@@ -454,7 +444,7 @@ def _parse(layers: list[tuple[str, dict]], argv: list[str]) -> TrainConfig:
 def _check_rewards(cfg: TrainConfig) -> None:
     from .rewards import resolve
 
-    if cfg.args.reward_weights is not None and cfg.rewards is None and len(cfg.weights) != len(cfg.reward_names):
+    if cfg.rewards is None and len(cfg.weights) != len(cfg.reward_names):
         raise UserError(f"got {len(cfg.weights)} reward weights for the {len(cfg.reward_names)} rewards of scheme "
                         f"{cfg.scheme!r} ({', '.join(cfg.reward_names)}): give one weight per reward")
     resolve(cfg.reward_names, cfg.weights)
