@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from minir1 import runs
-from minir1.config import TRL_DEFAULTS, from_command_line, list_recipes, load_config, save_config, validate
+from minir1.config import TRL_DEFAULTS, from_command_line, list_recipes, load_config, save_config
 from minir1.errors import UserError
+from minir1.machine import validate
 
 RECIPES = Path(__file__).parents[1] / "src/minir1/recipes"
 

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from minir1.config import load_config, validate
+from minir1.config import load_config
 from minir1.errors import UserError
 from minir1.jsonl import read_jsonl
+from minir1.machine import validate
 from minir1.report import model_card, push_folder
 from minir1.train import train
 

@@ -1,22 +1,15 @@
-"""Training configuration on TRL's own machinery: TRL's ``GRPOConfig`` with minir1's defaults, beside minir1's own.
+"""Training settings on TRL's own machinery: ``GRPOConfig`` with minir1's defaults, beside minir1's own.
 
-Two dataclasses hold every setting, and TRL's ``TrlParser`` fills both from one flat set of names:
-
-- :class:`GRPOSettings`, a ``GRPOConfig`` whose defaults are minir1's where they differ from TRL's (they are
-  listed, with TRL's, by ``minir1 train --help``). It is the object the trainer receives: typed from parsing on.
-- :class:`TrainConfig`, what is minir1's own: model and LoRA, data, prompts, rewards, samples, evaluation during
-  training, health, plots, the final Hub push, run control. ``cfg.args`` is its ``GRPOSettings``.
-
-The layers are TRL's defaults < minir1's < recipe < overrides < command line: the recipe (a bundled name such as
-``tiny``, or a path ending in ``.yaml``) and the overrides become the parser's defaults, as ``trl --config``
-does, and the command line is parsed over them.
+:class:`GRPOSettings` (a ``GRPOConfig`` whose defaults are minir1's where they differ, listed by ``minir1 train
+--help``) is what the trainer receives; :class:`TrainConfig` holds what is minir1's own, with ``cfg.args`` its
+``GRPOSettings``. ``TrlParser`` fills both from one flat set of names, in layers: TRL's defaults < minir1's <
+recipe < overrides < command line (the recipe and overrides become the parser's defaults, as in ``trl --config``).
 
     >>> cfg = load_config("tiny", ["--max_steps", "3", "--lora", "false", "--top_k", "50"])
     >>> cfg.lora, cfg.args.max_steps, cfg.args.top_k
     (False, 3, 50)
 
-Each dataclass checks its own values when it is built; :func:`validate` checks what depends on this machine
-(trackers, vLLM, sharding). A run folder saves both (:func:`save_config`, ``grpo_config.json``).
+Each dataclass checks its values when built; :func:`minir1.machine.validate` checks what depends on the machine.
 """
 
 from __future__ import annotations
@@ -24,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -40,7 +32,6 @@ from . import runs
 from .errors import UserError
 from .rewards import get_scheme
 
-REPORT_TO = ("none", "tensorboard", "wandb", "trackio")
 ALIASES = ("gradient_checkpointing", "activation_checkpointing")  # TRL's old and new names of one setting
 # Set by minir1 when the user leaves them unset; saved in the run so that a resume keeps them.
 DERIVED = ("output_dir", "use_cpu", "bf16", "model_init_kwargs", "reward_weights", *ALIASES)
@@ -59,16 +50,14 @@ def _trl(name: str, default):
     return field(default=default, metadata={**GRPOConfig.__dataclass_fields__[name].metadata, **flag})
 
 
-def _number(name: str, value, low: float | None = None, *, above: bool = False, high: float | None = None,
+def _number(name: str, value, low: float | None = None, above: bool = False, high: float | None = None,
             below: bool = False, hint: str = "") -> None:
-    """Refuse NaN, infinity and values outside [low, high] (or (low, ...) with ``above``), in one line."""
+    """Refuse NaN, infinity and values outside [low, high] (ends excluded with ``above``/``below``), in one line."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (low is None or (value > low if above else value >= low))
-    ok = ok and (high is None or (value < high if below else value <= high))
-    if not ok:
-        lo = "" if low is None else (f"above {low:g}" if above else f"at least {low:g}")
-        hi = "" if high is None else (f"below {high:g}" if below else f"at most {high:g}")
-        bounds = " and ".join(x for x in (lo, hi) if x)
+    if not ok or (high is not None and (value >= high if below else value > high)):
+        bounds = " and ".join(x for x in ("" if low is None else f"{'above' if above else 'at least'} {low:g}",
+                                          "" if high is None else f"{'below' if below else 'at most'} {high:g}") if x)
         raise UserError(f"{name} must be {'a number ' + bounds if bounds else 'a finite number'}, got {value}{hint}")
 
 
@@ -119,13 +108,12 @@ class GRPOSettings(GRPOConfig):
         _number("learning_rate", self.learning_rate, 0, above=True)
         _number("temperature", self.temperature, 0, above=True, hint=" (use a small value like 0.1 for near-greedy)")
         _number("top_p", self.top_p, 0, above=True, high=1)
-        _number("beta (the KL coefficient)", self.beta, 0)
-        _number("epsilon (the clipping range)", self.epsilon, 0)
-        _number("max_grad_norm", self.max_grad_norm, 0, hint=" (0 turns clipping off)")
-        _number("warmup_steps", self.warmup_steps, 0, hint=" (a value below 1 is a fraction of the steps)")
-        _number("weight_decay", self.weight_decay, 0)
-        _number("logging_steps", self.logging_steps, 0, above=True)
-        _number("save_steps", self.save_steps, 0, above=True)
+        for name, label, hint in (("beta", " (the KL coefficient)", ""), ("epsilon", " (the clipping range)", ""),
+                                  ("max_grad_norm", "", " (0 turns clipping off)"), ("weight_decay", "", ""),
+                                  ("warmup_steps", "", " (a value below 1 is a fraction of the steps)")):
+            _number(name + label, getattr(self, name), 0, hint=hint)
+        for name in ("logging_steps", "save_steps"):
+            _number(name, getattr(self, name), 0, above=True)
         _whole("top_k", self.top_k, 0, " (0 is off, else a number of tokens)")
         if isinstance(self.reward_weights, (int, float)):
             self.reward_weights = [self.reward_weights]
@@ -468,85 +456,6 @@ def load_run(run_dir: str | os.PathLike) -> TrainConfig:
     return cfg
 
 
-# --- what depends on this machine ---------------------------------------------------------------
-
-
-def world_size() -> int:
-    """Processes in this run (set by torchrun and accelerate launch)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def is_main_process() -> bool:
-    """True in the one process that writes the run folder."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def validate(cfg: TrainConfig) -> GRPOSettings:
-    """Check what depends on this machine (trackers, vLLM, sharded weights); return the trainer's arguments.
-
-    Every value was checked when the settings were built; nothing is loaded or written here.
-    """
-    _check_trackers(cfg.args.report_to)
-    _check_vllm(cfg)
-    zero3 = os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3"
-    fsdp = os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
-    if cfg.eval_every and (zero3 or fsdp):  # evaluation during training generates on the main process alone
-        raise UserError(f"eval_every needs whole weights on the main process, but {'ZeRO-3' if zero3 else 'FSDP'} "
-                        "shards them: set --eval_every 0 and run minir1 eval on the checkpoints")
-    return cfg.args
-
-
-def _check_trackers(report_to) -> None:
-    import importlib.util
-
-    for t in [report_to] if isinstance(report_to, str) else list(report_to or []):
-        if t not in REPORT_TO and t != "all":
-            raise UserError(f"report_to {t!r} is not one of {', '.join(REPORT_TO)}")
-        if t == "tensorboard":  # transformers writes events through either package
-            found = any(importlib.util.find_spec(m) is not None for m in ("tensorboard", "tensorboardX"))
-        else:
-            found = t in ("none", "all") or importlib.util.find_spec(t) is not None
-        if not found:
-            raise UserError(f"report_to {t} needs the {t} package: pip install {t} (or set --report_to none)")
-
-
-def _check_vllm(cfg: TrainConfig) -> None:
-    import importlib.util
-
-    a = cfg.args
-    if not a.use_vllm:
-        return
-    if a.vllm_mode not in ("colocate", "server"):
-        raise UserError(f"vllm_mode must be colocate or server, got {a.vllm_mode!r}")
-    if importlib.util.find_spec("vllm") is None:
-        raise UserError("use_vllm is on but vLLM is not installed: pip install 'minir1[vllm]' (needs a CUDA GPU), "
-                        "or set --use_vllm false")
-    if a.vllm_mode == "colocate" and not 0 < a.vllm_gpu_memory_utilization < 1:
-        raise UserError("vllm_gpu_memory_utilization must be between 0 and 1 (0.3 leaves room for training)")
-    if a.vllm_mode == "server":
-        import socket
-        import urllib.request
-
-        host, port = a.vllm_server_host, a.vllm_server_port
-        launch = f"`CUDA_VISIBLE_DEVICES=1 trl vllm-serve --model {cfg.model} --port {port}` on the generation GPU(s)"
-        try:
-            socket.create_connection((host, port), timeout=3).close()
-        except OSError:
-            raise UserError(f"no vLLM server at {host}:{port}: start one with {launch}, or set --vllm_mode "
-                            "colocate") from None
-        try:  # the model an OpenAI-compatible server names at /v1/models, as `trl vllm-serve` does
-            with urllib.request.urlopen(f"http://{host}:{port}/v1/models", timeout=3) as r:
-                served = json.load(r)["data"][0]["id"]
-        except (OSError, ValueError, KeyError, IndexError):
-            return
-        # a server started from a local folder reports the path it was given: compare resolved paths then
-        same = served == cfg.model or (Path(served).expanduser().exists() and Path(cfg.model).expanduser().exists()
-                                       and Path(served).expanduser().resolve() == Path(cfg.model).expanduser().resolve())
-        if not same:
-            raise UserError(f"the vLLM server at {host}:{port} serves {served!r} but training uses {cfg.model!r}: "
-                            f"restart it with {launch}")
-
-
 # --- help -------------------------------------------------------------------------------------
 
 
@@ -555,7 +464,8 @@ def settings_help(everything: bool = False) -> str:
     if everything:
         return _parser().format_help()
     parser = _parser(TrainConfig)
-    parser.usage = "minir1 train --config RECIPE [--setting value ...]\n       minir1 train --resume --output_dir RUN_DIR"
+    parser.usage = ("minir1 train --config RECIPE [--setting value ...]\n"
+                    "       minir1 train --resume --output_dir RUN_DIR")
     parser.description = ("RECIPE is a bundled recipe (" + ", ".join(list_recipes()) + ") or a path ending in .yaml. "
                           "Every setting, minir1's below and every TRL GRPOConfig field, can be set in a recipe or on "
                           "the command line (--name value, lists as --name a b, booleans true/false).")

@@ -1,19 +1,29 @@
-"""What a run or a figure came from: package versions and the machine, collected here once.
+"""This machine: what a run or a figure came from (versions, hardware), and the checks that depend on it.
 
-``minir1 train`` records :func:`describe` in ``launches.jsonl`` at every start, the demo in
-``results.json`` and the benchmarks in every results file. Versions come from package metadata, so nothing is imported to read them
+``minir1 train`` records :func:`describe` in ``launches.jsonl`` at every start, the demo in ``results.json`` and
+the benchmarks in every results file. Versions come from package metadata, so nothing is imported to read them
 (importing vLLM takes seconds, and fails exactly when its versions are wrong); a package
-found first on ``sys.path`` is the one reported, as it is the one that runs.
+found first on ``sys.path`` is the one reported, as it is the one that runs. :func:`validate` checks a
+training run's settings against the machine: trackers installed, a vLLM server reachable, weights not sharded
+where evaluation during training needs them whole.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata as md
+import json
 import os
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .errors import UserError
+
+if TYPE_CHECKING:
+    from .config import GRPOSettings, TrainConfig
+
+REPORT_TO = ("none", "tensorboard", "wandb", "trackio")
 PACKAGES = ("minir1", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "vllm")
 
 
@@ -59,3 +69,79 @@ def describe() -> dict:
         pass
     info["versions"] = versions()
     return info
+
+
+def world_size() -> int:
+    """Processes in this run (set by torchrun and accelerate launch)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """True in the one process that writes the run folder."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def validate(cfg: TrainConfig) -> GRPOSettings:
+    """Check what depends on this machine (trackers, vLLM, sharded weights); return the trainer's arguments.
+
+    Every value was checked when the settings were built; nothing is loaded or written here.
+    """
+    _check_trackers(cfg.args.report_to)
+    _check_vllm(cfg)
+    zero3 = os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3"
+    fsdp = os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+    if cfg.eval_every and (zero3 or fsdp):  # evaluation during training generates on the main process alone
+        raise UserError(f"eval_every needs whole weights on the main process, but {'ZeRO-3' if zero3 else 'FSDP'} "
+                        "shards them: set --eval_every 0 and run minir1 eval on the checkpoints")
+    return cfg.args
+
+
+def _check_trackers(report_to) -> None:
+    import importlib.util
+
+    for t in [report_to] if isinstance(report_to, str) else list(report_to or []):
+        if t not in REPORT_TO and t != "all":
+            raise UserError(f"report_to {t!r} is not one of {', '.join(REPORT_TO)}")
+        if t == "tensorboard":  # transformers writes events through either package
+            found = any(importlib.util.find_spec(m) is not None for m in ("tensorboard", "tensorboardX"))
+        else:
+            found = t in ("none", "all") or importlib.util.find_spec(t) is not None
+        if not found:
+            raise UserError(f"report_to {t} needs the {t} package: pip install {t} (or set --report_to none)")
+
+
+def _check_vllm(cfg: TrainConfig) -> None:
+    import importlib.util
+
+    a = cfg.args
+    if not a.use_vllm:
+        return
+    if a.vllm_mode not in ("colocate", "server"):
+        raise UserError(f"vllm_mode must be colocate or server, got {a.vllm_mode!r}")
+    if importlib.util.find_spec("vllm") is None:
+        raise UserError("use_vllm is on but vLLM is not installed: pip install 'minir1[vllm]' (needs a CUDA GPU), "
+                        "or set --use_vllm false")
+    if a.vllm_mode == "colocate" and not 0 < a.vllm_gpu_memory_utilization < 1:
+        raise UserError("vllm_gpu_memory_utilization must be between 0 and 1 (0.3 leaves room for training)")
+    if a.vllm_mode == "server":
+        import socket
+        import urllib.request
+
+        host, port = a.vllm_server_host, a.vllm_server_port
+        launch = f"`CUDA_VISIBLE_DEVICES=1 trl vllm-serve --model {cfg.model} --port {port}` on the generation GPU(s)"
+        try:
+            socket.create_connection((host, port), timeout=3).close()
+        except OSError:
+            raise UserError(f"no vLLM server at {host}:{port}: start one with {launch}, or set --vllm_mode "
+                            "colocate") from None
+        try:  # the model an OpenAI-compatible server names at /v1/models, as `trl vllm-serve` does
+            with urllib.request.urlopen(f"http://{host}:{port}/v1/models", timeout=3) as r:
+                served = json.load(r)["data"][0]["id"]
+        except (OSError, ValueError, KeyError, IndexError):
+            return
+        # a server started from a local folder reports the path it was given: compare resolved paths then
+        a, b = Path(served).expanduser(), Path(cfg.model).expanduser()
+        same = served == cfg.model or (a.exists() and b.exists() and a.resolve() == b.resolve())
+        if not same:
+            raise UserError(f"the vLLM server at {host}:{port} serves {served!r} but training uses {cfg.model!r}: "
+                            f"restart it with {launch}")

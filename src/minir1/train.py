@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import rewards, runs
-from .config import TrainConfig, from_command_line, is_main_process, save_config, settings_help, validate, world_size
+from .config import TrainConfig, from_command_line, save_config, settings_help
 from .data import load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
 from .folders import check_replaceable
-from .machine import describe
+from .machine import describe, is_main_process, validate, world_size
 from .models import resolve_model
 
 log = logging.getLogger("minir1")
