@@ -1,44 +1,17 @@
 """The one answer checker: what the model answered, and whether it equals the gold.
 
-Rewards, ``minir1 score`` and ``minir1 eval`` all call this module; nothing else in
-minir1 parses an answer. Design choices, stated up front:
+Rewards, ``minir1 score`` and ``minir1 eval`` all call this module; nothing else parses an answer.
 
-* Numbers are compared exactly, never rounded: ``18``, ``18.00``, ``18.``, ``$18``,
-  ``18 dollars``, ``1,250``, ``$1,250.00``, ``50%``, ``−3`` (unicode minus), ``3/4``
-  and ``\\frac{3}{4}`` all count as their number. No sympy, no math-verify, no
-  floats, no :mod:`decimal` context, no timeouts: parsing is a few regular
-  expressions and runs in time linear in the text, in any thread, and never raises
-  on any completion.
-* **Any number of digits.** A decimal number is read from its digit string as
-  ``±M × 10**E`` with ``M`` stripped of leading and trailing zeros (a form unique to
-  each value). Up to ``SMALL_DIGITS`` digits of ``M`` plus ``|E|`` it becomes an
-  ``int`` or :class:`fractions.Fraction`; longer, a :class:`BigNumber` that keeps
-  ``M`` as text and compares by it, so ten thousand or a million digits are read
-  and compared in linear time. Equal values always get the same form.
-* **Scientific notation** is read exactly: ``1e308`` is 1 followed by 308 zeros,
-  ``2.5E-3`` is 0.0025 (``e`` or ``E`` right after the digits, an optional sign, the
-  exponent's digits). An exponent of more than ``EXPONENT_DIGITS`` digits is not
-  compared: an answer holding one is wrong ("exponent too large to compare") and a
-  gold holding one has no number.
-* **Fractions** ``p/q`` are read exactly when ``p`` is at most ``FRACTION_DIGITS``
-  digits (with its exponent) and ``q`` at most ``FRACTION_DIGITS`` digits; longer
-  ones are not compared ("fraction too long to compare"). A **zero denominator**
-  (``5/0``) is undefined: an answer holding one is wrong ("division by zero in the
-  answer block"), and a gold holding one has no number.
-* **A float gold** (from JSON, parquet or a Hub column) means its shortest decimal
-  form, ``repr(x)``: ``19.99`` is 1999/100, never the binary double next to it.
-* The strict rule (:func:`check`) is the one that rewards and evaluation use:
-
-  - the answer must sit in exactly one ``<answer>…</answer>`` block;
-  - two blocks, an unclosed block or an empty block are wrong;
-  - a block that holds more than one distinct number ("18 or 19") is wrong;
-  - a block inside the reasoning (``<think>`` or ``<reasoning>``) does not count.
-
-* The lenient rule (:func:`lenient_extract`) takes the last number anywhere in the
-  text. It is for diagnostics only (how often the model knew the answer but broke
-  the format), never for rewards.
-
-Example::
+* Numbers compare exactly, never rounded: ``18``, ``18.00``, ``$18``, ``18 dollars``, ``$1,250.00``,
+  ``50%``, ``−3`` (unicode minus), ``2.5E-3``, ``3/4`` and ``\\frac{3}{4}`` all count as their number,
+  and a float gold means its shortest decimal form (``19.99`` is 1999/100, not the double next to it).
+  Any number of digits is read, in time linear in the text, with no floats or sympy; parsing never
+  raises on a completion. What cannot be compared exactly (``5/0``, an over-long exponent or
+  fraction) makes an answer wrong, with that reason, and leaves a gold with no number.
+* The strict rule (:func:`check`), for rewards and evaluation: exactly one closed, non-empty
+  ``<answer>`` block outside the reasoning (``<think>`` or ``<reasoning>``), holding one distinct
+  number ("18 or 19" is wrong). The lenient rule (:func:`lenient_extract`), for diagnostics only,
+  takes the last number anywhere: did the model know the answer but break the format?
 
     >>> check("<think>9 eggs at $2</think><answer>$18.00</answer>", "18").correct
     True
@@ -53,30 +26,27 @@ from __future__ import annotations
 import numbers
 import re
 import unicodedata
+from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
 ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"
-# Reasoning tags of every supported tag style: an answer block inside any of them
-# is part of the reasoning, not the answer.
+# An answer block inside any of these is part of the reasoning, not the answer.
 REASONING_TAGS = (("<think>", "</think>"), ("<reasoning>", "</reasoning>"))
 
-# Digits of M plus |E| up to which a number is an int or a Fraction (cheap to build and
-# compare, and far inside the 4,300 digits Python converts); beyond, a BigNumber.
+# A number is ±M × 10**E, M stripped of leading and trailing zeros. Up to this many digits of
+# M plus |E| it is an int or a Fraction (cheap, and within what int() and str() convert); beyond,
+# a BigNumber compared by its digits, so even a million digits compare in linear time.
 SMALL_DIGITS = 1000
-# Longest exponent read (|E| < 10**9): longer ones are not compared.
 EXPONENT_DIGITS = 9
-# Longest numerator (digits of M plus |E|) and denominator of a fraction that is read. With
-# these bounds every fraction's exact value stays far below SMALL_DIGITS.
+# Longest numerator (digits of M plus |E|) and denominator read: every fraction stays far below SMALL_DIGITS.
 FRACTION_DIGITS = 100
 
-# One number: an optional sign (ASCII hyphen or U+2212 minus) before or after an
-# optional '$', a maximal run of digits and commas, optional decimals, an optional
-# exponent and an optional '/denominator'. Runs are taken whole and their commas
-# checked in Python (see _values), which keeps the scan linear on any input. The
-# look-behind keeps '5-3' from reading as 5 and -3, and 'x2' from reading as 2.
+# A run of digits and commas is taken whole and its commas checked in Python (_values),
+# which keeps the scan linear on any input. The look-behind keeps '5-3' from reading as
+# 5 and -3, and 'x2' from reading as 2.
 _NUMBER = re.compile(
     r"(?<![\w.])"
     r"(?P<sign>[-\u2212]\s?)?\$?\s?(?P<sign2>[-\u2212])?"
@@ -88,17 +58,15 @@ _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
 _BARE = re.compile(r"\s*[-\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s*")
 _BARE_INT = re.compile(r"\s*[-\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)\s*")
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}")
+_CACHE = 512  # several rewards look at the same completion in turn: the second look is free
 # Beyond this many bits an int may pass Python's str() limit of 4,300 digits.
 _STR_BITS = 12_000
 
 
 @dataclass(frozen=True)
 class BigNumber:
-    """A number too long for an int or a Fraction: exactly ``±int(digits) * 10**exponent``.
-
-    ``digits`` has no leading or trailing zeros, so equal values are equal objects;
-    a BigNumber never equals an int or a Fraction (those are the shorter values).
-    """
+    """A number too long for an int or a Fraction: exactly ``±int(digits) * 10**exponent``, ``digits``
+    without leading or trailing zeros, so equal values are equal objects (never an int or a Fraction)."""
 
     negative: bool
     digits: str
@@ -112,17 +80,14 @@ class BigNumber:
 Number = int | Fraction | BigNumber
 
 
+@dataclass(frozen=True, eq=False)
 class _NotANumber:
     """What a number-like text stands for when it cannot be compared; equal only to itself."""
 
-    def __init__(self, reason: str):
-        self.reason = reason
+    reason: str
 
     def __neg__(self) -> _NotANumber:
         return self
-
-    def __repr__(self) -> str:
-        return f"<{self.reason}>"
 
 
 DIVISION_BY_ZERO = _NotANumber("division by zero in the answer block")
@@ -132,12 +97,8 @@ EXPONENT_TOO_LARGE = _NotANumber(f"exponent too large to compare (over {EXPONENT
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the strict rule made of one completion.
-
-    ``extracted`` is the answer as a canonical number string (``"1250"``,
-    ``"-3"``, ``"2.5"``) or None; ``reason`` says why there is none, or why the
-    answer was rejected.
-    """
+    """What the strict rule made of one completion: ``extracted`` is the answer as a canonical number
+    string (``"1250"``, ``"2.5"``) or None; ``reason`` says why there is none, or why it was rejected."""
 
     correct: bool
     extracted: str | None
@@ -188,37 +149,21 @@ def _as_decimal(value: Fraction) -> tuple[int, int] | None:
 
 def _settle(value: int | Fraction) -> Number:
     """An int or Fraction in the form :func:`_decimal` gives its value (a BigNumber when long)."""
-    if isinstance(value, int) or value.denominator == 1:
-        n = int(value)
-        if n.bit_length() <= 3300:  # at most 994 digits: below SMALL_DIGITS
-            return n
-        big, _ = _decimal(_int_digits(abs(n)), 0)
-        return -big if n < 0 else big
-    decimal = _as_decimal(value)
+    if isinstance(value, int) and value.bit_length() <= 3300:  # at most 994 digits: below SMALL_DIGITS
+        return value
+    decimal = _as_decimal(Fraction(value))
     if decimal is None:
         return value  # not a finite decimal: a Fraction, never equal to a BigNumber
-    m, k = decimal
-    if m.bit_length() <= 3300 and k <= SMALL_DIGITS - 994:
-        return value
-    big, _ = _decimal(_int_digits(m), -k)
-    return -big if value < 0 else big
-
-
-def _exponent(text: str | None) -> int | None:
-    if text is None:
-        return 0
-    negative = text[0] in "-\u2212"
-    digits = _ascii_digits(text.lstrip("+-\u2212")).lstrip("0")
-    if len(digits) > EXPONENT_DIGITS:
-        return None
-    return -int(digits or 0) if negative else int(digits or 0)
+    settled, _ = _decimal(_int_digits(decimal[0]), -decimal[1])
+    return -settled if value < 0 else settled
 
 
 def _one(num: str, exp: str | None, den: str | None) -> Number | _NotANumber:
     """The value of one written number without its sign: ``num``, times 10**exp, over den."""
-    e = _exponent(exp)
-    if e is None:
+    exp_digits = _ascii_digits((exp or "").lstrip("+-\u2212")).lstrip("0")
+    if len(exp_digits) > EXPONENT_DIGITS:
         return EXPONENT_TOO_LARGE
+    e = -int(exp_digits or 0) if exp and exp[0] in "-\u2212" else int(exp_digits or 0)
     whole, _, decimals = num.partition(".")
     value, size = _decimal(whole + decimals, e - len(decimals))
     if den is None:
@@ -255,19 +200,13 @@ def _values(match: re.Match) -> list[Number | _NotANumber]:
 
 
 def _normalise(text: str) -> str:
-    # Cheap rewrites, applied only when their marker is present.
-    if "\\" in text and "frac" in text:
+    if "\\" in text and "frac" in text:  # the regex only where it can match
         text = _LATEX_FRAC.sub(r"\1/\2", text)
-    if "{,}" in text:
-        text = text.replace("{,}", ",")
-    return text
+    return text.replace("{,}", ",")
 
 
 def _all_values(text: str) -> list[Number | _NotANumber]:
-    out: list[Number | _NotANumber] = []
-    for m in _NUMBER.finditer(_normalise(text)):
-        out.extend(_values(m))
-    return out
+    return [v for m in _NUMBER.finditer(_normalise(text)) for v in _values(m)]
 
 
 def numbers_in(text: str) -> list[Number]:
@@ -279,29 +218,29 @@ def numbers_in(text: str) -> list[Number]:
     return [v for v in _all_values(text) if not isinstance(v, _NotANumber)]
 
 
-def parse_number(text: str) -> Number | None:
-    """The one number ``text`` holds, or None when it holds none, several distinct ones, or
-    one that cannot be compared (``5/0``)."""
+def _single(text: str) -> tuple[Number | None, str | None]:
+    """The one number ``text`` holds as ``(value, None)``, else ``(None, reason)`` (worded for an answer block)."""
     values = set(_all_values(text))
     if len(values) != 1:
-        return None
+        return None, "answer block holds more than one number" if values else "no number in the answer block"
     value = values.pop()
-    return None if isinstance(value, _NotANumber) else value
+    return (None, value.reason) if isinstance(value, _NotANumber) else (value, None)
+
+
+def parse_number(text: str) -> Number | None:
+    """The one number ``text`` holds; None for none, several distinct ones, or ``5/0``."""
+    return _single(text)[0]
 
 
 def _plain(negative: bool, digits: str, exponent: int) -> str:
-    """``±int(digits) * 10**exponent`` written out; in exact scientific notation when that
-    would take more than SMALL_DIGITS zeros."""
-    sign = "-" if negative else ""
-    if exponent >= 0:
-        if exponent <= SMALL_DIGITS:
-            return sign + digits + "0" * exponent
-    else:
-        point = len(digits) + exponent
-        if point > 0:
-            return f"{sign}{digits[:point]}.{digits[point:]}"
-        if -point <= SMALL_DIGITS:
-            return f"{sign}0.{'0' * -point}{digits}"
+    """``±int(digits) * 10**exponent`` written out, in scientific notation beyond SMALL_DIGITS zeros."""
+    sign, point = "-" if negative else "", len(digits) + exponent
+    if 0 <= exponent <= SMALL_DIGITS:
+        return sign + digits + "0" * exponent
+    if exponent < 0 < point:
+        return f"{sign}{digits[:point]}.{digits[point:]}"
+    if exponent < 0 and -point <= SMALL_DIGITS:
+        return f"{sign}0.{'0' * -point}{digits}"
     mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
     return f"{sign}{mantissa}e{exponent + len(digits) - 1:+d}"
 
@@ -315,12 +254,8 @@ def format_number(value: Number) -> str:
     if isinstance(value, BigNumber):
         return _plain(value.negative, value.digits, value.exponent)
     if isinstance(value, int) or value.denominator == 1:
-        n = int(value)
-        return str(n) if n.bit_length() <= _STR_BITS else ("-" if n < 0 else "") + _int_digits(abs(n))
-    settled = _settle(value)
-    if isinstance(settled, BigNumber):
-        return format_number(settled)
-    decimal = _as_decimal(value)
+        return ("-" if value < 0 else "") + _int_digits(abs(int(value)))
+    decimal = _as_decimal(value)  # its digits never end in 0, so this is the BigNumber's text too
     if decimal is None:
         return f"{'-' if value < 0 else ''}{_int_digits(abs(value.numerator))}/{_int_digits(value.denominator)}"
     m, k = decimal
@@ -330,20 +265,13 @@ def format_number(value: Number) -> str:
 def parse_gold(text: str | int | float | Fraction) -> Number | None:
     """The gold answer of a problem: a number, or a solution whose last line is ``#### N``.
 
-    A float means its shortest decimal form (``repr``), as JSON and parquet files hold
-    numbers; NaN, infinities and booleans hold no number.
+    A float means its shortest decimal form; NaN, infinities and booleans hold no number.
 
-    >>> parse_gold("She makes 9 * 2 = $<<9*2=18>>18.\\n#### 18")
-    18
-    >>> parse_gold("#### 1,080"), parse_gold("-5"), parse_gold(19.99), parse_gold("no number")
+    >>> parse_gold("9 * 120 = <<9*120=1080>>1,080\\n#### 1,080"), parse_gold(-5), parse_gold(19.99), parse_gold("no")
     (1080, -5, Fraction(1999, 100), None)
     """
-    if type(text) is int:  # the common cases first: a column of ints or of solutions
-        return text if text.bit_length() <= 3300 else _settle(text)
-    if type(text) is str:
-        if "####" in text:
-            text = text.rsplit("####", 1)[1]
-        return parse_number(text)
+    if isinstance(text, str):
+        return parse_number(text.rsplit("####", 1)[-1])
     if isinstance(text, bool):
         return None
     if isinstance(text, BigNumber):
@@ -356,11 +284,7 @@ def parse_gold(text: str | int | float | Fraction) -> Number | None:
         return parse_number(repr(float(text)))  # 'nan' and 'inf' hold no digits: None
     if isinstance(text, numbers.Number):  # decimal.Decimal, numpy floats: their own shortest text
         return parse_number(str(text))
-    if not isinstance(text, str):
-        return None
-    if "####" in text:
-        text = text.rsplit("####", 1)[1]
-    return parse_number(text)
+    return None
 
 
 def _inside_reasoning(text: str, pos: int) -> bool:
@@ -372,24 +296,17 @@ def _inside_reasoning(text: str, pos: int) -> bool:
     return False
 
 
-# Several rewards look at the same completion in turn; a small cache makes the
-# second look free (a string's hash is computed once and kept by Python).
-_CACHE = 512
-
-
 @lru_cache(maxsize=_CACHE)
 def answer_block(text: str) -> tuple[str | None, str | None]:
     """The content of the single ``<answer>`` block, or ``(None, reason)``."""
-    n_open = text.count(ANSWER_OPEN)
-    n_close = text.count(ANSWER_CLOSE)
+    n_open, n_close = text.count(ANSWER_OPEN), text.count(ANSWER_CLOSE)
     if n_open == 0 and n_close == 0:
         return None, "no <answer> block"
     if n_open > 1 or n_close > 1:
         return None, "more than one <answer> block"
     if n_open != n_close:
         return None, "unclosed <answer> block"
-    start = text.index(ANSWER_OPEN)
-    end = text.index(ANSWER_CLOSE)
+    start, end = text.index(ANSWER_OPEN), text.index(ANSWER_CLOSE)
     if end < start:
         return None, "</answer> comes before <answer>"
     if _inside_reasoning(text, start):
@@ -404,35 +321,20 @@ def answer_block(text: str) -> tuple[str | None, str | None]:
 def extract(text: str) -> tuple[Number | None, str | None]:
     """The answer under the strict rule, as ``(value, None)`` or ``(None, reason)``."""
     content, reason = answer_block(text)
-    if content is None:
-        return None, reason
-    values = set(_all_values(content))
-    if not values:
-        return None, "no number in the answer block"
-    if len(values) > 1:
-        return None, "answer block holds more than one number"
-    value = values.pop()
-    if isinstance(value, _NotANumber):
-        return None, value.reason
-    return value, None
+    return (None, reason) if content is None else _single(content)
 
 
 def check(completion: str, gold: str | int | float | Fraction | BigNumber) -> Verdict:
-    """Decide a completion under the strict rule against a gold answer.
-
-    ``gold`` may be an int, a float, a :class:`~fractions.Fraction`, or any text
-    :func:`parse_gold` accepts. Never raises on a completion; raises ValueError when
-    the gold has no number.
-    """
+    """Decide a completion under the strict rule against a gold answer (anything :func:`parse_gold`
+    reads). Never raises on a completion; raises ValueError when the gold has no number."""
     gold_value = parse_gold(gold)
     if gold_value is None:
         raise ValueError(f"gold answer {gold!r} holds no number")
     value, reason = extract(completion)
     if value is None:
         return Verdict(False, None, reason)
-    if value != gold_value:
-        return Verdict(False, format_number(value), "wrong answer")
-    return Verdict(True, format_number(value), None)
+    correct = value == gold_value
+    return Verdict(correct, format_number(value), None if correct else "wrong answer")
 
 
 def lenient_extract(text: str) -> Number | None:
@@ -441,12 +343,10 @@ def lenient_extract(text: str) -> Number | None:
     >>> lenient_extract("9 * 2 = 18\\nA: 18")
     18
     """
-    last = None
-    for m in _NUMBER.finditer(_normalise(text)):
-        last = m
-    if last is None:
+    last = deque(_NUMBER.finditer(_normalise(text)), maxlen=1)
+    if not last:
         return None
-    value = _values(last)[-1]
+    value = _values(last[0])[-1]
     return None if isinstance(value, _NotANumber) else value
 
 

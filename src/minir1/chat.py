@@ -1,14 +1,8 @@
 """``minir1 chat``: ask a model a question and watch it reason.
 
-The reply is streamed as it is generated, with the same prompt, decoding and stop
-rule as ``minir1 eval`` (greedy unless a temperature is given; by default to the
-end of the turn, as training rollouts and ``minir1 eval`` generate, so what you
-see is what the reward would judge; ``--stop_at_answer`` ends it at the first
-``</answer>``), then judged by the same rules: whether the answer block is well
-formed (exactly one ``<answer>`` block, outside the reasoning, holding one
-number: :func:`minir1.answers.extract`) and whether the whole reply follows the
-prompted format (:func:`minir1.evaluate.format_ok`). A prefill (``--prefill``, or
-the run's) is printed first, as the opening of the reply, and judged with it.
+The reply streams after its prefill (if any) with the prompt, decoding and stop rule of ``minir1 eval``
+(greedy unless a temperature is given), then is judged by its rules (:func:`minir1.answers.extract`,
+:func:`minir1.evaluate.format_ok`): what you see is what the reward would judge.
 
     >>> model, tokenizer = load_for_inference(model_spec("tiny"))                 # doctest: +SKIP
     >>> chat(model, tokenizer, "What is 2 + 3?")["extracted"]                    # doctest: +SKIP
@@ -18,6 +12,7 @@ the run's) is printed first, as the opening of the reply, and judged with it.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import TextIO
 
 from . import answers
@@ -25,8 +20,7 @@ from .errors import UserError
 from .evaluate import EvalSettings, format_ok
 from .prompts import build_prompt
 
-# The evaluation settings chat takes (its options are built from EvalSettings); its temperature is its own,
-# since one chat reply may be sampled.
+# The evaluation settings chat takes (its options are built from EvalSettings); its temperature is its own.
 SETTINGS = ("model", "adapter", "tag_style", "system_prompt", "prefill", "stop_at_answer", "max_new_tokens", "dtype")
 
 
@@ -35,19 +29,12 @@ def chat(model, tokenizer, question: str, *, style: str = "think", system_prompt
          temperature: float = 0.0, out: TextIO | None = None) -> dict:
     """Answer one question, streaming the reply to ``out`` (standard output), then a verdict line.
 
-    Returns ``{"prefill", "completion", "extracted", "well_formed", "reason",
-    "format_ok", "tokens", "truncated"}``: ``completion`` is the generated text
-    after ``prefill``, and the verdict is on both; ``reason`` says why no answer
-    was extracted.
+    Returns ``{"prefill", "completion", "extracted", "well_formed", "reason", "format_ok", "tokens",
+    "truncated"}``: ``completion`` is the text generated after ``prefill``, the verdict is on both.
     """
     from .generation import stream
 
-    out = out or sys.stdout
-
-    def write(text: str) -> None:
-        out.write(text)
-        out.flush()
-
+    write = partial(print, end="", file=out or sys.stdout, flush=True)
     if prefill:
         write(prefill)
     gen = stream(model, tokenizer, build_prompt(question, style, system_prompt, prefill=prefill), on_text=write,
@@ -55,16 +42,10 @@ def chat(model, tokenizer, question: str, *, style: str = "think", system_prompt
                  stop=answers.ANSWER_CLOSE if stop_at_answer else None)
     text = (prefill or "") + gen.text
     value, reason = answers.extract(text)
-    result = {
-        "prefill": prefill,
-        "completion": gen.text,
-        "extracted": answers.format_number(value) if value is not None else None,
-        "well_formed": value is not None,
-        "reason": reason,
-        "format_ok": format_ok(text, style),
-        "tokens": gen.tokens,
-        "truncated": gen.truncated,
-    }
+    result = {"prefill": prefill, "completion": gen.text,
+              "extracted": answers.format_number(value) if value is not None else None,
+              "well_formed": value is not None, "reason": reason, "format_ok": format_ok(text, style),
+              "tokens": gen.tokens, "truncated": gen.truncated}
     write("\n" + verdict_line(result) + "\n")
     return result
 

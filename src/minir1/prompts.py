@@ -1,14 +1,8 @@
 """Tag styles and chat prompts.
 
-A *tag style* names the tags a model reasons in: ``think`` (the Mini-R1 seed,
-``<think>…</think><answer>…</answer>``) or ``reasoning`` (the GRPO-notebook seed,
-``<reasoning>…</reasoning><answer>…</answer>``). A problem becomes a chat prompt
-(system + user message), the form TRL's GRPOTrainer expects::
-
-    >>> build_prompt("What is 2 + 3?", "think")[1]
-    {'role': 'user', 'content': 'What is 2 + 3?'}
-    >>> format_completion("2 + 3 = 5", "5", "think")
-    '<think>\\n2 + 3 = 5\\n</think>\\n<answer>\\n5\\n</answer>'
+A *tag style* names the tags a model reasons in: ``think`` (Mini-R1's) or ``reasoning`` (the GRPO
+notebook's), each followed by ``<answer>…</answer>``. A problem becomes a chat prompt (system + user
+message, :func:`build_prompt`), the form TRL's GRPOTrainer expects.
 """
 
 from __future__ import annotations
@@ -21,27 +15,23 @@ from .errors import UserError
 
 @dataclass(frozen=True)
 class TagStyle:
+    """The tags of one style, e.g. ``<think>`` and ``</think>``, and the system prompt asking for them."""
+
     name: str
     open: str
     close: str
     system_prompt: str
 
 
-_FORMAT_RULES = (
+_SYSTEM_PROMPT = (
+    "You are a helpful assistant that solves math word problems. "
     "First think through the problem step by step inside {open} {close} tags. "
     "Then give only the final answer, a single number, inside <answer> </answer> tags. "
     "Respond exactly in this format:\n"
     "{open}\n...\n{close}\n<answer>\n...\n</answer>"
 )
-
 STYLES: dict[str, TagStyle] = {
-    name: TagStyle(
-        name,
-        f"<{name}>",
-        f"</{name}>",
-        "You are a helpful assistant that solves math word problems. "
-        + _FORMAT_RULES.format(open=f"<{name}>", close=f"</{name}>"),
-    )
+    name: TagStyle(name, f"<{name}>", f"</{name}>", _SYSTEM_PROMPT.format(open=f"<{name}>", close=f"</{name}>"))
     for name in ("think", "reasoning")
 }
 
@@ -61,14 +51,10 @@ def strip_calculator(text: str) -> str:
     return _CALCULATOR.sub("", text)
 
 
-def build_prompt(
-    question: str, style: str = "think", system_prompt: str | None = None, prefill: str | None = None
-) -> list[dict]:
-    """A chat prompt for one problem: the style's system prompt (or ``system_prompt``) and the question.
-
-    A non-empty ``prefill`` (e.g. ``"<think>\\n"``) is appended as an opened assistant
-    message, which the model continues (see :func:`render_prompt`); the rewards judge
-    ``prefill + completion`` as one text.
+def build_prompt(question: str, style: str = "think", system_prompt: str | None = None,
+                 prefill: str | None = None) -> list[dict]:
+    """A chat prompt for one problem: the style's system prompt (or ``system_prompt``) and the question,
+    then a non-empty ``prefill`` as an opened assistant message for the model to continue.
 
     >>> build_prompt("Q?", prefill="<think>\\n")[-1]
     {'role': 'assistant', 'content': '<think>\\n'}
@@ -91,20 +77,19 @@ def prompt_prefill(messages: list[dict]) -> str | None:
 
 
 def render_prompt(tokenizer, messages: list[dict], **template_kwargs) -> str:
-    """A chat prompt as text, with the assistant turn open for the model to write in.
-
-    When the prompt ends with an assistant prefill, the template continues that
-    message (``continue_final_message=True``): the text ends with the prefill and no
-    end-of-turn token. Otherwise the template adds the assistant header
-    (``add_generation_prompt=True``).
-    """
-    if messages and messages[-1].get("role") == "assistant":
-        return tokenizer.apply_chat_template(messages, tokenize=False, continue_final_message=True, **template_kwargs)
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **template_kwargs)
+    """A chat prompt as text, with the assistant turn open for the model to write in: a final assistant
+    prefill is continued (no end-of-turn token after it), else the assistant header is added."""
+    prefilled = bool(messages) and messages[-1].get("role") == "assistant"
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=not prefilled,
+                                         continue_final_message=prefilled, **template_kwargs)
 
 
 def format_completion(reasoning: str, answer: str, style: str = "think") -> str:
-    """A completion in exactly the prompted format, e.g. for warm starts and tests."""
+    """A completion in exactly the prompted format, e.g. for warm starts and tests.
+
+    >>> format_completion("2 + 3 = 5", "5", "think")
+    '<think>\\n2 + 3 = 5\\n</think>\\n<answer>\\n5\\n</answer>'
+    """
     s = get_style(style)
     return f"{s.open}\n{reasoning.strip()}\n{s.close}\n<answer>\n{answer.strip()}\n</answer>"
 
@@ -117,9 +102,8 @@ def solution_steps(solution: str) -> str:
 def with_worked_example(problem, style: str = "think", system_prompt: str | None = None) -> str:
     """A system prompt followed by one worked problem answered in exactly the prompted format.
 
-    The ``mini-r1`` recipe's prompt is this for the first GSM8K train problem: on a real
-    instruct model it followed the format far more often than the bare prompt (the cold
-    start in BENCHMARKS.md).
+    The ``mini-r1`` recipe's prompt (with the first GSM8K train problem): a real instruct model follows
+    the format far more often with it (the cold start in BENCHMARKS.md).
     """
     base = system_prompt if system_prompt is not None else get_style(style).system_prompt
     return (f"{base}\n\nExample.\nQuestion: {problem.question}\nResponse:\n"

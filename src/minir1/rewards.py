@@ -1,24 +1,11 @@
-"""Reward functions and the schemes that combine them.
+"""Reward functions and the schemes that combine them (``docs/rewards.md`` says why each rule exists).
 
-Every reward follows TRL's contract, ``fn(completions, **dataset_columns) ->
-list[float | None]``: ``completions`` are strings or chat-message lists, and the
-dataset columns arrive as keyword lists (``answer``: the gold; ``tag_style``:
-``"think"`` or ``"reasoning"``, an unknown one is a UserError; ``prefill``: the text
-that opened the assistant turn, judged with the completion as one text). Each
-returns a score in [0, 1]; a *scheme* gives each reward its weight, which is what it is worth in points. The function names
-are the metric keys users see (``rewards/correctness/mean``).
-
-All are module-level functions (picklable), return a finite number for any
-input, and run in time linear in the completion: tags are found with
-``str.count``/``str.find``, never with backtracking regular expressions.
-
-Schemes (see ``docs/rewards.md`` for why each rule exists):
-
-* ``mini-r1`` (``think`` style): ``format_rubric`` worth 13 points and
-  ``correctness`` worth 10. A right answer in exactly the prompted format earns
-  23; a wrong one at most 13.
-* ``grpo-demo`` (``reasoning`` style): ``xml_count`` 0.5, ``soft_format`` 0.5,
-  ``strict_format`` 0.5, ``int_answer`` 0.5 and ``correctness`` 2.0.
+Every reward follows TRL's contract, ``fn(completions, **dataset_columns) -> list[float | None]``, with
+the columns ``answer`` (the gold), ``tag_style`` (``"think"`` or ``"reasoning"``; an unknown one is a
+UserError) and ``prefill`` (the text that opened the assistant turn, judged with the completion as one
+text). Each scores in [0, 1]; a scheme's weight is what a reward is worth in points. Rewards are
+module-level (picklable), named as their metric keys (``rewards/correctness/mean``), and linear in the
+completion: tags are found with ``str.count``/``str.find``, never with backtracking regexes.
 
     >>> done = "<think>\\n9 * 2 = 18\\n</think>\\n<answer>\\n18\\n</answer>"
     >>> format_rubric([done]), correctness([done], answer=["18"])
@@ -29,6 +16,7 @@ Schemes (see ``docs/rewards.md`` for why each rule exists):
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 
 from . import answers
@@ -46,63 +34,52 @@ def completion_text(completion) -> str:
     if isinstance(completion, dict):
         return str(completion.get("content", ""))
     if isinstance(completion, (list, tuple)):
-        return "".join(
-            str(m.get("content", "")) if isinstance(m, dict) else str(m) for m in completion
-        )
+        return "".join(str(m.get("content", "")) if isinstance(m, dict) else str(m) for m in completion)
     return "" if completion is None else str(completion)
 
 
 def texts(completions, prefill=None) -> list[str]:
-    """The text each reward judges: the prefill (if any) followed by the completion's text.
-
-    ``prefill`` is None, one string for every completion, or one per completion (a
-    TRL dataset column; None or "" entries mean no prefill).
+    """The text each reward judges: the prefill (None, one string for all, or one per completion;
+    None or "" mean none) followed by the completion's text.
 
     >>> texts(["9 = 9</think>"], prefill="<think>")
     ['<think>9 = 9</think>']
     """
     out = [completion_text(c) for c in completions]
-    if prefill is None or prefill == "":
-        return out
-    if isinstance(prefill, str):
-        return [prefill + t for t in out]
+    if prefill is None or isinstance(prefill, str):
+        return [(prefill or "") + t for t in out]
     return [_prefix(p) + t for p, t in zip(prefill, out, strict=True)]
 
 
 def _prefix(prefill) -> str:
-    if prefill is None:
-        return ""
-    if not isinstance(prefill, str):
+    if prefill is not None and not isinstance(prefill, str):
         raise UserError(f"prefill must be text or None, got {type(prefill).__name__}")
-    return prefill
+    return prefill or ""
 
 
 def _styles(tag_style, n: int) -> Sequence[str]:
-    if tag_style is None:
-        return [DEFAULT_STYLE] * n
-    if isinstance(tag_style, str):
-        return [tag_style] * n
+    if tag_style is None or isinstance(tag_style, str):
+        return [DEFAULT_STYLE if tag_style is None else tag_style] * n
     return tag_style
 
 
 def _check_styles(tag_style) -> None:
     """Refuse an unknown tag style, also in rewards that read only the answer block."""
-    for style in {tag_style} if tag_style is None or isinstance(tag_style, str) else set(tag_style):
+    for style in set(_styles(tag_style, 1)):
         _tags(style)
 
 
 def _tags(style: str | None) -> tuple[str, str]:
-    if style is None:
-        style = DEFAULT_STYLE
+    style = DEFAULT_STYLE if style is None else style
     s = STYLES.get(style) if isinstance(style, str) else None
     if s is None:  # never a silent fallback: a typo in a recipe or a column would score every completion 0
         raise UserError(f"unknown tag style {style!r}: choose one of {', '.join(STYLES)}")
     return s.open, s.close
 
 
-# --- mini-r1: the 13-point format rubric -------------------------------------------------
+# --- mini-r1: the format rubric, and correctness (shared) ---------------------------------
 
-# Points of each rule, in the order the rubric checks them (they add up to 13).
+# Points of each rule, in the order the rubric checks them.
 RUBRIC = (
     ("reasoning open tag exactly once", 1),
     ("reasoning close tag exactly once", 1),
@@ -121,63 +98,41 @@ RUBRIC_POINTS = sum(points for _, points in RUBRIC)
 def rubric_points(text: str, style: str = DEFAULT_STYLE) -> list[int]:
     """Points earned on each rule of :data:`RUBRIC` (the last six need the first four)."""
     r_open, r_close = _tags(style)
-    earned = [0] * len(RUBRIC)
-    once = [text.count(t) == 1 for t in (r_open, r_close, ANSWER_OPEN, ANSWER_CLOSE)]
-    for i, ok in enumerate(once):
-        earned[i] = RUBRIC[i][1] if ok else 0
-    if not all(once):
-        return earned
-    a, b = text.index(r_open), text.index(r_close)
-    c, d = text.index(ANSWER_OPEN), text.index(ANSWER_CLOSE)
-    if not a < b < c < d:
-        return earned
-    checks = (
-        True,
-        not text[:a].strip(),
-        not text[d + len(ANSWER_CLOSE) :].strip(),
-        not text[b + len(r_close) : c].strip(),
-        bool(text[a + len(r_open) : b].strip()),
-        answers.is_bare_number(text[c + len(ANSWER_OPEN) : d]),
-    )
-    for i, ok in enumerate(checks, start=4):
-        earned[i] = RUBRIC[i][1] if ok else 0
-    return earned
+    tags = (r_open, r_close, ANSWER_OPEN, ANSWER_CLOSE)
+    ok = [text.count(t) == 1 for t in tags]
+    if all(ok):
+        a, b, c, d = (text.index(t) for t in tags)
+        if a < b < c < d:
+            ok += [
+                True,
+                not text[:a].strip(),
+                not text[d + len(ANSWER_CLOSE) :].strip(),
+                not text[b + len(r_close) : c].strip(),
+                bool(text[a + len(r_open) : b].strip()),
+                answers.is_bare_number(text[c + len(ANSWER_OPEN) : d]),
+            ]
+    ok += [False] * (len(RUBRIC) - len(ok))
+    return [points if passed else 0 for (_, points), passed in zip(RUBRIC, ok, strict=True)]
 
 
 def format_rubric(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
-    """Mini-R1's strict format score as a fraction of its 13 points (see :data:`RUBRIC`)."""
+    """Mini-R1's strict format score as a fraction of :data:`RUBRIC_POINTS` (see :data:`RUBRIC`)."""
     styles = _styles(tag_style, len(completions))
-    return [
-        sum(rubric_points(t, s)) / RUBRIC_POINTS for t, s in zip(texts(completions, prefill), styles, strict=True)
-    ]
-
-
-# --- shared: correctness ------------------------------------------------------------------
+    return [sum(rubric_points(t, s)) / RUBRIC_POINTS for t, s in zip(texts(completions, prefill), styles, strict=True)]
 
 
 def correctness(completions, answer=None, tag_style=None, prefill=None, **kwargs) -> list[float | None]:
-    """1.0 when the answer block holds the gold number (:func:`minir1.answers.check`), else 0.0.
-
-    A row whose gold has no number is unscorable and gets None (TRL then skips it).
-    """
+    """1.0 when the answer block holds the gold number (:func:`minir1.answers.check`), else 0.0;
+    None for a row whose gold has no number (TRL then skips it)."""
     if answer is None:
         raise TypeError("correctness needs the gold answers: pass answer=[...] (a dataset column)")
     _check_styles(tag_style)
-    out: list[float | None] = []
-    for text, gold in zip(texts(completions, prefill), answer, strict=True):
-        gold_value = answers.parse_gold(gold) if gold is not None else None
-        if gold_value is None:
-            out.append(None)
-        else:
-            out.append(1.0 if answers.check(text, gold_value).correct else 0.0)
-    return out
+    golds = [answers.parse_gold(gold) for gold in answer]
+    return [None if gold is None else float(answers.check(text, gold).correct)
+            for text, gold in zip(texts(completions, prefill), golds, strict=True)]
 
 
 # --- grpo-demo: the GRPO notebook's five rewards (here each in [0, 1]) ----------------------
-
-# Characters of trailing text that cost the whole xml_count score (0.002 per character).
-_TRAILING_COST = 0.002
-
 
 def xml_count(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
     """A quarter for each of the four newline-framed tags found exactly once, less 0.002 per
@@ -191,15 +146,14 @@ def xml_count(completions, tag_style=None, prefill=None, **kwargs) -> list[float
         if end != -1:
             after = end + len(ANSWER_CLOSE) + 1  # first character after "\n</answer>"
             trailing = len(text) - after - text.startswith("\n", after)  # one newline is free
-            score -= min(score, _TRAILING_COST * trailing)
+            score -= min(score, 0.002 * trailing)
         out.append(score)
     return out
 
 
 def _blocks_in_order(text: str, style: str) -> tuple[int, int, int, int] | None:
     """Positions of the four tags when each occurs exactly once and in order, else None."""
-    r_open, r_close = _tags(style)
-    tags = (r_open, r_close, ANSWER_OPEN, ANSWER_CLOSE)
+    tags = (*_tags(style), ANSWER_OPEN, ANSWER_CLOSE)
     if any(text.count(t) != 1 for t in tags):
         return None
     pos = tuple(text.index(t) for t in tags)
@@ -213,11 +167,7 @@ def soft_format(completions, tag_style=None, prefill=None, **kwargs) -> list[flo
     for text, style in zip(texts(completions, prefill), _styles(tag_style, len(completions)), strict=True):
         pos = _blocks_in_order(text, style)
         r_close = _tags(style)[1]
-        ok = (
-            pos is not None
-            and not text[: pos[0]].strip()
-            and not text[pos[1] + len(r_close) : pos[2]].strip()
-        )
+        ok = pos is not None and not text[: pos[0]].strip() and not text[pos[1] + len(r_close) : pos[2]].strip()
         out.append(1.0 if ok else 0.0)
     return out
 
@@ -228,26 +178,20 @@ def strict_format(completions, tag_style=None, prefill=None, **kwargs) -> list[f
     out = []
     for text, style in zip(texts(completions, prefill), _styles(tag_style, len(completions)), strict=True):
         r_open, r_close = _tags(style)
-        body = text[:-1] if text.endswith("\n") else text
+        body = text.removesuffix("\n")
         head, tail, sep = f"{r_open}\n", f"\n{ANSWER_CLOSE}", f"\n{r_close}\n{ANSWER_OPEN}\n"
-        ok = False
-        if _blocks_in_order(text, style) and body.startswith(head) and body.endswith(tail):
-            middle = body[len(head) : len(body) - len(tail)]
-            if middle.count(sep) == 1:
-                reasoning, answer = middle.split(sep)
-                ok = bool(reasoning.strip()) and bool(answer.strip())
-        out.append(1.0 if ok else 0.0)
+        framed = _blocks_in_order(text, style) and body.startswith(head) and body.endswith(tail)
+        # each tag occurs once, so sep occurs at most once
+        reasoning, found, answer = body[len(head) : len(body) - len(tail)].partition(sep)
+        out.append(1.0 if framed and found and reasoning.strip() and answer.strip() else 0.0)
     return out
 
 
 def int_answer(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
     """1.0 when the single answer block holds a bare integer (``18``, ``-3``, ``1,250``)."""
     _check_styles(tag_style)
-    out = []
-    for text in texts(completions, prefill):
-        content, _ = answers.answer_block(text)
-        out.append(1.0 if content is not None and answers.is_bare_integer(content) else 0.0)
-    return out
+    blocks = (answers.answer_block(text)[0] for text in texts(completions, prefill))
+    return [1.0 if content is not None and answers.is_bare_integer(content) else 0.0 for content in blocks]
 
 
 # --- registry and schemes -----------------------------------------------------------------
@@ -259,16 +203,8 @@ REWARDS: dict[str, RewardFn] = {
 
 SCHEMES: dict[str, dict] = {
     "mini-r1": {"style": "think", "rewards": {"format_rubric": 13.0, "correctness": 10.0}},
-    "grpo-demo": {
-        "style": "reasoning",
-        "rewards": {
-            "xml_count": 0.5,
-            "soft_format": 0.5,
-            "strict_format": 0.5,
-            "int_answer": 0.5,
-            "correctness": 2.0,
-        },
-    },
+    "grpo-demo": {"style": "reasoning", "rewards": {
+        "xml_count": 0.5, "soft_format": 0.5, "strict_format": 0.5, "int_answer": 0.5, "correctness": 2.0}},
 }
 
 
@@ -291,8 +227,7 @@ def resolve(names: Sequence[str], weights: Sequence[float] | None = None) -> tup
     keys = [fn.__name__ for fn in fns]
     if len(set(keys)) != len(keys):
         raise UserError(f"reward names must be unique (they become metric keys), got {keys}")
-    if weights is None:
-        weights = [1.0] * len(names)
+    weights = [1.0] * len(names) if weights is None else weights
     if len(weights) != len(names):
         raise UserError(f"got {len(weights)} reward weights for {len(names)} rewards: give one weight per reward")
     return fns, [float(w) for w in weights]
@@ -307,31 +242,23 @@ def get_reward(name: str) -> RewardFn:
     """A reward by name: a built-in one, or your own as ``module.path:function`` (importable, module-level)."""
     if name in REWARDS:
         return REWARDS[name]
-    if ":" in name:
-        import importlib
-
-        module, _, attr = name.partition(":")
-        try:
-            fn = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as e:
-            raise UserError(f"cannot import reward {name!r}: {e}") from None
-        if not callable(fn) or getattr(fn, "__name__", None) != attr:
-            raise UserError(f"reward {name!r} must be a module-level function named {attr!r}")
-        return fn
-    raise UserError(f"unknown reward {name!r}: choose from {', '.join(REWARDS)}, or give module.path:function")
+    if ":" not in name:
+        raise UserError(f"unknown reward {name!r}: choose from {', '.join(REWARDS)}, or give module.path:function")
+    module, _, attr = name.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise UserError(f"cannot import reward {name!r}: {e}") from None
+    if not callable(fn) or getattr(fn, "__name__", None) != attr:
+        raise UserError(f"reward {name!r} must be a module-level function named {attr!r}")
+    return fn
 
 
 def score(completions, answer, rewards: dict[str, float], tag_style=None, prefill=None) -> list[dict]:
-    """Weighted rewards of each completion: ``{"rewards": {name: points}, "total": points}``.
-
-    ``tag_style`` and ``prefill`` are passed to every reward as TRL passes dataset columns.
-    """
+    """Weighted rewards of each completion, ``{"rewards": {name: points}, "total": points}``;
+    ``tag_style`` and ``prefill`` reach every reward as TRL passes dataset columns."""
     _check_styles(tag_style)  # before any work: an unknown style is an error, not a zero score
-    columns = {
-        name: get_reward(name)(completions, answer=answer, tag_style=tag_style, prefill=prefill) for name in rewards
-    }
-    out = []
-    for i in range(len(completions)):
-        points = {name: (col[i] or 0.0) * rewards[name] for name, col in columns.items()}
-        out.append({"rewards": points, "total": sum(points.values())})
-    return out
+    columns = {name: get_reward(name)(completions, answer=answer, tag_style=tag_style, prefill=prefill)
+               for name in rewards}
+    rows = [{name: (col[i] or 0.0) * rewards[name] for name, col in columns.items()} for i in range(len(completions))]
+    return [{"rewards": points, "total": sum(points.values())} for points in rows]

@@ -1,14 +1,11 @@
 """``minir1 score``: completions in, one JSON verdict per line out.
 
-Input lines are ``{"completion": <string or chat messages>, "answer": <gold>}``,
-where the gold is a number or a GSM8K solution ending ``#### N``, with an optional
-``"prefill"``: text that opened the assistant turn, judged with the completion as
-one text (it replaces ``--prefill`` for that line; null means none). Each output
-line is ``{"correct", "extracted", "rewards", "total"}``, in input order. Lines are
-scored in chunks through the same reward functions training uses. Input is read
-as bytes and decoded line by line, so a malformed line (bad JSON, bad UTF-8, no
-gold) stops the run with an error naming its line number, after every line before
-it has been written and flushed.
+Input lines are ``{"completion": <string or chat messages>, "answer": <gold>}``, the gold a number
+or a GSM8K solution ending ``#### N``, with an optional ``"prefill"`` (text that opened the assistant
+turn; it replaces ``--prefill`` for that line, null means none). Output lines are ``{"correct",
+"extracted", "rewards", "total"}``, in input order, from the reward functions training uses. A
+malformed line (bad JSON, bad UTF-8, no gold) stops the run with an error naming its line number,
+after every line before it has been written.
 """
 
 from __future__ import annotations
@@ -43,31 +40,21 @@ def _parse(line: str, n: int, prefill: str | None) -> Row:
     if value is None:
         shown = repr(gold) if len(repr(gold)) <= 80 else repr(gold)[:77] + "..."
         raise UserError(f"line {n}: answer {shown} holds no number (give a number or a solution ending '#### N')")
-    if "prefill" in row:
-        prefill = row["prefill"]
-        if prefill is not None and not isinstance(prefill, str):
-            raise UserError(f"line {n}: prefill must be a string or null")
+    prefill = row.get("prefill", prefill)
+    if prefill is not None and not isinstance(prefill, str):
+        raise UserError(f"line {n}: prefill must be a string or null")
     return completion, value, prefill
 
 
 def _emit(batch: list[Row], rewards: dict[str, float], style: str, out: TextIO) -> None:
     if not batch:
         return
-    completions = [c for c, _, _ in batch]
-    golds = [g for _, g, _ in batch]
-    prefills = [p for _, _, p in batch]
-    if not any(prefills):
-        prefills = None  # the common case: nothing to join
+    completions, golds, prefills = (list(column) for column in zip(*batch, strict=True))
+    prefills = prefills if any(prefills) else None  # the common case: nothing to join
     scored = score(completions, golds, rewards, tag_style=style, prefill=prefills)
-    lines = []
-    for text, gold, s in zip(texts(completions, prefills), golds, scored, strict=True):
-        verdict = answers.check(text, gold)
-        lines.append(
-            json.dumps(
-                {"correct": verdict.correct, "extracted": verdict.extracted, "rewards": s["rewards"], "total": s["total"]}
-            )
-        )
-    out.write("\n".join(lines) + "\n")
+    verdicts = [answers.check(text, gold) for text, gold in zip(texts(completions, prefills), golds, strict=True)]
+    out.write("".join(json.dumps({"correct": v.correct, "extracted": v.extracted, **points}) + "\n"
+                      for v, points in zip(verdicts, scored, strict=True)))
     out.flush()
 
 
@@ -80,18 +67,10 @@ def _decode(line: bytes | str, n: int) -> str:
         raise UserError(f"line {n}: not valid UTF-8 (byte {e.start + 1} of the line); save the file as UTF-8") from None
 
 
-def score_lines(
-    lines: Iterable[bytes | str],
-    out: TextIO,
-    scheme: str = "mini-r1",
-    style: str | None = None,
-    prefill: str | None = None,
-) -> int:
-    """Score JSON lines (bytes or text) into ``out``; returns how many were scored.
-
-    Raises UserError on a bad line, after writing every line before it. ``prefill``
-    applies to lines without a ``"prefill"`` field.
-    """
+def score_lines(lines: Iterable[bytes | str], out: TextIO, scheme: str = "mini-r1", style: str | None = None,
+                prefill: str | None = None) -> int:
+    """Score JSON lines (bytes or text) into ``out``, ``prefill`` for lines without one; returns how
+    many were scored. Raises UserError on a bad line, after writing every line before it."""
     spec = get_scheme(scheme)
     style = get_style(style or spec["style"]).name
     rewards = spec["rewards"]

@@ -1,26 +1,8 @@
 """Honest statistics for accuracy figures: intervals, paired tests, pass@k, majority vote.
 
-Pure Python (``math`` only), exact where it can be:
-
-* :func:`wilson` — the Wilson score interval for a proportion. Unlike the
-  normal-approximation interval it stays inside [0, 1] and is not zero-width at
-  0/n or n/n, which is where small evaluations live.
-* :func:`mcnemar` — McNemar's test for two models on the same problems. Only the
-  problems where they disagree carry information; under "no difference" each
-  disagreement goes either way with probability 1/2, so the exact two-sided
-  p-value is a binomial tail. The chi-square version (continuity-corrected) is
-  reported beside it for readers who know that one.
-* :func:`pass_at_k` — the unbiased estimator of Chen et al. (2021): with ``n``
-  samples of which ``c`` are right, ``1 - C(n-c, k) / C(n, k)``.
-* :func:`majority_vote` — the most frequent answer; ties go to the answer seen
-  first, so the vote is deterministic.
-
-    >>> [round(x, 4) for x in wilson(5, 10)]
-    [0.2366, 0.7634]
-    >>> round(mcnemar(1, 9).p_exact, 4)
-    0.0215
-    >>> pass_at_k(n=4, c=1, k=2)
-    0.5
+Pure Python (``math`` only), exact where it can be. The Wilson interval (:func:`wilson`), unlike the
+normal approximation, stays inside [0, 1] and is not zero-width at 0/n or n/n, where small evaluations
+live. McNemar's test (:func:`mcnemar`) compares two models on the problems where they disagree.
 """
 
 from __future__ import annotations
@@ -37,11 +19,10 @@ Z95 = 1.959963984540054  # the 97.5th percentile of the standard normal: a two-s
 def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval ``(low, high)`` for ``successes`` out of ``n`` (95% by default).
 
-    ``successes`` may be fractional (a mean score in [0, 1] times ``n``). With
-    ``n == 0`` nothing is known: ``(0.0, 1.0)``.
+    ``successes`` may be fractional (a mean score times ``n``); ``n == 0`` gives ``(0.0, 1.0)``.
 
-    >>> wilson(0, 10)[1] > 0 and wilson(10, 10)[0] < 1
-    True
+    >>> [round(x, 4) for x in wilson(5, 10)], wilson(0, 10)[1] > 0 and wilson(10, 10)[0] < 1
+    ([0.2366, 0.7634], True)
     """
     if n <= 0:
         return 0.0, 1.0
@@ -57,12 +38,9 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class McNemar:
-    """McNemar's test on the discordant pairs.
-
-    ``b``: problems only the first model got right; ``c``: only the second.
-    ``p_exact``: exact two-sided binomial p-value; ``p_chi2``: chi-square with
-    continuity correction (1 degree of freedom).
-    """
+    """McNemar's test: ``b`` problems only the first model got right, ``c`` only the second;
+    ``p_exact`` the exact two-sided binomial p-value, ``chi2`` and ``p_chi2`` the
+    continuity-corrected chi-square (1 degree of freedom) beside it."""
 
     b: int
     c: int
@@ -74,15 +52,16 @@ class McNemar:
 def mcnemar(b: int, c: int) -> McNemar:
     """McNemar's test for ``b`` and ``c`` discordant pairs (see :class:`McNemar`).
 
-    >>> mcnemar(0, 0).p_exact, round(mcnemar(0, 6).p_exact, 5)
-    (1.0, 0.03125)
+    >>> mcnemar(0, 0).p_exact, round(mcnemar(0, 6).p_exact, 5), round(mcnemar(1, 9).p_exact, 4)
+    (1.0, 0.03125, 0.0215)
     """
     if b < 0 or c < 0:
         raise ValueError(f"discordant counts must be non-negative, got {b} and {c}")
     n = b + c
     if n == 0:
         return McNemar(b, c, 1.0, 0.0, 1.0)
-    # P(X <= min(b, c)) for X ~ Binomial(n, 1/2), doubled: exact integers until the last division
+    # Under "no difference" each disagreement goes either way with probability 1/2: the p-value
+    # is a doubled binomial tail, in exact integers until the last division.
     tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
     p_exact = min(1.0, 2 * tail / 2**n)
     chi2 = max(abs(b - c) - 1, 0) ** 2 / n
@@ -92,18 +71,17 @@ def mcnemar(b: int, c: int) -> McNemar:
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
-    """Probability that at least one of ``k`` samples drawn from ``n`` (``c`` right) is right.
+    """Probability that at least one of ``k`` samples drawn from ``n`` (``c`` right) is right:
+    the unbiased estimator of Chen et al. (2021), ``1 - C(n-c, k) / C(n, k)``.
 
-    >>> pass_at_k(10, 0, 5), pass_at_k(10, 10, 1), round(pass_at_k(10, 3, 1), 6)
-    (0.0, 1.0, 0.3)
+    >>> pass_at_k(10, 0, 5), pass_at_k(10, 10, 1), round(pass_at_k(10, 3, 1), 6), pass_at_k(4, 1, 2)
+    (0.0, 1.0, 0.3, 0.5)
     """
     if not 0 <= c <= n:
         raise ValueError(f"need 0 <= c <= n, got c={c}, n={n}")
     if not 1 <= k <= n:
         raise ValueError(f"need 1 <= k <= n, got k={k}, n={n}")
-    if n - c < k:  # every draw of k includes a right one
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)  # comb is 0 when every draw holds a right one
 
 
 T = TypeVar("T", bound=Hashable)
@@ -116,7 +94,4 @@ def majority_vote(answers: Sequence[T | None]) -> T | None:
     ('18', None)
     """
     counts = Counter(a for a in answers if a is not None)
-    if not counts:
-        return None
-    best = max(counts.values())
-    return next(a for a in answers if a is not None and counts[a] == best)
+    return counts.most_common(1)[0][0] if counts else None  # equal counts keep first-seen order
