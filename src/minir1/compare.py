@@ -1,15 +1,10 @@
 """``minir1 compare``: two evaluations of the same problems, side by side, with a paired test.
 
-Both folders are ``minir1 eval`` outputs. The comparison is paired: the same
-problems, matched by id, so McNemar's test (:func:`minir1.stats.mcnemar`) asks
-whether the problems one model alone solved outnumber those the other alone
-solved by more than chance. Each problem's verdict is its ``correct`` field: the
-greedy completion's, or the majority vote's when an evaluation drew K samples.
-
-Evaluations of different problem sets (ids or golds differ) are refused: a
-difference between them says nothing about the models. So are unfinished ones
-(no summary.json yet): run their eval command again to finish them first, and
-empty ones. A folder compared with itself is allowed, with a warning.
+Problems are paired by id, so McNemar's test (:func:`minir1.stats.mcnemar`) asks whether the problems
+only one model solved outnumber those only the other solved by more than chance. A problem's verdict is
+its ``correct`` field (the majority vote's when K samples were drawn). Different problem sets (ids or
+golds differ), unfinished evaluations (no summary.json yet) and empty ones are refused: a difference
+between them says nothing about the models. A folder compared with itself is allowed, with a warning.
 
     >>> result = compare_evals("runs/eval-base", "runs/eval-grpo")   # doctest: +SKIP
     >>> sorted(result)[:4]                                           # doctest: +SKIP
@@ -69,21 +64,19 @@ def _example(a: dict, b: dict) -> dict:
 def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3) -> dict:
     """Accuracies of two evaluations of the same problems, their difference, McNemar's test and the flips.
 
-    ``a_only``: problems only A got right; ``b_only``: only B. ``difference`` is
-    accuracy B minus accuracy A over the per-problem verdicts.
+    ``a_only``: problems only A got right; ``b_only``: only B; ``difference``: accuracy B minus A.
     """
     if examples < 0:
         raise UserError(f"--examples must be 0 or more, got {examples}")
     (sa, ra), (sb, rb) = load_eval(a), load_eval(b)
     by_a, by_b = {r["id"]: r for r in ra}, {r["id"]: r for r in rb}
     _same_problems(str(a), by_a, str(b), by_b)
-    ids = list(by_a)
-    n = len(ids)
+    n = len(by_a)
     if n == 0:
         raise UserError(f"{a} holds no evaluated problems: nothing to compare (run minir1 eval into it again)")
-    both = sum(by_a[i]["correct"] and by_b[i]["correct"] for i in ids)
-    a_only = [i for i in ids if by_a[i]["correct"] and not by_b[i]["correct"]]
-    b_only = [i for i in ids if by_b[i]["correct"] and not by_a[i]["correct"]]
+    both = sum(by_a[i]["correct"] and by_b[i]["correct"] for i in by_a)
+    a_only = [i for i in by_a if by_a[i]["correct"] and not by_b[i]["correct"]]
+    b_only = [i for i in by_a if by_b[i]["correct"] and not by_a[i]["correct"]]
     acc_a, acc_b = (both + len(a_only)) / n, (both + len(b_only)) / n
 
     def side(folder, summary: dict, accuracy: float) -> dict:

@@ -2,37 +2,24 @@
 
 One evaluation is one folder:
 
-* ``eval_config.json`` — the settings that define it (model, adapter, data, limit,
-  samples, temperature, max_new_tokens, tag style, system prompt, prefill,
-  stop_at_answer, seed, backend, dtype) and a fingerprint of the problems, written
-  before anything is generated.
-  Running into a folder that holds a different evaluation is an error, never a mix.
-* ``samples.jsonl`` — one line per problem, appended and flushed after every batch.
-  Running the same command again skips the problems already there (a half-written
-  last line from a kill is dropped and redone); when all are done the file is
-  rewritten in problem order, each problem exactly once.
-* ``summary.json`` — written when every problem is done.
+* ``eval_config.json``: its settings (:class:`EvalSettings`) and a fingerprint of the problems, written
+  before anything is generated. A folder holding a different evaluation is an error, never a mix.
+* ``samples.jsonl``: one line per problem, appended and flushed after every batch. The same command run
+  again skips the problems already there (a line cut short by a kill is redone); when all are done the
+  file is rewritten in problem order, each problem once.
+* ``summary.json``: written when every problem is done.
 
-**Evaluation judges what training judges.** By default each completion is
-generated as a training rollout is, to the end of the turn (EOS) or
-``max_new_tokens``, and the whole of it (after the prefill, if any) is judged:
-``correct`` is :func:`minir1.rewards.correctness` (:func:`minir1.answers.check`,
-no second parser) and "format ok" is the mini-r1 format rubric
-(:func:`minir1.rewards.format_rubric`) at full marks, so a second answer block or
-trailing text costs here what it costs in the reward. ``stop_at_answer`` ends
-generation at the first ``</answer>``: faster, but blind to what would follow, so
-it can only overstate accuracy and format; it is recorded in eval_config.json and
-named in summary.json and the printed table. A *prefill* (text that opens the
-assistant turn, e.g. ``"<think>\n"``; the run's own when ``--adapter`` is a run
-folder) ends the rendered prompt; a sample keeps it (``prefill``) beside the
-generated ``completion``, and is judged on ``prefill + completion``. With
-``samples`` K > 1, accuracy is the mean over problems of the fraction of right
-samples (pass@1), each problem's verdict (``correct``, what ``minir1 compare``
-pairs) is its majority vote, and pass@k is reported for k = 1, 2, 4, ..., K.
+**Evaluation judges what training judges.** A completion runs to the end of the turn, as a rollout does,
+and all of it is judged: ``correct`` is :func:`minir1.rewards.correctness` (:func:`minir1.answers.check`,
+no second parser) and "format ok" is :func:`minir1.rewards.format_rubric` at full marks. ``stop_at_answer``
+is faster but can only overstate accuracy and format, so summary.json and the printed table name it. A
+*prefill* (e.g. ``"<think>\n"``; a run folder's own by default) ends the prompt; a sample keeps it beside
+the generated ``completion`` and is judged on ``prefill + completion``.
 
-The 95% interval is Wilson's. For K > 1 it treats each problem's mean score as one
-observation in [0, 1]; such a mean has at most the variance of a coin with the
-same accuracy, so the interval is conservative.
+With ``samples`` K > 1, accuracy is the mean over problems of the fraction of right samples (pass@1), a
+problem's ``correct`` (what ``minir1 compare`` pairs) is its majority vote, and pass@k is reported for
+k = 1, 2, 4, ..., K. The 95% interval is Wilson's; for K > 1 it treats each problem's mean score as one
+observation in [0, 1], whose variance is at most a coin's of the same accuracy: the interval is conservative.
 
     >>> settings = EvalSettings("tiny", data="gsm8k:test", limit=5, max_new_tokens=32).resolve()  # doctest: +SKIP
     >>> run_eval(settings, "runs/eval-tiny")["accuracy"]                                             # doctest: +SKIP
@@ -67,8 +54,7 @@ STOP_NOTE = ("--stop_at_answer: generation stopped at the first </answer>, so te
              "neither generated nor judged (the training reward judges it): accuracy and format ok may be higher "
              "than the reward's")
 
-# (prompts, *, max_new_tokens, batch_size, num_samples, temperature, seed, on_batch, stop) -> generations;
-# minir1.generation.generate on a loaded model, a VLLMGenerator, or a fake in tests.
+# the call minir1.generation describes: generate on a loaded model, a VLLMGenerator, or a fake in tests
 Generator = Callable[..., list[list[Generation]]]
 
 
@@ -81,12 +67,12 @@ def _f(default, help: str, **argparse):
 class EvalSettings:
     """How an evaluation is done: two evaluations with equal settings measure the same thing.
 
-    The one set of evaluation settings: ``minir1 eval``'s options are these fields (the
-    command line is built from them), and the demo, training's periodic evaluation and the
-    benchmarks build one. What a user asks (a run folder as ``adapter``, ``dtype="auto"``, a
-    recipe's prompt) becomes concrete settings with :meth:`resolve`, which is also where
-    everything that can be checked without loading the model is checked. ``temperature``
-    applies only when ``samples`` > 1 (one sample is greedy, recorded as 0).
+    ``minir1 eval``'s options are these fields; the demo, training's periodic evaluation and the
+    benchmarks build one too. :meth:`resolve` makes what a user asks (a run folder as ``adapter``,
+    ``dtype="auto"``, a recipe's prompt) concrete. ``temperature`` applies only when ``samples`` > 1:
+
+        >>> EvalSettings("tiny", temperature=0.7).temperature
+        0.0
     """
 
     model: str | None = _f(None, "Hub id, local folder, or 'tiny'; default: the base model of --adapter")
@@ -128,14 +114,11 @@ class EvalSettings:
     def resolve(self, recipe: str | None = None) -> EvalSettings:
         """These settings made concrete, checked as far as they can be without loading the model.
 
-        ``adapter`` may be a run folder, which supplies the base model (unless ``model`` is
-        given), tag style, system prompt and prefill; ``prefill`` None takes the run's, ``""``
-        means none. ``recipe`` (``--recipe mini-r1``) gives a base model the prompt a training
-        run of that recipe will use (its model too when ``model`` is None), so that "before"
-        and "after" evaluations differ only by the training. The model and adapter must
-        exist, vLLM must be installed when asked for, and ``dtype`` "auto" is resolved
-        (:func:`minir1.models.device_and_dtype`) and stored so: a folder resumed where "auto"
-        means another dtype is refused, never mixed.
+        ``adapter`` may be a run folder, which supplies the base model (unless ``model`` is given),
+        tag style, system prompt and prefill (``prefill=""``: none). ``recipe`` (``--recipe mini-r1``)
+        gives a base model the prompt (and, without ``model``, the model) a training run of it will
+        use, so that "before" and "after" differ only by the training. ``dtype`` "auto" is resolved and
+        stored, so a folder resumed where "auto" means another dtype is refused, never mixed.
         """
         from .models import device_and_dtype, resolve_model
 
@@ -165,10 +148,7 @@ class EvalSettings:
 
 
 def prompt_settings(spec: ModelSpec, tag_style: str | None = None, system_prompt: str | None = None) -> tuple[str, str]:
-    """``(tag style, system prompt text)``: the arguments, else the run folder's, else the defaults.
-
-    A run folder without a tag style of its own uses its scheme's style.
-    """
+    """``(tag style, system prompt text)``: the arguments, else the run folder's (or its scheme's), else defaults."""
     style = tag_style or spec.tag_style or (get_scheme(spec.scheme)["style"] if spec.scheme else DEFAULT_STYLE)
     default = get_style(style).system_prompt
     return style, system_prompt if system_prompt is not None else spec.system_prompt or default
@@ -182,8 +162,7 @@ def _identity(name: str) -> str:
 
 def resolve_prefill(spec: ModelSpec, prefill: str | None) -> str | None:
     """The prefill to use: ``prefill`` when given (``""``: none), else the run folder's, else none."""
-    chosen = prefill if prefill is not None else spec.prefill
-    return chosen or None
+    return (prefill if prefill is not None else spec.prefill) or None
 
 
 # --- scoring: pure functions of completions ---------------------------------------------------
@@ -195,11 +174,7 @@ def format_ok(text: str, style: str) -> bool:
 
 
 def verdict(completion: str, problem: Problem, style: str, prefill: str | None = None) -> dict:
-    """What evaluation records of one completion, judged as the rewards judge it: on ``prefill + completion``.
-
-    ``correct`` is :func:`minir1.answers.check` (what :func:`minir1.rewards.correctness`
-    scores) and ``format_ok`` the format rubric at full marks, on the whole text.
-    """
+    """What evaluation records of one completion, judged as the rewards judge ``prefill + completion``."""
     text = texts([completion], prefill)[0]
     v = answers.check(text, problem.gold)
     lenient = answers.lenient_extract(text)
@@ -216,12 +191,8 @@ def verdict(completion: str, problem: Problem, style: str, prefill: str | None =
 
 
 def make_record(problem: Problem, generations: list[Generation], style: str, prefill: str | None = None) -> dict:
-    """The samples.jsonl line of one problem.
-
-    One generation: its verdict at the top level. K generations: each verdict in
-    ``samples``, with ``n_correct``, the ``majority`` answer and ``correct`` (the
-    majority's verdict) at the top level.
-    """
+    """The samples.jsonl line of one problem: one generation's verdict at the top level, or K verdicts in
+    ``samples`` with ``n_correct``, the ``majority`` answer and its ``correct`` at the top level."""
     record: dict = {"id": problem.id, "question": problem.question, "gold": problem.answer}
     scored = [{**verdict(g.text, problem, style, prefill), "tokens": g.tokens, "truncated": g.truncated}
               for g in generations]
@@ -268,7 +239,7 @@ def summarize(records: list[dict]) -> dict:
     if k > 1:
         majority = sum(r["correct"] for r in records)
         m_low, m_high = wilson(majority, n)
-        ks = sorted({2**i for i in range(k.bit_length()) if 2**i <= k} | {k})
+        ks = sorted({2**i for i in range(k.bit_length())} | {k})
         summary.update(
             majority_accuracy=majority / n if n else 0.0, majority_ci_low=m_low, majority_ci_high=m_high,
             pass_at_k={f"pass@{j}": _mean(pass_at_k(k, r["n_correct"], j) for r in records) for j in ks},
@@ -297,14 +268,11 @@ def evaluate_problems(model, tokenizer, problems: list[Problem], *, style: str =
                       system_prompt: str | None = None, max_new_tokens: int = 256,
                       batch_size: int | None = None, prefill: str | None = None,
                       stop_at_answer: bool = False, on_records: Callable[[list[dict]], None] | None = None) -> dict:
-    """Greedy evaluation of an already-loaded model, in memory: the :func:`summarize` figures plus speed.
+    """Greedy evaluation of a loaded model, in memory: the :func:`summarize` figures plus speed.
 
-    ``on_records``, if given, receives the per-problem records (samples.jsonl lines) in problem order.
-
-    For the training loop (every N steps) and the demo (before and after GRPO): a
-    PEFT model in training mode is switched to eval mode and back. Generation and
-    judging are ``minir1 eval``'s, defaults included: to the end of the turn, the
-    whole completion judged (``stop_at_answer`` and ``prefill`` as there).
+    Generated and judged as ``minir1 eval`` does, defaults included, for the training loop and the demo
+    (a PEFT model in training mode is switched to eval mode and back). ``on_records`` receives the
+    samples.jsonl records in problem order.
 
         >>> evaluate_problems(model, tokenizer, load_problems("gsm8k:test", limit=8))["n"]  # doctest: +SKIP
         8
@@ -331,10 +299,8 @@ def evaluate_problems(model, tokenizer, problems: list[Problem], *, style: str =
 
 def fingerprint(problems: list[Problem]) -> str:
     """SHA-256 over the problems' ids, questions and golds: a changed data file is a different evaluation."""
-    h = hashlib.sha256()
-    for p in problems:
-        h.update(json.dumps([p.id, p.question, p.answer]).encode())
-    return h.hexdigest()
+    text = "".join(json.dumps([p.id, p.question, p.answer]) for p in problems)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def read_samples(path: Path) -> list[dict]:
@@ -361,22 +327,19 @@ def check_output_dir(out: Path) -> None:
 
 
 def _comparable(config: dict) -> dict:
-    """Settings as compared on resume: an unresolved "auto" (a folder written before resolve() resolved it,
-    or settings built by hand) means what it meant then, bf16 on a GPU that has it, else fp32."""
+    """Settings as compared on resume: an unresolved "auto" (written before resolve() resolved it, or built
+    by hand) means what it meant then, the rule with no model to read: bf16 on a GPU that has it, else fp32."""
     if config.get("dtype") != "auto" or config.get("backend", "hf") != "hf":
         return config
     from .models import device_and_dtype
 
-    # with no model to read, "auto" is exactly the old rule
     return {**config, "dtype": str(device_and_dtype("auto")[1]).removeprefix("torch.")}
 
 
 def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str, dict]:
     """Check ``out`` can hold this evaluation, record its settings, and return the records already done.
 
-    Raises UserError when ``out`` holds a different evaluation that has results.
-    The records kept are rewritten (each problem once, partial lines dropped) so
-    that new lines append cleanly.
+    The records kept are rewritten (each problem once, partial lines dropped) so that new lines append cleanly.
     """
     check_output_dir(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -397,10 +360,7 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
     # nothing computed under other settings (e.g. their model failed to load): these settings replace them
     write_atomic(config_path, json.dumps(config, indent=2) + "\n")
     ids = {p.id for p in problems}
-    done: dict[str, dict] = {}
-    for r in records:
-        if r["id"] in ids and r["id"] not in done:
-            done[r["id"]] = r
+    done = {r["id"]: r for r in reversed(records) if r["id"] in ids}  # reversed: a problem's first record wins
     write_atomic(out / SAMPLES, dumps([done[p.id] for p in problems if p.id in done]))
     return done
 
@@ -430,9 +390,8 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
              trust_remote_code: bool = False, progress: bool = True, generator: Generator | None = None) -> dict:
     """Evaluate into ``output_dir`` (resuming what is there) and return the summary (also in summary.json).
 
-    ``generator`` replaces the model (tests pass a fake one); otherwise the model is
-    loaded only when there is something left to generate. Bad data and a folder
-    holding a different evaluation are UserErrors raised before any model is loaded.
+    ``generator`` replaces the model (tests pass a fake); otherwise the model is loaded only when
+    something is left to generate, after bad data or a mismatched folder would have raised a UserError.
     """
     from tqdm.auto import tqdm
 
@@ -456,19 +415,15 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     if todo:
         (out / SUMMARY).unlink(missing_ok=True)  # summary.json present means finished: minir1 compare relies on it
         generator = generator or load_generator(settings, trust_remote_code=trust_remote_code)
-        tokens = 0
         bar = tqdm(total=len(problems), initial=resumed, desc="eval", unit="problem", disable=not progress,
                    file=sys.stderr)
         start = time.perf_counter()
         with (out / SAMPLES).open("a", encoding="utf-8") as f, bar:
 
             def save(records: list[dict]) -> None:
-                nonlocal tokens
                 f.write(dumps(records))
                 f.flush()  # a kill now loses at most the batch being generated
-                for r in records:
-                    done[r["id"]] = r
-                    tokens += sum(c["tokens"] for c in _completions(r))
+                done.update((r["id"], r) for r in records)
                 bar.update(len(records))
 
             _score_into(todo, generator, style=settings.tag_style, system_prompt=settings.system_prompt,
@@ -476,6 +431,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
                         temperature=settings.temperature, seed=settings.seed, prefill=settings.prefill,
                         stop_at_answer=settings.stop_at_answer, on_records=save)
         seconds = time.perf_counter() - start
+        tokens = sum(c["tokens"] for p in todo if p.id in done for c in _completions(done[p.id]))
         timing = {"generated_problems": len(todo), "generated_tokens": tokens, "generation_seconds": seconds,
                   "tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
                   "wall_seconds": time.perf_counter() - started}

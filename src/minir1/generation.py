@@ -1,40 +1,23 @@
 """Generation backends: batched Hugging Face generation (the default) and vLLM (optional).
 
-Both answer the same call, ``fn(prompts, *, max_new_tokens, batch_size, num_samples,
-temperature, seed, on_batch, stop) -> list[list[Generation]]``: one list of
-``num_samples`` generations per chat prompt, in the order of the prompts
-(``stop``: None to generate to the end of the turn, or ``"</answer>"``).
-Evaluation, the training loop and the demo only see this contract, so a test can
-hand in a fake generator that returns known completions.
+Both answer one call, ``fn(prompts, *, max_new_tokens, batch_size, num_samples, temperature, seed,
+on_batch, stop) -> list[list[Generation]]``: ``num_samples`` generations per chat prompt, in prompt
+order. Evaluation, training and the demo see only this contract, so a test can hand in a fake.
 
-Design choices, stated up front:
-
-* **Decoding is defined here, not by the model's generation_config.json.**
-  Qwen2.5-Instruct's file asks for top-k 20, top-p 0.8 and a repetition penalty of
-  1.05; two models evaluated "the same way" must not inherit different sampling
-  rules. Greedy is plain argmax; sampling is plain temperature sampling.
-* **A completion ends where a training rollout ends:** at the end of the turn
-  (EOS) or at ``max_new_tokens``, so evaluation sees everything the reward sees,
-  a second answer block or trailing text included. ``stop="</answer>"`` (``minir1
-  eval --stop_at_answer``) is an explicit speed option: rows end at the first
-  ``</answer>`` (a stray tail inside the last token is trimmed from the text), so
-  what a model would write after its answer is never generated nor judged.
-  ``truncated`` means a row reached ``max_new_tokens`` before it ended.
-* **A prefill continues the assistant turn.** A chat prompt whose last message is
-  the assistant's (:func:`minir1.prompts.build_prompt` with ``prefill``) is
-  rendered so that it ends with that text and no end of turn; the generation is
-  what comes after it (``Generation.text`` never repeats the prefill).
-* **Batches of similar length.** Prompts are sorted by token length (longest
-  first, so running out of memory shows in the first batch, not after an hour),
-  left-padded, and generated ``batch_size`` sequences at a time; results come back
-  in the original order.
-* **Speed settings** (dtype, batch size, static KV cache, torch.compile) are measured
-  by ``bench/generation_throughput.py`` (the tiny model) and ``bench/real_eval_speed.py``
-  (a real 0.5B model on a CPU); the figures are in BENCHMARKS.md and
-  ``bench/results/``, not here. The defaults are transformers' dynamic cache (a static
-  one was compared only in a short CPU sweep, not at full length), no compile, the batch size of :func:`default_batch_size`,
-  and the dtype of :func:`minir1.models.device_and_dtype`; ``generate_tokens`` keeps
-  ``cache`` and ``compile`` so the benchmarks can measure them.
+* **Decoding is defined here, not by the model's generation_config.json** (Qwen2.5-Instruct's adds
+  top-k, top-p and a repetition penalty): two models evaluated "the same way" must not inherit
+  different sampling rules. Greedy is plain argmax; sampling is plain temperature sampling.
+* **A completion ends where a training rollout ends:** at the end of the turn (EOS) or at
+  ``max_new_tokens`` (then ``truncated``), so evaluation sees everything the reward sees.
+  ``stop="</answer>"`` (``minir1 eval --stop_at_answer``) is a speed option: rows end at the first
+  ``</answer>`` (the text is cut there, even inside a token), so what follows is never generated.
+* **A prefill continues the assistant turn:** a prompt whose last message is the assistant's
+  (:func:`minir1.prompts.build_prompt` with ``prefill``) ends with that text and no end of turn;
+  ``Generation.text`` is what comes after it.
+* **Batches of similar length:** prompts are sorted by token length, longest first (running out of
+  memory shows in the first batch, not after an hour), and left-padded; results keep prompt order.
+* **Speed settings** are measured by ``bench/generation_throughput.py`` and ``bench/real_eval_speed.py``
+  (figures in BENCHMARKS.md); the defaults are transformers' dynamic cache and no compile.
 
     >>> gens = generate(model, tokenizer, [build_prompt("What is 2 + 3?")], max_new_tokens=64)  # doctest: +SKIP
     >>> gens[0][0].text, gens[0][0].tokens, gens[0][0].truncated                            # doctest: +SKIP
@@ -55,34 +38,29 @@ from .prompts import prompt_prefill, render_prompt
 
 @dataclass(frozen=True)
 class Generation:
-    """One completion: the text generated (after any prefill), tokens generated, and whether it was cut off."""
+    """One completion: the text generated after any prefill, its token count, and whether it was cut off."""
 
     text: str
     tokens: int
     truncated: bool
 
 
-# on_batch(indices of the prompts just finished, their generations): called after every batch,
-# so a caller can save results as they come (evaluation appends them to samples.jsonl).
+# on_batch(indices of the prompts just finished, their generations), after every batch: a caller
+# saves results as they come (evaluation appends them to samples.jsonl).
 OnBatch = Callable[[list[int], list[list[Generation]]], None]
 
 
 def default_batch_size(device_type: str, num_samples: int = 1) -> int:
-    """Sequences generated together by default: 64 on a CPU, 128 on a GPU (rounded down to whole prompts).
+    """Sequences generated together by default: 64 on a CPU, 128 on a GPU, rounded down to whole prompts.
 
-    CPU: the batch that generated fastest for a real 0.5B model (Qwen2.5's architecture)
-    in bf16 at full length, side by side with 32 (``bench/real_eval_speed.py``; figures
-    in BENCHMARKS.md; fp32 at 64 was not measured on that model). Rows that finish early idle until their batch's longest row ends,
-    but with replies of hundreds of tokens almost every batch has one that runs to the
-    limit, so a larger batch shares each step's weight reads among more rows. (The
-    4-layer tiny model, bound by per-step overhead, measured 32 slightly ahead:
-    ``bench/generation_throughput.py``.) GPU: ``python bench/generation_throughput.py
-    --gpu`` measures batches 1, 64 and 256. The reasoning: decoding a 0.5B model with
-    transformers is bound by per-step overhead (kernel launches, Python), not by
-    arithmetic, so a step of 128 rows costs about what a step of one does and
-    tokens/s grows with the batch; 128 rows of Qwen2.5-0.5B keep the KV cache near
-    1.2 GB in bf16 (12 KiB per token, ~750 tokens each), small enough beside
-    training on a 16 GB GPU. Use ``--backend vllm`` for large evaluations on a GPU.
+    Decoding a small model with transformers is bound by per-step overhead and weight reads, not by
+    arithmetic, and with long replies almost every batch has a row that runs to the limit, so a larger
+    batch shares each step among more rows. On a CPU, 64 beat 32 for a real 0.5B model in
+    ``bench/real_eval_speed.py``; ``bench/generation_throughput.py --gpu`` measures GPU batches. 128 rows
+    keep the KV cache small beside training on a 16 GB GPU; large evaluations want ``--backend vllm``.
+
+        >>> default_batch_size("cpu", num_samples=3)
+        63
     """
     rows = 128 if device_type == "cuda" else 64
     return max(1, rows // num_samples) * num_samples
@@ -90,11 +68,8 @@ def default_batch_size(device_type: str, num_samples: int = 1) -> int:
 
 @contextlib.contextmanager
 def inference_mode(model) -> Iterator[None]:
-    """Eval mode and no autograd for the duration; the model's training flag is restored afterwards.
-
-    The training loop evaluates a PEFT model in the middle of training: dropout must
-    be off while it generates, and back on after.
-    """
+    """Eval mode and no autograd for the duration, then the model's training flag as it was (training
+    evaluates mid-run: dropout must be off while it generates, and back on after)."""
     import torch
 
     was_training = model.training
@@ -111,10 +86,8 @@ def _generation_config(model, tokenizer, max_new_tokens: int, num_samples: int, 
                        min_new_tokens: int, cache: str | None, compile: bool):
     from transformers import CompileConfig, GenerationConfig
 
-    sampling = {}
-    if temperature > 0:
-        # Explicit neutral values: left unset, they would be filled in from the model's own file.
-        sampling = {"temperature": temperature, "top_k": 0, "top_p": 1.0}
+    # explicit neutral values: left unset, they would be filled in from the model's own file
+    sampling = {"temperature": temperature, "top_k": 0, "top_p": 1.0} if temperature > 0 else {}
     gc = GenerationConfig(
         max_new_tokens=max_new_tokens,
         min_new_tokens=min_new_tokens,
@@ -148,14 +121,11 @@ def _pad_id(tokenizer) -> int:
 
 
 def _stopping_criteria(model, tokenizer, stop: str | None):
-    """A StoppingCriteria class bound to this tokenizer: stops rows at EOS or ``stop``, recording when.
+    """A StoppingCriteria class bound to this tokenizer: stops rows at EOS or ``stop``, recording the step.
 
-    Tokens whose text holds the last character of ``stop`` are found once; only
-    when such a token has just been generated is the row's tail decoded, so the
-    check costs a table look-up per step. Every step is recorded, so the number of
-    tokens each row generated is exact (rows that finish early are padded after).
-    Not transformers' ``stop_strings``: it stops rows too, but does not say where each
-    one ended, which the token counts and the truncation rate need.
+    A row's tail is decoded only after a token holding the last character of ``stop`` (a table
+    look-up per step). Not transformers' ``stop_strings``, which does not say where each row
+    ended: the token counts and the truncation rate need that.
     """
     import torch
     from transformers import StoppingCriteria
@@ -189,20 +159,16 @@ def _stopping_criteria(model, tokenizer, stop: str | None):
 
 
 def encode_chat(tokenizer, messages: list[dict]) -> list[int]:
-    """Token ids of a chat prompt, rendered as training renders it (:func:`minir1.prompts.render_prompt`).
-
-    The assistant turn is opened, or, when the last message is the assistant's
-    prefill, continued: the text ends with the prefill and no end of turn.
-    """
+    """Token ids of a chat prompt, rendered as training renders it (:func:`minir1.prompts.render_prompt`):
+    the assistant turn opened, or continued when the last message is the assistant's prefill."""
     text = render_prompt(tokenizer, messages)
     # the template already wrote every special token the model expects
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
 def _trim(text: str, stop: str | None) -> str:
-    if stop and stop in text:
-        return text[: text.index(stop) + len(stop)]
-    return text
+    head, found, _ = text.partition(stop) if stop else (text, "", "")
+    return head + found
 
 
 def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int, batch_size: int | None = None,
@@ -210,14 +176,9 @@ def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int
              stop: str | None = None, **speed) -> list[list[Generation]]:
     """Generate ``num_samples`` completions per chat prompt with Hugging Face transformers.
 
-    ``temperature`` 0 is greedy (then ``num_samples`` must be 1). ``batch_size``
-    counts sequences (prompts x samples) and defaults to :func:`default_batch_size`.
-    Works on a PEFT model in training mode (see :func:`inference_mode`). Sampling
-    seeds a private copy of the random state: the caller's random stream is
-    untouched. ``stop`` None generates each row to the end of its turn (EOS) or
-    ``max_new_tokens``, as training rollouts do; ``"</answer>"`` ends it at the first
-    answer block (faster, but blind to anything after it). ``speed`` passes on to
-    :func:`generate_tokens`.
+    ``temperature`` 0 is greedy (then ``num_samples`` must be 1). ``batch_size`` counts sequences
+    (prompts x samples). Sampling seeds a private copy of the random state, so the caller's stream is
+    untouched. ``speed`` passes on to :func:`generate_tokens`.
     """
     encoded = [encode_chat(tokenizer, p) for p in prompts]
     return generate_tokens(model, tokenizer, encoded, max_new_tokens=max_new_tokens, batch_size=batch_size,
@@ -231,9 +192,8 @@ def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_token
                     compile: bool = False) -> list[list[Generation]]:
     """:func:`generate` on prompts that are already token ids.
 
-    ``cache`` (``"static"``, or None for transformers' dynamic cache) and
-    ``compile`` are the speed settings the benchmark compares; ``min_new_tokens``
-    with ``stop=None`` forces full-length generation.
+    ``cache`` (``"static"``, or None for the dynamic cache) and ``compile`` are what the benchmarks
+    compare; ``min_new_tokens`` with ``stop=None`` forces full-length generation.
     """
     import torch
 
@@ -260,11 +220,9 @@ def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_token
         for start in range(0, len(order), per_batch):
             batch = order[start : start + per_batch]
             width = max(len(encoded[i]) for i in batch)
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):  # left padding: every prompt ends where generation starts
-                ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i])
-                mask[row, width - len(encoded[i]) :] = 1
+            # left padding: every prompt ends where generation starts
+            ids = torch.tensor([[pad] * (width - len(encoded[i])) + encoded[i] for i in batch])
+            mask = torch.tensor([[0] * (width - len(encoded[i])) + [1] * len(encoded[i]) for i in batch])
             stopper = criteria(width, len(batch) * num_samples, device)
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config,
                                  stopping_criteria=[stopper])
@@ -301,12 +259,8 @@ def _seeded(sampling: bool, seed: int, device) -> Iterator[None]:
 
 def stream(model, tokenizer, messages: list[dict], *, on_text: Callable[[str], None], max_new_tokens: int,
            temperature: float = 0.0, seed: int = 0, stop: str | None = None) -> Generation:
-    """Generate one completion, handing its text to ``on_text`` piece by piece as it is produced.
-
-    Pieces are whole words (transformers' TextStreamer buffers until a space or a
-    newline), and nothing after ``stop`` is handed on. Returns the finished
-    :class:`Generation`, the same as :func:`generate` would.
-    """
+    """Generate one completion, handing its text to ``on_text`` word by word (nothing after ``stop``);
+    returns the :class:`Generation` that :func:`generate` would."""
     import torch
     from transformers import TextStreamer
 
@@ -348,18 +302,12 @@ def import_vllm():
 
 
 class VLLMGenerator:
-    """The :func:`generate` contract on a vLLM engine, which loads the model itself.
-
-    A LoRA adapter is served by vLLM's LoRA support, not merged. Like the HF
-    backend, a row ends at EOS or ``max_new_tokens``, or at ``stop`` (kept in the
-    text) when one is given; a prompt ending with the assistant's prefill is
-    continued, not closed.
-    """
+    """The :func:`generate` contract on a vLLM engine, which loads the model itself (and serves a LoRA
+    adapter as one, unmerged)."""
 
     def __init__(self, model: str, *, adapter: str | None = None, dtype: str = "auto", seed: int = 0,
                  trust_remote_code: bool = False):
-        vllm = import_vllm()
-        self._vllm = vllm
+        self._vllm = vllm = import_vllm()
         kwargs: dict = {"model": model, "dtype": dtype, "seed": seed, "trust_remote_code": trust_remote_code}
         self._lora = None
         if adapter:

@@ -1,14 +1,9 @@
 """Plots of a run, drawn from its ``metrics.jsonl`` (never from a tracking service).
 
-Functions here take records and return matplotlib figures; :func:`write_plots`
-and ``minir1 plot RUN_DIR`` write them to ``RUN_DIR/plots/``:
-
-* ``rewards.png``: the seed's reward-progression figure: each reward in points
-  (e.g. format out of 13, correctness out of 10) and the total, per step, raw
-  (thin) and smoothed (thick), with held-out accuracy (strict, and lenient when
-  logged) when the run evaluated.
-* ``diagnostics.png``: completion length, truncated fraction, groups with no
-  reward spread, and KL (or entropy when no KL was computed).
+Functions take records and return matplotlib figures; :func:`write_plots` (``minir1 plot RUN_DIR``)
+writes them to ``RUN_DIR/plots/``: ``rewards.png`` (each reward in points and the total per step, raw
+and smoothed, with held-out accuracy if the run evaluated) and ``diagnostics.png`` (completion length,
+truncated fraction, groups with no reward spread, and KL, or entropy when no KL was computed).
 """
 
 from __future__ import annotations
@@ -28,13 +23,7 @@ def smooth(values: list[float], window: int = 10) -> list[float]:
     >>> smooth([0, 2, 4, 6], window=2)
     [0.0, 1.0, 3.0, 5.0]
     """
-    out, acc = [], []
-    for v in values:
-        acc.append(v)
-        if len(acc) > window:
-            acc.pop(0)
-        out.append(sum(acc) / len(acc))
-    return out
+    return [sum(values[max(0, i + 1 - window) : i + 1]) / min(i + 1, window) for i in range(len(values))]
 
 
 def _number(value) -> bool:
@@ -137,13 +126,13 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     out.mkdir(exist_ok=True)
     model = mine.get("model", "")
     title = f"{mine.get('recipe') or run.name}: {Path(model).name if Path(model).exists() else model}"
-    paths = []
-    for name, fig in (("rewards.png", plot_rewards(records, runs.reward_points(run), title=title)),
-                      ("diagnostics.png", plot_diagnostics(records, trl.get("max_completion_length") or mine.get("max_completion_length")))):
+    max_length = trl.get("max_completion_length") or mine.get("max_completion_length")
+    figures = {"rewards.png": plot_rewards(records, runs.reward_points(run), title=title),
+               "diagnostics.png": plot_diagnostics(records, max_length)}
+    for name, fig in figures.items():
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
-        paths.append(out / name)
-    return paths
+    return [out / name for name in figures]
 
 
 def cli_plot(args) -> int:

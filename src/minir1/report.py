@@ -1,8 +1,6 @@
-"""Model cards and Hub uploads for what minir1 writes.
+"""Model cards, run-folder READMEs and Hub uploads for what minir1 writes.
 
-:func:`model_card` is a pure function of the run's settings and results (so its
-content is tested offline); :func:`write_model_card` puts it in a folder as
-``README.md``; :func:`push_folder` uploads a folder to the Hub.
+:func:`model_card` is a pure function of the run's settings and results, so its content is tested offline.
 """
 
 from __future__ import annotations
@@ -24,13 +22,12 @@ def model_card(cfg: TrainConfig, summary: dict, evaluation: dict | None = None, 
     """The README.md of a trained adapter or model: base model, recipe, data, rewards, steps, results."""
     is_adapter = cfg.lora and not merged
     a = cfg.args  # TRL's settings
-    tags = "".join(f"  - {t}\n" for t in TAGS)
-    head = (f"---\nbase_model: {cfg.model}\n" + ("library_name: peft\n" if is_adapter else "library_name: transformers\n")
-            + f"tags:\n{tags}" + (f"datasets:\n  - {_data_name(cfg.data)}\n" if "/" in _data_name(cfg.data) else "")
-            + "---\n")
+    data = _data_name(cfg.data)
     kind = "LoRA adapter" if is_adapter else ("merged model" if merged else "fully fine-tuned model")
     lines = [
-        head,
+        "---", f"base_model: {cfg.model}", f"library_name: {'peft' if is_adapter else 'transformers'}", "tags:",
+        *(f"  - {t}" for t in TAGS), *(["datasets:", f"  - {data}"] if "/" in data else []), "---",
+        "",
         f"# {cfg.recipe or 'minir1'}: {cfg.model} trained to reason with GRPO",
         "",
         f"A {kind} trained with [minir1](https://github.com/) (GRPO through TRL) so that the model reasons inside "
@@ -51,8 +48,7 @@ def model_card(cfg: TrainConfig, summary: dict, evaluation: dict | None = None, 
     if cfg.lora:
         targets = ", ".join(cfg.lora_target_modules)
         lines.append(f"| LoRA | rank {cfg.lora_r}, alpha {cfg.lora_alpha}, targets `{targets}` |")
-    final = summary.get("final_rewards") or {}
-    if final:
+    if final := summary.get("final_rewards"):
         span = summary.get("final_rewards_over_steps")
         where = f" (mean over steps {span[0]}–{span[1]})" if span else ""
         lines += ["", f"## Final training rewards{where}", "", "| reward | points |", "| --- | --- |"]
