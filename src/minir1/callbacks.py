@@ -1,24 +1,7 @@
 """What minir1 adds around TRL's training loop, as ``TrainerCallback``s (never by subclassing).
 
-* :class:`MetricsLogger` writes one JSON line per logged step to
-  ``metrics.jsonl``: TRL's own metrics plus wall-clock step time and generated
-  tokens per second, and the health warnings raised at that step. On resume it
-  first drops the lines of steps after the checkpoint, which are about to be
-  redone, so no step is lost or duplicated.
-* :class:`HealthMonitor` turns those records into plain-language warnings:
-  truncated completions, groups with no reward spread, format saturated while
-  correctness stays flat.
-* :class:`GracefulStop` turns Ctrl-C or SIGTERM into "save a checkpoint at the
-  end of this step and stop"; a second Ctrl-C stops at once.
-* :class:`SampleRecorder` wraps a reward function (TRL hands rewards the
-  completions, callbacks never see them) and writes a few completions with their
-  rewards to ``samples.jsonl`` every N steps, returning the rewards unchanged.
-* :class:`PeriodicEval` evaluates on held-out problems every N steps, with the
-  same answer checker, and logs ``eval/*`` lines into ``metrics.jsonl``; each
-  problem's greedy completion and verdict go to ``eval_samples.jsonl``, so one
-  problem can be followed through training.
-
-Only the main process writes files.
+:class:`SampleRecorder` wraps a reward function instead, because TRL hands the completions to rewards,
+never to callbacks. Only the main process writes files.
 """
 
 from __future__ import annotations
@@ -26,14 +9,15 @@ from __future__ import annotations
 import logging
 import math
 import signal
+import sys
 import time
 from collections import deque
 from pathlib import Path
 
 from transformers import TrainerCallback
 
-from .config import is_main_process
 from .jsonl import Appender, dumps, read_jsonl, truncate_after
+from .machine import is_main_process
 from .plots import METRICS
 from .rewards import REWARDS, completion_text, score
 
@@ -43,14 +27,12 @@ SAMPLES = "samples.jsonl"
 EVAL_SAMPLES = "eval_samples.jsonl"  # PeriodicEval: one line per held-out problem per evaluation
 
 
-# --- health ---------------------------------------------------------------------------------
-
-
 class HealthMonitor:
-    """Plain-language warnings from the metric records of recent steps.
+    """Plain-language warnings from the metric records of recent steps: truncated completions, groups with
+    no reward spread, format saturated while correctness stays flat.
 
-    Feed it one record per logged step with :meth:`update`; it returns the
-    warnings that fire at that step, each at most once per ``window`` steps.
+    Feed it one record per logged step with :meth:`update`; it returns the warnings that fire at that step,
+    each at most once per ``window`` steps.
 
     >>> m = HealthMonitor(window=4, max_completion_length=64)
     >>> [m.update({"step": s, "completions/clipped_ratio": 0.9}) for s in (1, 2, 3)][-1][0][:40]
@@ -81,17 +63,15 @@ class HealthMonitor:
             clipped = self._mean("completions/clipped_ratio", recent)
             if clipped is not None and clipped > 0.5:
                 limit = f"={self.max_completion_length}" if self.max_completion_length else ""
-                found["truncation"] = (
-                    f"most completions are cut off at max_completion_length{limit} ({clipped:.0%} over the last "
-                    f"{len(recent)} steps): they never reach an answer, so raise --max_completion_length"
-                )
+                found["truncation"] = (f"most completions are cut off at max_completion_length{limit} ({clipped:.0%} "
+                                       f"over the last {len(recent)} steps): they never reach an answer, so raise "
+                                       "--max_completion_length")
             flat = self._mean("frac_reward_zero_std", recent)
             if flat is not None and flat > 0.75:
-                found["no_spread"] = (
-                    f"{flat:.0%} of prompt groups have zero reward spread over the last {len(recent)} steps: "
-                    "GRPO learns nothing from them. Raise --num_generations or --temperature, or warm-start the "
-                    "model (minir1 warmstart) so that some completions earn reward"
-                )
+                found["no_spread"] = (f"{flat:.0%} of prompt groups have zero reward spread over the last "
+                                      f"{len(recent)} steps: GRPO learns nothing from them. Raise --num_generations "
+                                      "or --temperature, or warm-start the model (minir1 warmstart) so that some "
+                                      "completions earn reward")
         saturated = self._format_saturated_correctness_flat()
         if saturated:
             found["format_saturated"] = saturated
@@ -108,23 +88,17 @@ class HealthMonitor:
         records = list(self.history)
         last, before = records[self.window:], records[: self.window]
         total = sum(self.format_rewards.values())
-        points = 0.0
-        for name, weight in self.format_rewards.items():
-            mean = self._mean(f"rewards/{name}/mean", last)
-            if mean is None:
-                return None
-            points += mean * weight
-        now, then = (self._mean(f"rewards/{self.correctness}/mean", r) for r in (last, before))
-        if now is None or then is None or points < 0.95 * total:
+        means = [self._mean(f"rewards/{name}/mean", last) for name in self.format_rewards]
+        if None in means:
             return None
-        if now - then < 0.02:
-            return (
-                f"the format score is saturated ({points:.1f} of {total:g} points) while correctness has stayed "
+        points = sum(m * w for m, w in zip(means, self.format_rewards.values(), strict=True))
+        now, then = (self._mean(f"rewards/{self.correctness}/mean", r) for r in (last, before))
+        if now is None or then is None or points < 0.95 * total or now - then >= 0.02:
+            return None
+        return (f"the format score is saturated ({points:.1f} of {total:g} points) while correctness has stayed "
                 f"flat at {now:.0%} for {len(records)} steps: the model has learned the format but not the task. "
                 "Train longer, raise --num_generations, lower the weight of format rewards, or start from a "
-                "stronger model"
-            )
-        return None
+                "stronger model")
 
 
 class ContiguousHeadInput(TrainerCallback):
@@ -137,14 +111,11 @@ class ContiguousHeadInput(TrainerCallback):
             contiguous_head_input(model)
 
 
-# --- metrics --------------------------------------------------------------------------------
-
-
 class MetricsLogger(TrainerCallback):
-    """Writes ``metrics.jsonl`` (one line per logged step) and prints health warnings.
+    """Writes ``metrics.jsonl``: one line per logged step, TRL's metrics plus step time, generated tokens per
+    second and the health warnings of that step (also logged).
 
-    At the start of training it trims ``metrics.jsonl`` and ``samples.jsonl`` to the
-    step training starts from, so a resumed run redoes later steps exactly once.
+    On resume it first drops the lines of the steps about to be redone, so no step is lost or duplicated.
     """
 
     def __init__(self, run_dir: Path, completions_per_step: int, health: HealthMonitor | None = None):
@@ -157,10 +128,8 @@ class MetricsLogger(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
-            # Steps after the checkpoint we resume from are about to be redone.
-            truncate_after(self.path, state.global_step)
-            truncate_after(self.path.with_name(SAMPLES), state.global_step)
-            truncate_after(self.path.with_name(EVAL_SAMPLES), state.global_step)
+            for name in (METRICS, SAMPLES, EVAL_SAMPLES):
+                truncate_after(self.path.with_name(name), state.global_step)
             if self.health is not None:
                 for record in read_jsonl(self.path):
                     if "reward" in record:
@@ -174,19 +143,18 @@ class MetricsLogger(TrainerCallback):
         steps = max(state.global_step - self._last_step, 1)
         step_seconds = (now - self._last_time) / steps if self._last_time is not None else None
         self._last_time, self._last_step = now, state.global_step
-        record = {"step": state.global_step}
-        record.update({k: v for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        record = {"step": state.global_step,
+                  **{k: v for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
         if step_seconds:
             record["step_seconds"] = step_seconds
             length = logs.get("completions/mean_length")
             if isinstance(length, (int, float)):
                 record["gen_tokens_per_second"] = length * self.completions_per_step / step_seconds
-        if self.health is not None:
-            warnings = self.health.update(record)
-            for w in warnings:
-                log.warning("step %d: %s", state.global_step, w)
-            if warnings:
-                record["health"] = warnings
+        warnings = self.health.update(record) if self.health is not None else []
+        for w in warnings:
+            log.warning("step %d: %s", state.global_step, w)
+        if warnings:
+            record["health"] = warnings
         self.writer.write(record)
 
     def write(self, record: dict) -> None:
@@ -197,29 +165,21 @@ class MetricsLogger(TrainerCallback):
         self.writer.close()
 
 
-# --- progress -----------------------------------------------------------------------------
-
-
 class ProgressBar(TrainerCallback):
-    """One tqdm bar with the few numbers a user watches, in place of transformers' bar, which
-    prints every log dictionary. ``fields`` maps a label to ``(log key, format)``.
+    """One tqdm bar with the few numbers a user watches; ``fields`` maps a label to ``(log key, format)``.
 
-    On a terminal it is a live bar. When the output is not a terminal (a log file, CI),
-    every redraw would be one more line, so there is no bar: one line when the phase ends
-    (its steps, time and the last values of ``fields``). ``terminal`` overrides the check.
+    Off a terminal (see :func:`progress_bars_on`) there is no bar, only one line when the phase ends: its
+    steps, time and the last values of ``fields``. ``terminal`` overrides the check.
 
     >>> ProgressBar("GRPO", {"loss": ("loss", "{:.2f}")}, terminal=False).summary(100, 42.0)
     'GRPO: 100 steps in 42 s'
     """
 
     def __init__(self, desc: str, fields: dict[str, tuple[str, str]], terminal: bool | None = None):
-        self.desc = desc
-        self.fields = fields
-        self.terminal = terminal
+        self.desc, self.fields, self.terminal = desc, fields, terminal
         self.bar = None
         self.post: dict[str, str] = {}
-        self._start: float | None = None
-        self._first_step = 0
+        self._start: float | None = None  # set with _first_step when training begins on the main process
 
     @classmethod
     def for_grpo(cls, reward_points: dict[str, float]) -> ProgressBar:
@@ -230,13 +190,6 @@ class ProgressBar(TrainerCallback):
         fields["len"] = ("completions/mean_length", "{:.0f}")
         return cls("GRPO", fields)
 
-    def _on_terminal(self) -> bool:
-        import sys
-
-        if self.terminal is not None:
-            return self.terminal
-        return sys.stderr.isatty()  # tqdm draws on stderr
-
     def summary(self, steps: int, seconds: float) -> str:
         """The one line of a phase that ran without a terminal."""
         values = ", ".join(f"{label} {value}" for label, value in self.post.items())
@@ -246,7 +199,8 @@ class ProgressBar(TrainerCallback):
         if not state.is_world_process_zero:
             return
         self._start, self._first_step, self.post = time.perf_counter(), state.global_step, {}
-        if self._on_terminal():
+        terminal = sys.stderr.isatty() if self.terminal is None else self.terminal  # tqdm draws on stderr
+        if terminal:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.desc, unit="step",
@@ -278,8 +232,6 @@ class ProgressBar(TrainerCallback):
 def progress_bars_on() -> bool:
     """Whether progress bars belong in the output: only on a terminal. Elsewhere (a log file, CI) every
     redraw would be one more line, so this also turns off the ``datasets`` bars (TRL's tokenizing passes)."""
-    import sys
-
     if sys.stderr.isatty():
         return True
     import datasets
@@ -294,9 +246,6 @@ def use_progress_bar(trainer, bar: ProgressBar) -> None:
 
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(bar)
-
-
-# --- interruption ---------------------------------------------------------------------------
 
 
 class GracefulStop(TrainerCallback):
@@ -331,47 +280,34 @@ class GracefulStop(TrainerCallback):
             self._previous = {}
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self._any_process_stopping():
-            control.should_save = True
-            control.should_training_stop = True
-
-    def _any_process_stopping(self) -> bool:
-        # Every process must stop at the same step, or the others hang in the next collective.
+        import torch
         import torch.distributed as dist
 
-        flag = self.stopped
+        stop = self.stopped
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            import torch
-
-            t = torch.tensor([1.0 if flag else 0.0], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+            # Every process must stop at the same step, or the others hang in the next collective.
+            t = torch.tensor([1.0 if stop else 0.0], device="cuda" if dist.get_backend() == "nccl" else "cpu")
             dist.all_reduce(t, op=dist.ReduceOp.MAX)
-            flag = bool(t.item())
-            if flag and self.signal_name is None:
+            stop = bool(t.item())
+            if stop and self.signal_name is None:
                 self.signal_name = "peer"
-        return flag
+        if stop:
+            control.should_save = control.should_training_stop = True
 
     def on_train_end(self, args, state, control, **kwargs):
         self._restore()
 
 
-# --- samples --------------------------------------------------------------------------------
-
-
 class SampleRecorder:
     """A reward function that also writes samples: wraps ``fn`` and returns its rewards unchanged.
 
-    Every ``every`` steps (and at the first), the first ``num`` completions of
-    the batch (one prompt's group, so the spread GRPO learns from is visible) go
-    to ``samples.jsonl`` with their rewards in points. Picklable; named like the
-    function it wraps, so metric keys do not change.
+    Every ``every`` steps (and at the first), the first ``num`` completions of the batch (one prompt's group,
+    so the spread GRPO learns from is visible) go to ``samples.jsonl`` with their rewards in points.
+    Picklable; named like the function it wraps, so metric keys do not change.
     """
 
     def __init__(self, fn, path: str, every: int, num: int, rewards: dict[str, float], keys: dict[str, float]):
-        self.fn = fn
-        self.__name__ = fn.__name__
-        self.path = str(path)
-        self.every = every
-        self.num = num
+        self.fn, self.__name__, self.path, self.every, self.num = fn, fn.__name__, str(path), every, num
         self.rewards = dict(rewards)  # reward name -> weight, for scoring
         self.keys = list(keys)  # the metric key of each, for the record
         self._last_step = -1
@@ -382,38 +318,30 @@ class SampleRecorder:
         if step is not None and step != self._last_step and self.every and is_main_process() and (
                 step == 1 or step % self.every == 0):
             self._last_step = step
-            self._write(step, completions[: self.num], prompts, kwargs)
+            self._write(step, completions[: self.num], kwargs)
         return out
 
-    def _write(self, step, completions, prompts, columns):
+    def _write(self, step, completions, columns):
         n = len(completions)
-        answers = list(columns.get("answer") or [None] * n)[:n]
-        styles = list(columns.get("tag_style") or [None] * n)[:n]
-        ids = list(columns.get("id") or [None] * n)[:n]
-        questions = list(columns.get("question") or [None] * n)[:n]  # the prompt may be rendered text
-        prefills = list(columns.get("prefill") or [None] * n)[:n]
+        # The question column, not the prompt: the prompt may be rendered text.
+        answers, styles, ids, questions, prefills = (list(columns.get(name) or [None] * n)[:n]
+                                                     for name in ("answer", "tag_style", "id", "question", "prefill"))
         scored = score(completions, answers, self.rewards, tag_style=styles, prefill=prefills)
-        correct = REWARDS["correctness"](completions, answer=answers, prefill=prefills) if all(
-            a is not None for a in answers) else [None] * n
-        records = []
-        for i in range(n):
-            question = questions[i]
-            records.append({
-                "step": step, "id": ids[i], "question": question, "answer": answers[i],
-                **({"prefill": prefills[i]} if prefills[i] else {}),
-                "completion": completion_text(completions[i]), "correct": correct[i] == 1.0,
-                "rewards": dict(zip(self.keys, scored[i]["rewards"].values(), strict=True)),
-                "total": scored[i]["total"],
-            })
+        correct = (REWARDS["correctness"](completions, answer=answers, prefill=prefills)
+                   if all(a is not None for a in answers) else [None] * n)
+        records = [{"step": step, "id": ids[i], "question": questions[i], "answer": answers[i],
+                    **({"prefill": prefills[i]} if prefills[i] else {}),
+                    "completion": completion_text(completions[i]), "correct": correct[i] == 1.0,
+                    "rewards": dict(zip(self.keys, scored[i]["rewards"].values(), strict=True)),
+                    "total": scored[i]["total"]}
+                   for i in range(n)]
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(dumps(records))
 
 
-# --- evaluation during training ---------------------------------------------------------------
-
-
 class PeriodicEval(TrainerCallback):
-    """Every ``every`` steps, evaluate the model being trained on fixed held-out problems.
+    """At step 0 and every ``every`` steps, evaluate the model being trained on fixed held-out problems:
+    ``eval/*`` lines go to ``metrics.jsonl``, each problem's completion and verdict to ``eval_samples.jsonl``.
 
     Generated and judged as ``minir1 eval`` does with the same :class:`~minir1.evaluate.EvalSettings`
     (greedy, to the end of the turn, the whole completion after the run's ``prefill``), so the
@@ -426,17 +354,16 @@ class PeriodicEval(TrainerCallback):
     def _run(self, state, model, tokenizer):
         from .evaluate import evaluate_problems
 
-        t = time.perf_counter()
+        t, s = time.perf_counter(), self.settings
         per_problem: list[dict] = []
-        s = self.settings
         result = evaluate_problems(model, tokenizer, self.problems, style=s.tag_style, system_prompt=s.system_prompt,
                                    max_new_tokens=s.max_new_tokens, prefill=s.prefill,
                                    stop_at_answer=s.stop_at_answer, on_records=per_problem.extend)
-        record = {"step": state.global_step, "eval_seconds": time.perf_counter() - t}
+        record = {"step": state.global_step, "eval_seconds": time.perf_counter() - t,
+                  **{f"eval/{k}": v for k, v in result.items() if isinstance(v, (int, float))}}
         keys = ("id", "gold", "prefill", "completion", "extracted", "correct", "lenient_correct", "format_ok")
         with self.metrics.path.with_name(EVAL_SAMPLES).open("a", encoding="utf-8") as f:
             f.write(dumps([{"step": state.global_step, **{k: r.get(k) for k in keys}} for r in per_problem]))
-        record.update({f"eval/{k}": v for k, v in result.items() if isinstance(v, (int, float))})
         log.info("step %d: held-out accuracy %.1f%% strict, %.1f%% lenient, format ok %.1f%% (n=%d)",
                  state.global_step, 100 * result["accuracy"], 100 * result["lenient_accuracy"],
                  100 * result["format_rate"], result["n"])

@@ -1,35 +1,25 @@
 """``minir1 demo``: the whole method, offline, on a CPU, in a few minutes.
 
-1. Build a tiny Qwen2-architecture model with random weights (``minir1.tiny``).
-2. Warm start: a short supervised pass (TRL's SFTTrainer) on worked solutions of a
-   synthetic arithmetic word-problem task (``minir1.synthetic``). Half of the worked
-   solutions are in the tag format and half in plain text ("7 + 5 = 12. The answer
-   is 12."), so the model starts where a real instruct model starts: it can do some
-   of the arithmetic but uses the requested tags only part of the time.
-3. Evaluate held-out problems with ``minir1 eval``'s code: greedy (the "before"
-   figures), and K samples per problem at the GRPO temperature (pass@k: how often
-   sampling already finds the right answer, the headroom GRPO can turn into greedy
-   accuracy).
-4. GRPO through ``minir1 train``'s code with the Mini-R1 scheme (13-point format
-   rubric + 10 points for correctness), evaluating held-out problems during training
-   and keeping each one's greedy completion (``grpo/eval_samples.jsonl``).
-5. Evaluate again; McNemar's paired test on the strict verdicts (answer in the tag
-   format) and on the lenient ones (the last number, format or not: the arithmetic).
-6. Draw the reward plot and write ``results.json`` (with machine, versions and date)
-   and ``report.md``.
+1. Build a tiny Qwen2-architecture model with random weights and synthetic arithmetic word problems.
+2. Warm start (TRL's SFTTrainer) on worked solutions, half in the tag format and half in plain text
+   ("7 + 5 = 12. The answer is 12."): like a real instruct model, it then does some of the arithmetic but
+   uses the requested tags only part of the time.
+3. Evaluate held-out problems with ``minir1 eval``'s code: greedy, and pass@k at the GRPO temperature (the
+   headroom GRPO can turn into greedy accuracy).
+4. GRPO through ``minir1 train``'s code with the Mini-R1 rewards, evaluating held-out problems as it goes.
+5. Evaluate again; McNemar's paired test on the strict verdicts (answer in the tag format) and on the
+   lenient ones (the last number, format or not: the arithmetic).
+6. Write ``rewards.png``, ``results.json`` (with machine, versions and date) and ``report.md``.
 
-What to expect: two phases, as in the Mini-R1 figure (the format's 13 points pay on every
-prompt, so the format comes first; then correctness, the only reward left with spread,
-rises), and the arithmetic (lenient accuracy) moving much less than the format. The
-figures are in the demo's results file (``docs/demo-results.json`` for the committed run)
-and the trials behind the settings in BENCHMARKS.md, "Demo tuning trials". The held-out
-problems come from the training problems' distribution (other seeds): no easier test set.
+Expect the two phases of the Mini-R1 figure (the format's points pay on every prompt, so the format comes
+first, then correctness, the only reward left with spread), and the arithmetic moving much less than the
+format. The figures are in ``results.json`` (``docs/demo-results.json`` for the committed run), the
+trials behind the settings in BENCHMARKS.md, "Demo tuning trials". The held-out problems come from the
+training problems' distribution (other seeds).
 
-Everything lands in one folder (default ``runs/demo``): ``base-model/``,
-``warmstart/``, ``data/``, ``eval-before/``, ``eval-before-sampled/``, ``grpo/``
-(a training run folder), ``eval-after/``, ``rewards.png``, ``results.json`` and
-``report.md``. ``--overwrite`` replaces only a folder a demo wrote (it holds
-``demo.json``).
+Everything lands in one folder (default ``runs/demo``): ``base-model/``, ``warmstart/``, ``data/``,
+``eval-before/``, ``eval-before-sampled/``, ``grpo/`` (a training run folder), ``eval-after/`` and the
+three files above. ``--overwrite`` replaces only a folder a demo wrote (it holds ``demo.json``).
 """
 
 from __future__ import annotations
@@ -39,11 +29,21 @@ import logging
 import random
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .compare import compare_evals
+from .evaluate import SAMPLES, EvalSettings, read_samples, run_eval
 from .folders import check_replaceable
+from .jsonl import read_jsonl
 from .machine import describe, load_average
+from .prompts import solution_steps
+from .rewards import SCHEMES
+from .stats import mcnemar, pass_at_k, wilson
+from .synthetic import make_problems
+from .tiny import build_tiny_model
+from .warmstart import sft_rows
 
 log = logging.getLogger("minir1")
 
@@ -61,7 +61,7 @@ class DemoSettings:
     max_operand: int = 9  # operands 2..max_operand, for the warm start, GRPO and held-out problems alike
     warmstart_problems: int = 4000
     warmstart_epochs: float = 2.0
-    warmstart_learning_rate: float = 2e-3  # a random 0.4M-parameter model: far above a real model's 2e-5
+    warmstart_learning_rate: float = 2e-3  # a tiny random model: far above a real model's 2e-5
     tagged_fraction: float = 0.5
     plain_working: bool = True  # plain-text answers show their working; False: they give the number at once
     grpo_problems: int = 4000
@@ -71,21 +71,16 @@ class DemoSettings:
     grpo: dict = field(default_factory=lambda: {
         # Full fine-tuning: on a model this small LoRA saves nothing and learned no faster in our trials.
         "lora": False,
-        "learning_rate": 5e-5,  # see the module docstring: 2e-4 and above erased arithmetic
+        "learning_rate": 5e-5,  # higher erased the arithmetic: BENCHMARKS.md, "Demo tuning trials"
         "lr_scheduler_type": "constant",
         "max_steps": 100,
         "per_device_train_batch_size": 64,  # 8 prompts x 8 completions per step
         "num_generations": 8,
         "temperature": 0.7,
         "dataloader_pin_memory": False,  # nothing to pin on a CPU (transformers warns otherwise)
-        "max_completion_length": 40,  # completions are ~22 tokens
+        "max_completion_length": 40,  # room for one worked step in the tags, with margin
         "beta": 0.0,
-        "logging_steps": 1,
-        "save_steps": 50,
-        "sample_every": 10,
-        "eval_every": 25,
-        "eval_limit": 100,
-        "plot": True,
+        "logging_steps": 1, "save_steps": 50, "sample_every": 10, "eval_every": 25, "eval_limit": 100, "plot": True,
     })
 
     @classmethod
@@ -101,8 +96,6 @@ class DemoSettings:
 def plain_completion(problem, working: bool = True) -> str:
     """An answer without tags, as a model that ignores the requested format writes it: after the worked steps
     ("7 + 5 = 12\nThe answer is 12."), or without ``working`` the number at once ("The answer is 12.")."""
-    from .prompts import solution_steps
-
     answer = f"The answer is {problem.answer}."
     return f"{solution_steps(problem.solution)}\n{answer}" if working else answer
 
@@ -110,17 +103,11 @@ def plain_completion(problem, working: bool = True) -> str:
 def warmstart_rows(problems, tagged_fraction: float, seed: int, plain_working: bool = True) -> list[dict]:
     """Prompt-completion rows: ``tagged_fraction`` of them in the tag format, the rest in plain text (see
     :func:`plain_completion`)."""
-    from .prompts import build_prompt
-    from .warmstart import sft_rows
-
     rng = random.Random(seed)
-    rows = []
-    for p in problems:
-        if rng.random() < tagged_fraction:
-            rows += sft_rows([p], "think", SYSTEM_PROMPT)
-        else:
-            rows.append({"prompt": build_prompt(p.question, "think", SYSTEM_PROMPT),
-                         "completion": [{"role": "assistant", "content": plain_completion(p, plain_working)}]})
+    rows = sft_rows(problems, "think", SYSTEM_PROMPT)
+    for p, row in zip(problems, rows, strict=True):
+        if rng.random() >= tagged_fraction:
+            row["completion"][0]["content"] = plain_completion(p, plain_working)
     return rows
 
 
@@ -131,64 +118,50 @@ def _write_problems(path: Path, problems) -> str:
     return str(path)
 
 
-def _stage(n: int, text: str) -> None:
-    log.info("[%d/6] %s", n, text)
-
-
-def _prepare_folder(out: Path, overwrite: bool) -> None:
-    """Refuse a folder that holds anything but an earlier demo; with ``overwrite``, empty an earlier demo."""
-    if check_replaceable(out, MARKER, overwrite, "a folder minir1 demo wrote"):
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-
-
 def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: bool = False,
              settings: DemoSettings | None = None, command: str | None = None) -> dict:
     """Run the demo into ``output_dir`` and return its results (also in ``results.json`` and ``report.md``)."""
     s = settings or DemoSettings()
     out = Path(output_dir)
-    _prepare_folder(out, overwrite)
+    if check_replaceable(out, MARKER, overwrite, "a folder minir1 demo wrote"):
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
     command = command or f"minir1 demo --output_dir {out}"
     (out / MARKER).write_text(json.dumps({"command": command, "seed": seed, "settings": asdict(s)}, indent=2) + "\n",
                               encoding="utf-8")
 
     from .callbacks import progress_bars_on
-    from .compare import compare_evals
     from .config import load_config
-    from .evaluate import run_eval
-    from .synthetic import make_problems
-    from .tiny import build_tiny_model
     from .train import train
-    from .warmstart import warm_start
+    from .warmstart import warm_start  # looked up here, so a test can replace it
 
     progress = progress_bars_on()
     times: dict[str, float] = {}
     start = time.perf_counter()
     started_on = describe()
 
-    def lap(name: str, t0: float) -> None:
-        times[name] = round(time.perf_counter() - t0, 1)
+    @contextmanager
+    def stage(n: int, text: str, timed: str | None = None):
+        log.info("[%d/6] %s", n, text)
+        t0 = time.perf_counter()
+        yield
+        if timed:
+            times[timed] = round(time.perf_counter() - t0, 1)
 
     def problems(n: int, seed_offset: int, **kw):
         return make_problems(n, seed=seed + seed_offset, max_operand=s.max_operand, **kw)
 
-    t = time.perf_counter()
-    _stage(1, "building the tiny model and the synthetic problems")
-    base = build_tiny_model(out / "base-model", seed=seed, **s.model_size)
-    sft_problems = problems(s.warmstart_problems, 1)
-    held_out = _write_problems(out / "data" / "held-out.jsonl", problems(s.held_out, 2, prefix="held-out"))
-    grpo_data = _write_problems(out / "data" / "grpo.jsonl", problems(s.grpo_problems, 3))
-    lap("build", t)
+    with stage(1, "building the tiny model and the synthetic problems", "build"):
+        base = build_tiny_model(out / "base-model", seed=seed, **s.model_size)
+        sft_problems = problems(s.warmstart_problems, 1)
+        held_out = _write_problems(out / "data" / "held-out.jsonl", problems(s.held_out, 2, prefix="held-out"))
+        grpo_data = _write_problems(out / "data" / "grpo.jsonl", problems(s.grpo_problems, 3))
 
-    t = time.perf_counter()
-    _stage(2, f"warm start: supervised pass on {len(sft_problems)} solutions "
-              f"({s.tagged_fraction:.0%} in the tag format, {s.warmstart_epochs:g} epochs)")
-    rows = warmstart_rows(sft_problems, s.tagged_fraction, seed, s.plain_working)
-    warm = warm_start(str(base), rows, out / "warmstart", epochs=s.warmstart_epochs,
-                      learning_rate=s.warmstart_learning_rate, batch_size=16, seed=seed)
-    lap("warmstart", t)
-
-    temperature = s.grpo["temperature"]
+    with stage(2, f"warm start: supervised pass on {len(sft_problems)} solutions "
+                  f"({s.tagged_fraction:.0%} in the tag format, {s.warmstart_epochs:g} epochs)", "warmstart"):
+        rows = warmstart_rows(sft_problems, s.tagged_fraction, seed, s.plain_working)
+        warm = warm_start(str(base), rows, out / "warmstart", epochs=s.warmstart_epochs,
+                          learning_rate=s.warmstart_learning_rate, batch_size=16, seed=seed)
 
     def evaluate(name: str, model: str | None, adapter: str | None = None, **kw) -> dict:
         t0 = time.perf_counter()
@@ -199,34 +172,29 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
                  time.perf_counter() - t0)
         return summary
 
-    t = time.perf_counter()
-    _stage(3, f"evaluating the warm-started model on {s.held_out} held-out problems (greedy), and pass@"
-              f"{s.pass_k} on the first {s.pass_k_problems} (temperature {temperature:g})")
-    before = evaluate("eval-before", str(warm))
-    sampled = evaluate("eval-before-sampled", str(warm), samples=s.pass_k, temperature=temperature,
-                       limit=min(s.pass_k_problems, s.held_out))
-    lap("eval_before", t)
+    temperature = s.grpo["temperature"]
+    with stage(3, f"evaluating the warm-started model on {s.held_out} held-out problems (greedy), and pass@"
+                  f"{s.pass_k} on the first {s.pass_k_problems} (temperature {temperature:g})", "eval_before"):
+        before = evaluate("eval-before", str(warm))
+        sampled = evaluate("eval-before-sampled", str(warm), samples=s.pass_k, temperature=temperature,
+                           limit=min(s.pass_k_problems, s.held_out))
 
-    t = time.perf_counter()
-    _stage(4, f"GRPO: {s.grpo['max_steps']} steps, Mini-R1 rewards (format 13 + correctness 10)")
-    cfg = load_config(None, {**s.grpo, "recipe": "demo", "model": str(warm), "data": grpo_data,
-                             "eval_data": held_out, "output_dir": str(out / "grpo"), "scheme": "mini-r1",
-                             "tag_style": "think", "system_prompt": SYSTEM_PROMPT, "seed": seed})
-    result = train(cfg, command=command)
-    lap("grpo", t)
+    with stage(4, f"GRPO: {s.grpo['max_steps']} steps, Mini-R1 rewards (format 13 + correctness 10)", "grpo"):
+        cfg = load_config(None, {**s.grpo, "recipe": "demo", "model": str(warm), "data": grpo_data,
+                                 "eval_data": held_out, "output_dir": str(out / "grpo"), "scheme": "mini-r1",
+                                 "tag_style": "think", "system_prompt": SYSTEM_PROMPT, "seed": seed})
+        result = train(cfg, command=command)
     if result.interrupted:
         raise KeyboardInterrupt
 
-    t = time.perf_counter()
-    _stage(5, "evaluating the trained model on the same held-out problems")
-    after = evaluate("eval-after", None, str(result.run_dir))
-    comparison = compare_evals(out / "eval-before", out / "eval-after", examples=2)
-    lenient = lenient_comparison(out / "eval-before", out / "eval-after")
-    lap("eval_after", t)
+    with stage(5, "evaluating the trained model on the same held-out problems", "eval_after"):
+        after = evaluate("eval-after", None, str(result.run_dir))
+        comparison = compare_evals(out / "eval-before", out / "eval-after", examples=2)
+        lenient = lenient_comparison(out / "eval-before", out / "eval-after")
 
-    _stage(6, "writing rewards.png, results.json and report.md")
-    if (result.run_dir / "plots" / "rewards.png").is_file():
-        shutil.copy(result.run_dir / "plots" / "rewards.png", out / "rewards.png")
+    with stage(6, "writing rewards.png, results.json and report.md"):
+        if (result.run_dir / "plots" / "rewards.png").is_file():
+            shutil.copy(result.run_dir / "plots" / "rewards.png", out / "rewards.png")
     times["total"] = round(time.perf_counter() - start, 1)
     results = {
         "before": _brief(before), "after": _brief(after),
@@ -245,8 +213,6 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
 def held_out_eval_settings(model: str | None, adapter: str | None, held_out: str, s: DemoSettings, seed: int,
                            **kw):
     """How the demo evaluates its held-out problems (greedy unless ``samples``): one rule for every caller."""
-    from .evaluate import EvalSettings
-
     return EvalSettings(model, adapter, data=held_out, max_new_tokens=s.grpo["max_completion_length"],
                         tag_style="think", system_prompt=SYSTEM_PROMPT, seed=seed, **kw).resolve()
 
@@ -254,22 +220,16 @@ def held_out_eval_settings(model: str | None, adapter: str | None, held_out: str
 def _brief(summary: dict) -> dict:
     keys = ("n", "accuracy", "ci_low", "ci_high", "lenient_accuracy", "lenient_ci_low", "lenient_ci_high",
             "format_rate", "mean_length", "truncation_rate")
-    from .stats import wilson
-
     low, high = wilson(round(summary["lenient_accuracy"] * summary["n"]), summary["n"])
     return {k: v for k, v in {**summary, "lenient_ci_low": low, "lenient_ci_high": high}.items() if k in keys}
 
 
 def _records(folder: Path) -> dict[str, dict]:
-    from .evaluate import SAMPLES, read_samples
-
     return {r["id"]: r for r in read_samples(Path(folder) / SAMPLES)}
 
 
 def lenient_comparison(a: Path, b: Path) -> dict:
     """McNemar's test on the lenient verdicts (last number anywhere) of two greedy evaluations of the same problems."""
-    from .stats import mcnemar
-
     ra, rb = _records(a), _records(b)
     if set(ra) != set(rb):
         raise RuntimeError(f"{a} and {b} evaluated different problems")
@@ -280,8 +240,6 @@ def lenient_comparison(a: Path, b: Path) -> dict:
 
 def pass_at_k_summary(folder: Path, summary: dict, temperature: float) -> dict:
     """pass@1..k of a sampled evaluation, strict (from its summary) and lenient (from its samples)."""
-    from .stats import pass_at_k
-
     records = list(_records(folder).values())
     k = summary["samples_per_problem"]
     ks = sorted({2**i for i in range(k.bit_length()) if 2**i <= k} | {k})
@@ -293,9 +251,6 @@ def pass_at_k_summary(folder: Path, summary: dict, temperature: float) -> dict:
 
 def reward_curve(run_dir: Path, window: int = 10) -> dict:
     """Mean reward points over the first and last ``window`` logged steps, and the held-out evaluations."""
-    from .jsonl import read_jsonl
-    from .rewards import SCHEMES
-
     points = SCHEMES["mini-r1"]["rewards"]
     records = read_jsonl(Path(run_dir) / "metrics.jsonl")
     steps = [r for r in records if "reward" in r]
@@ -309,18 +264,11 @@ def reward_curve(run_dir: Path, window: int = 10) -> dict:
                 "format": mean(rs, "rewards/format_rubric/mean", points["format_rubric"]),
                 "correctness": mean(rs, "rewards/correctness/mean", points["correctness"])}
 
-    quarters = []  # the two phases: format saturates early, correctness keeps rising
-    if steps:
-        n = len(steps)
-        for q in range(4):
-            part = steps[q * n // 4:(q + 1) * n // 4]
-            if part:
-                quarters.append({"steps": [part[0]["step"], part[-1]["step"]], **summary(part)})
+    n = len(steps)  # quarters show the two phases: format saturates early, correctness keeps rising
+    parts = [steps[q * n // 4:(q + 1) * n // 4] for q in range(4)]
+    quarters = [{"steps": [part[0]["step"], part[-1]["step"]], **summary(part)} for part in parts if part]
     return {
-        "steps": len(steps),
-        "first": summary(steps[:window]),
-        "last": summary(steps[-window:]),
-        "quarters": quarters,
+        "steps": n, "first": summary(steps[:window]), "last": summary(steps[-window:]), "quarters": quarters,
         "held_out_during_training": [
             {"step": r["step"], "strict": round(r["eval/accuracy"], 3),
              "lenient": round(r.get("eval/lenient_accuracy", float("nan")), 3),
@@ -332,12 +280,9 @@ def reward_curve(run_dir: Path, window: int = 10) -> dict:
 def emergence(path: Path) -> dict | None:
     """One held-out problem followed through training: its greedy completion at every evaluation.
 
-    The problem shown is the first (in held-out order) that best tells the story:
-    wrong at the start and right at the end, passing through a step where the format
-    is right but the arithmetic is not (the two phases), else any wrong-to-right one.
+    The first (in held-out order) that best tells the story: wrong at the start, right at the end, and in
+    between right in format but not in arithmetic (the two phases); else any wrong-to-right one.
     """
-    from .jsonl import read_jsonl
-
     by_id: dict[str, list[dict]] = {}
     for r in read_jsonl(Path(path)):
         by_id.setdefault(r["id"], []).append(r)
@@ -385,20 +330,13 @@ def _phases(quarters: list[dict]) -> str:
             "first and correctness, the only reward left with any spread, rising after it.")
 
 
-def _lenient_sentence(b: dict, a: dict, ml: dict) -> str:
-    change = 100 * (a["lenient_accuracy"] - b["lenient_accuracy"])
-    return (f"The arithmetic itself (lenient accuracy) moved {change:+.1f} points (McNemar p = {ml['p_exact']:.2g}); "
-            f"format compliance went from {_pct(b['format_rate'])} to {_pct(a['format_rate'])}.")
-
-
 def report(results: dict, s: DemoSettings) -> str:
     """``report.md``: what was run, the two phases of the reward curve, held-out accuracy, pass@k, an example."""
     b, a, m, c = results["before"], results["after"], results["mcnemar"], results["reward_curve"]
     ml, pk, secs = results["lenient_mcnemar"], results["pass_at_k_before"], results["seconds"]
     g = s.grpo
-    lines = [
+    blocks = [
         "# minir1 demo",
-        "",
         f"A tiny Qwen2-architecture model ({s.model_size['num_hidden_layers']} layers, hidden "
         f"{s.model_size['hidden_size']}, random initial weights), warm-started ({s.warmstart_epochs:g} epochs) on "
         f"{s.warmstart_problems} worked solutions of synthetic one-step arithmetic word problems (operands 2 to "
@@ -407,76 +345,60 @@ def report(results: dict, s: DemoSettings) -> str:
         f"prompts x {g['num_generations']} completions per step, learning rate {g['learning_rate']:g}, temperature "
         f"{g['temperature']:g}) with the Mini-R1 rewards (13-point format rubric + 10 points for a correct answer). "
         f"The {b['n']} held-out problems come from the same distribution as the training problems (other seeds).",
-        "",
         "## Headroom before GRPO",
-        "",
         "RL can only sharpen what sampling already finds. Before GRPO, on the first "
         f"{pk['n']} held-out problems, {pk['k']} samples each at temperature {pk['temperature']:g}:",
-        "",
-        "| | " + " | ".join(pk["strict"]) + " |",
-        "| --- |" + " --- |" * len(pk["strict"]),
-        "| strict | " + " | ".join(_pct(v) for v in pk["strict"].values()) + " |",
-        "| lenient (last number) | " + " | ".join(_pct(v) for v in pk["lenient"].values()) + " |",
-        "",
+        "\n".join(["| | " + " | ".join(pk["strict"]) + " |",
+                   "| --- |" + " --- |" * len(pk["strict"]),
+                   "| strict | " + " | ".join(_pct(v) for v in pk["strict"].values()) + " |",
+                   "| lenient (last number) | " + " | ".join(_pct(v) for v in pk["lenient"].values()) + " |"]),
         f"Greedy decoding gets {_pct(b['accuracy'])} strict and {_pct(b['lenient_accuracy'])} lenient on all "
         f"{b['n']}: the gap to pass@{pk['k']} is what GRPO can turn into greedy accuracy.",
-        "",
         "## Reward curve",
-        "",
         "![rewards](rewards.png)",
-        "",
-        "| steps | total (of 23) | format (of 13) | correctness (of 10) |",
-        "| --- | --- | --- | --- |",
-        *(f"| {q['steps'][0]}-{q['steps'][1]} | {q['total']} | {q['format']} | {q['correctness']} |"
-          for q in c["quarters"]),
-        "",
+        "\n".join(["| steps | total (of 23) | format (of 13) | correctness (of 10) |",
+                   "| --- | --- | --- | --- |",
+                   *(f"| {q['steps'][0]}-{q['steps'][1]} | {q['total']} | {q['format']} | {q['correctness']} |"
+                     for q in c["quarters"])]),
         "Held-out greedy accuracy during training (first "
         f"{g['eval_limit']} held-out problems; the red lines of the plot):",
-        "",
-        "| step | strict | lenient (last number) | format ok |",
-        "| --- | --- | --- | --- |",
-        *(f"| {e['step']} | {_pct(e['strict'])} | {_pct(e['lenient'])} | {_pct(e['format'])} |"
-          for e in c["held_out_during_training"]),
-        "",
+        "\n".join(["| step | strict | lenient (last number) | format ok |",
+                   "| --- | --- | --- | --- |",
+                   *(f"| {e['step']} | {_pct(e['strict'])} | {_pct(e['lenient'])} | {_pct(e['format'])} |"
+                     for e in c["held_out_during_training"])]),
         _phases(c["quarters"]),
-        "",
         f"## Held-out accuracy ({b['n']} problems, greedy)",
-        "",
-        "| | strict (95% Wilson interval) | lenient, last number (95% Wilson interval) | format ok |",
-        "| --- | --- | --- | --- |",
-        f"| before GRPO | {_interval(b, 'accuracy')} | {_interval(b, 'lenient_accuracy')} | {_pct(b['format_rate'])} |",
-        f"| after GRPO | {_interval(a, 'accuracy')} | {_interval(a, 'lenient_accuracy')} | {_pct(a['format_rate'])} |",
-        "",
+        "\n".join(["| | strict (95% Wilson interval) | lenient, last number (95% Wilson interval) | format ok |",
+                   "| --- | --- | --- | --- |",
+                   *(f"| {name} | {_interval(x, 'accuracy')} | {_interval(x, 'lenient_accuracy')} | "
+                     f"{_pct(x['format_rate'])} |" for name, x in (("before GRPO", b), ("after GRPO", a)))]),
         f"McNemar's paired test (exact, two-sided): strict, {results['fixed']} problems went from wrong to right and "
         f"{results['broken']} from right to wrong, p = {m['p_exact']:.2g}; lenient, {results['lenient_fixed']} and "
         f"{results['lenient_broken']}, p = {ml['p_exact']:.2g}.",
-        "",
-        _lenient_sentence(b, a, ml),
-        "",
+        f"The arithmetic itself (lenient accuracy) moved {100 * (a['lenient_accuracy'] - b['lenient_accuracy']):+.1f} "
+        f"points (McNemar p = {ml['p_exact']:.2g}); format compliance went from {_pct(b['format_rate'])} to "
+        f"{_pct(a['format_rate'])}.",
         "The strict rule counts an answer only inside one `<answer>` block; the lenient rule takes the last number "
         "anywhere, format or not, so it measures the arithmetic alone. Both are judged on the whole completion, "
         "generated to the end of the turn as in training.",
-        "",
     ]
     example = results.get("emergence")
     if example:
-        lines += [f"## One held-out problem through training (gold answer {example['gold']})", ""]
-        for h in example["steps"]:
-            lines += [f"Step {h['step']}: {_verdict(h)}", "", "```", h["completion"].strip() or "(empty)", "```", ""]
-    lines += [
+        blocks.append(f"## One held-out problem through training (gold answer {example['gold']})")
+        blocks += [f"Step {h['step']}: {_verdict(h)}\n\n```\n{h['completion'].strip() or '(empty)'}\n```"
+                   for h in example["steps"]]
+    blocks += [
         f"Wall time: {secs['total']:.0f} s (model {secs['build']:.0f} s, warm start {secs['warmstart']:.0f} s, "
         f"evaluation {secs['eval_before'] + secs['eval_after']:.0f} s, GRPO {secs['grpo']:.0f} s) on "
         f"{results['machine']['cpu']} ({results['machine']['torch_threads']} threads, load average "
         f"{results['machine']['load_average'][0] if results['machine']['load_average'] else '?'} at the start). "
         "CPU kernels differ between machines, so the figures vary slightly from one machine to another; on one "
         "machine the same command gives the same figures.",
-        "",
         "Files: `warmstart/` (the warm-started model), `grpo/` (the GRPO run folder: metrics.jsonl, samples.jsonl, "
         "eval_samples.jsonl, plots/, final/), `eval-before/`, `eval-before-sampled/` and `eval-after/` (per-problem "
         "samples and summary.json), `results.json` (every figure above, with machine, versions and date).",
-        "",
     ]
-    return "\n".join(lines)
+    return "\n\n".join(blocks) + "\n"  # paragraphs and tables, one blank line apart
 
 
 def cli_demo(args) -> int:

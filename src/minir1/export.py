@@ -2,28 +2,19 @@
 
 Design choices, stated up front:
 
-* **A LoRA run is merged into its base model.** The base model named by the
-  run's ``config.yaml`` is loaded in fp32, the adapter in ``final/`` is applied
-  with peft (the same loading path as ``minir1 eval`` and ``minir1 chat``) and
-  merged, and the result is cast back to the base model's own dtype (bf16 for
-  Qwen2.5), so the export is the size of the base model. Merging in fp32 adds
-  the low-rank update without rounding it twice. No GPU is needed: a merge is one
-  matrix product per adapted layer.
-* **A full fine-tuning run is copied as it is:** its ``final/`` already is a
-  standalone model.
-* **The folder holds what transformers needs and nothing else:** safetensors
-  weights, ``config.json``, ``generation_config.json``, the tokenizer with its
-  chat template (the run's own, from ``final/``: the one training used), and a
-  model card (``README.md``, :func:`minir1.report.model_card` with
-  ``merged=True``) with the run's settings, final rewards and evaluation.
-  ``training_args.bin`` (a pickle of TRL's arguments, of no use outside
-  training) is left out.
-* **Never half a model, never what it did not write.** The export is written to a
-  temporary folder beside ``OUT_DIR`` and moved in when complete. It carries
-  ``minir1-export.json`` (the run and base model it came from). An existing
-  non-empty ``OUT_DIR`` is replaced only with ``overwrite`` and only when it is an
-  earlier export (it holds that file); never the run folder, anything inside it or
-  holding it, nor the run's base model folder, whatever the flags.
+* **A LoRA run is merged into its base model** (the one its ``config.yaml`` names), loaded in fp32 the way
+  ``minir1 eval`` and ``minir1 chat`` load it, so the low-rank update is not rounded twice; the result is
+  cast back to the base model's own dtype, so the export is the base model's size. No GPU is needed: a
+  merge is one matrix product per adapted layer.
+* **A full fine-tuning run is copied as it is:** its ``final/`` already is a standalone model.
+* **The folder holds what transformers needs and nothing else:** safetensors weights, ``config.json``,
+  ``generation_config.json``, the tokenizer with the chat template training used, and a model card
+  (``README.md``) with the run's settings, final rewards and evaluation; ``training_args.bin`` (TRL's
+  pickled arguments, of no use outside training) is left out.
+* **Never half a model, never what it did not write.** The export is built in a temporary folder beside
+  ``OUT_DIR`` and moved in when complete. A non-empty ``OUT_DIR`` is replaced only with ``overwrite`` and
+  only when it is an earlier export (it holds :data:`MARKER`); never the run folder or the run's base
+  model folder, nor anything inside or around them.
 
     >>> export_run("runs/mini-r1", "exports/mini-r1").merged        # doctest: +SKIP
     True
@@ -42,10 +33,8 @@ from . import runs
 from .errors import UserError
 from .folders import check_replaceable
 
-# Files of final/ that a standalone model does not need.
-LEFT_OUT = ("training_args.bin",)
-# Written into every export: where it came from, and the mark that --overwrite may replace the folder.
-MARKER = "minir1-export.json"
+LEFT_OUT = ("training_args.bin",)  # files of final/ that a standalone model does not need
+MARKER = "minir1-export.json"  # the run and base model an export came from; --overwrite replaces only such folders
 
 
 @dataclass(frozen=True)
@@ -74,12 +63,7 @@ def _local_base(model: str) -> Path | None:
 
 def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
     """The run's ``final/`` folder, after checking that ``run_dir`` is a finished run and ``out_dir`` may be
-    written; a one-line UserError otherwise.
-
-    ``out_dir`` may not be, hold or lie inside the run folder or the run's base model folder
-    (when local); an existing non-empty ``out_dir`` needs ``overwrite`` and must be an earlier
-    export (it holds :data:`MARKER`).
-    """
+    written (see the module docstring); a one-line UserError otherwise."""
     runs.require_run(run_dir)
     final = run_dir / runs.FINAL
     if not final.is_dir():
@@ -107,10 +91,8 @@ def _read_summary(run_dir: Path) -> dict:
 
 
 def merge_adapter(run_dir: Path, out_dir: Path, trust_remote_code: bool = False) -> str:
-    """Merge the run's LoRA adapter into its base model and save model and tokenizer to ``out_dir``.
-
-    Returns the base model's name (as the run's configuration gives it).
-    """
+    """Merge the run's LoRA adapter into its base model, save model and tokenizer to ``out_dir``, and return
+    the base model's name as the run's configuration gives it."""
     import torch
     from transformers import AutoConfig, AutoTokenizer
 
@@ -133,9 +115,8 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
                push_to_hub: str | None = None, evaluation: dict | None = None) -> Exported:
     """Write the run's model to ``out_dir`` as a standalone model with its card; optionally push it to the Hub.
 
-    ``evaluation`` (e.g. the summary :func:`minir1.evaluate.run_eval` returns) goes
-    into the card; without it the card shows the run's last evaluation during
-    training, if any. ``push_to_hub`` is a Hub repository id (``you/model``).
+    ``evaluation`` (e.g. what :func:`minir1.evaluate.run_eval` returns) goes into the card, else the run's
+    last evaluation during training, if any. ``push_to_hub`` is a Hub repository id (``you/model``).
     """
     from .config import load_run
     from .report import write_model_card
@@ -167,12 +148,9 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
 
 
 def _move_into_place(new: Path, out: Path) -> None:
-    """Put the finished folder ``new`` at ``out``; an earlier export there is set aside first, then deleted."""
+    """Put the finished folder ``new`` at ``out``; what is there (empty, or an earlier export) is set aside
+    first, then deleted."""
     if not out.exists():
-        new.rename(out)
-        return
-    if not any(out.iterdir()):
-        out.rmdir()
         new.rename(out)
         return
     old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))

@@ -1,19 +1,12 @@
 """A tiny Qwen2-architecture model with random weights, built offline in seconds.
 
-Tests, the ``tiny`` recipe and ``minir1 demo`` run on it: it has the same
-architecture and chat template as Qwen2.5-Instruct, so every code path that a
-real run takes (LoRA targets, chat prompts, generation, saving) is exercised, at
-a size a CPU trains in seconds.
+Tests, the ``tiny`` recipe and ``minir1 demo`` run on it: it has the architecture and chat template of
+Qwen2.5-Instruct, so every code path of a real run (LoRA targets, chat prompts, generation, saving) is
+exercised at a size a CPU trains in seconds. The same seed gives the same files.
 
-The tokenizer is a byte-level BPE trained here with the ``tokenizers`` library
-on the bundled GSM8K text. It is trained with exactly the normalizer and
-pre-tokenizer that transformers' ``Qwen2Tokenizer`` rebuilds when it reloads a
-``qwen2`` folder, so token ids are the same before and after a reload. The same
-seed gives the same files.
-
-A folder it writes carries ``minir1-tiny.json`` (the settings it was built
-with): that file is how ``--overwrite`` knows a folder is a tiny model it may
-replace. Any other non-empty folder is never overwritten.
+The tokenizer is a byte-level BPE trained on the bundled GSM8K text with exactly the normalizer and
+pre-tokenizer that transformers' ``Qwen2Tokenizer`` rebuilds when it reloads a ``qwen2`` folder, so
+token ids are the same before and after a reload.
 
     >>> path = build_tiny_model("/tmp/tiny")            # doctest: +SKIP
     >>> AutoModelForCausalLM.from_pretrained(path)     # doctest: +SKIP
@@ -25,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 
 from .errors import UserError
@@ -53,28 +47,23 @@ PRETOKENIZE_REGEX = (
 DEFAULT_SIZE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                 "num_key_value_heads": 2}
 VERSION = 1  # bump when the recipe for the tiny model changes, so caches are rebuilt
-MARKER = "minir1-tiny.json"  # written into every folder built here; --overwrite replaces only such folders
+MARKER = "minir1-tiny.json"  # the settings a folder was built with; --overwrite replaces only such folders
 # The byte-level BPE always holds the 256 byte symbols and the special tokens: no vocabulary is smaller.
 MIN_VOCAB = 256 + len(SPECIAL_TOKENS)
 
 
 def _corpus() -> list[str]:
-    """Text to train the tokenizer on: GSM8K train, the prompts and tags of every style."""
+    """Text to train the tokenizer on: GSM8K train, the prompts and tags of every style, synthetic problems."""
     from .data import BUNDLED, bundled_path
     from .prompts import STYLES, format_completion, solution_steps
     from .synthetic import corpus as synthetic_corpus
 
-    texts = []
     with bundled_path(BUNDLED["gsm8k:train"]).open(encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            texts.append(row["question"])
-            texts.append(solution_steps(row["answer"]))
-    for style in STYLES.values():
-        texts.append(style.system_prompt)
-        texts.append(format_completion("reasoning", "42", style.name))
-    texts.extend(synthetic_corpus())
-    return texts
+        rows = [json.loads(line) for line in f]
+    texts = [text for row in rows for text in (row["question"], solution_steps(row["answer"]))]
+    texts += [text for style in STYLES.values()
+              for text in (style.system_prompt, format_completion("reasoning", "42", style.name))]
+    return texts + synthetic_corpus()
 
 
 def train_tokenizer(vocab_size: int = 1024):
@@ -84,30 +73,17 @@ def train_tokenizer(vocab_size: int = 1024):
 
     tok = Tokenizer(models.BPE())
     tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(_corpus(), trainer=trainer)
-    vocab = tok.get_vocab()
     merges = [tuple(pair) for pair in json.loads(tok.to_str())["model"]["merges"]]
-    hf = Qwen2Tokenizer(
-        vocab=vocab,
-        merges=merges,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        unk_token=None,
-        additional_special_tokens=["<|im_start|>"],
-    )
+    hf = Qwen2Tokenizer(vocab=tok.get_vocab(), merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                        unk_token=None, additional_special_tokens=["<|im_start|>"])
     hf.chat_template = CHAT_TEMPLATE
     hf.model_max_length = 4096
     return hf
@@ -120,8 +96,7 @@ def check_size(size: dict[str, int], vocab_size: int, seed: int) -> dict[str, in
     must be even (rotary embeddings rotate pairs), and the heads share
     ``num_key_value_heads`` key/value heads evenly.
     """
-    unknown = set(size) - set(DEFAULT_SIZE)
-    if unknown:
+    if unknown := set(size) - set(DEFAULT_SIZE):
         raise TypeError(f"unknown tiny-model size settings: {sorted(unknown)}")
     full = {**DEFAULT_SIZE, **size}
     for name, value in full.items():
@@ -145,11 +120,10 @@ def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: i
                      **size: int) -> Path:
     """Build the tiny model and tokenizer into ``out_dir`` and return its path.
 
-    ``size`` overrides any of :data:`DEFAULT_SIZE` (e.g. ``num_hidden_layers=4``).
-    ``out_dir`` must be absent or empty, or, with ``overwrite``, a tiny model built
-    here before (it holds :data:`MARKER`); anything else is a UserError, raised
-    before anything is written. The model is built in a temporary folder beside
-    ``out_dir`` and moved in when complete, so a failure leaves what was there.
+    ``size`` overrides any of :data:`DEFAULT_SIZE` (e.g. ``num_hidden_layers=4``). ``out_dir`` must be absent
+    or empty, or, with ``overwrite``, a tiny model built here before (it holds :data:`MARKER`); anything else
+    is a UserError, raised before anything is written. The model is built beside ``out_dir`` and moved in
+    when complete, so a failure leaves what was there.
     """
     full = check_size(size, vocab_size, seed)
     out = Path(out_dir)
@@ -158,14 +132,12 @@ def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: i
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
     try:
         _build(tmp, seed, vocab_size, full)
-        if out.is_dir() and any(out.iterdir()):  # checked above: a tiny model built here, replaced whole
+        if out.is_dir():  # empty, or a tiny model built here (checked above): replaced whole
             old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
             out.rename(old / "model")
             tmp.rename(out)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            if out.is_dir():
-                out.rmdir()  # empty
             tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -177,22 +149,13 @@ def _build(out: Path, seed: int, vocab_size: int, size: dict[str, int]) -> None:
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
     tokenizer = train_tokenizer(vocab_size)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-        **size,
-    )
+    config = Qwen2Config(vocab_size=len(tokenizer), max_position_embeddings=4096, tie_word_embeddings=True,
+                         bos_token_id=None, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+                         pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), **size)
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)
-    model.generation_config = GenerationConfig(
-        eos_token_id=[config.eos_token_id, config.pad_token_id],
-        pad_token_id=config.pad_token_id,
-        do_sample=False,
-    )
+    model.generation_config = GenerationConfig(eos_token_id=[config.eos_token_id, config.pad_token_id],
+                                               pad_token_id=config.pad_token_id, do_sample=False)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     marker = {"built_by": "minir1 tiny-model", "version": VERSION, "seed": seed, "vocab_size": vocab_size, **size}
@@ -208,17 +171,14 @@ def tiny_cache_path(seed: int = 0) -> Path:
 def cached_tiny_model(seed: int = 0) -> Path:
     """The default tiny model, built once into the user cache (``$MINIR1_CACHE`` or ``~/.cache/minir1``)."""
     path = tiny_cache_path(seed)
-    root = path.parent
     if (path / "config.json").exists():
         return path
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".building-"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=".building-"))
     try:
         build_tiny_model(tmp, seed=seed)
-        try:
+        with suppress(OSError):  # another process finished first; theirs is identical
             tmp.rename(path)
-        except OSError:  # another process finished first; theirs is identical
-            pass
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path

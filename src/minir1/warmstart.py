@@ -1,20 +1,17 @@
 """Warm start: a short supervised pass on worked solutions in the tag format (TRL's SFTTrainer).
 
-GRPO learns only from differences between completions of the same prompt. A
-model that never writes an ``<answer>`` block earns zero reward on every
-completion, and nothing moves. A few hundred worked examples in the exact
-format give it a starting point; GRPO then improves what it does with it.
-That is how ``minir1 demo`` starts its tiny model, and it helps real models too
-(``minir1 warmstart --model Qwen/Qwen2.5-0.5B-Instruct --data gsm8k:train ...``).
+GRPO learns only from differences between completions of the same prompt: a model that never writes an
+``<answer>`` block earns zero reward on every completion, and nothing moves. A few hundred worked examples
+in the exact format give it a starting point. ``minir1 demo`` starts its tiny model so, and it helps real
+models too (``minir1 warmstart --model Qwen/Qwen2.5-0.5B-Instruct --data gsm8k:train ...``).
 
-Each example is a prompt (the same chat prompt GRPO uses) and a completion
-(``format_completion(steps, answer)``); the loss covers the completion only.
+Each example is GRPO's chat prompt and the worked solution in the tag format; the loss covers the
+completion only.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -24,8 +21,6 @@ from .prompts import build_prompt, format_completion, solution_steps
 
 MARKER = "minir1-warmstart.json"  # written into every warm-started model folder; --overwrite replaces only those
 
-log = logging.getLogger("minir1")
-
 
 def sft_rows(problems: list[Problem], style: str = "think", system_prompt: str | None = None) -> list[dict]:
     """Prompt-completion rows in chat form: the GRPO prompt, and the worked solution in the tag format.
@@ -34,22 +29,17 @@ def sft_rows(problems: list[Problem], style: str = "think", system_prompt: str |
     >>> row["completion"][0]["content"].endswith("<answer>\\n18\\n</answer>")
     True
     """
-    return [
-        {"prompt": build_prompt(p.question, style, system_prompt),
-         "completion": [{"role": "assistant", "content": format_completion(solution_steps(p.solution), p.answer,
-                                                                            style)}]}
-        for p in problems
-    ]
+    return [{"prompt": build_prompt(p.question, style, system_prompt),
+             "completion": [{"role": "assistant",
+                             "content": format_completion(solution_steps(p.solution), p.answer, style)}]}
+            for p in problems]
 
 
 def warm_start(model: str, rows: list[dict], output_dir: str | Path, *, epochs: float = 1.0,
                learning_rate: float = 2e-5, batch_size: int = 8, lora: bool = False, seed: int = 0,
                max_length: int = 1024, warmup_steps: int = 0, callbacks: list | None = None) -> Path:
-    """Fine-tune ``model`` on prompt-completion ``rows`` (see :func:`sft_rows`) and save a standalone model.
-
-    With ``lora=True`` a LoRA adapter is trained and merged, so the result loads
-    like any model either way.
-    """
+    """Fine-tune ``model`` on prompt-completion ``rows`` (see :func:`sft_rows`) and save a standalone model
+    (with ``lora=True`` a LoRA adapter is trained, then merged)."""
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -59,14 +49,12 @@ def warm_start(model: str, rows: list[dict], output_dir: str | Path, *, epochs: 
 
     model_path = resolve_model(model)
     out = Path(output_dir)
-    on_gpu = torch.cuda.is_available()
-    bf16 = gpu_has_bf16()  # as train and eval decide: emulated bf16 is not counted
     args = SFTConfig(
         output_dir=str(out / "sft-checkpoints"), num_train_epochs=epochs, learning_rate=learning_rate,
         per_device_train_batch_size=batch_size, lr_scheduler_type="cosine", warmup_steps=warmup_steps,
-        logging_steps=10, save_strategy="no", report_to="none", seed=seed, use_cpu=not on_gpu, bf16=bf16,
-        max_length=max_length, completion_only_loss=True, disable_tqdm=False,
-        model_init_kwargs={"dtype": "float32"},
+        logging_steps=10, save_strategy="no", report_to="none", seed=seed, use_cpu=not torch.cuda.is_available(),
+        bf16=gpu_has_bf16(),  # as train and eval decide: emulated bf16 is not counted
+        max_length=max_length, completion_only_loss=True, disable_tqdm=False, model_init_kwargs={"dtype": "float32"},
     )
     peft_config = None
     if lora:
@@ -89,6 +77,7 @@ def warm_start(model: str, rows: list[dict], output_dir: str | Path, *, epochs: 
 
 def cli_warmstart(args) -> int:
     """``minir1 warmstart --model M --data D --output_dir OUT``."""
+    from .callbacks import progress_bars_on
     from .train import configure_logging
 
     out = Path(args.output_dir)
@@ -97,8 +86,6 @@ def cli_warmstart(args) -> int:
     if ours:
         shutil.rmtree(out)  # our own earlier warm start, replaced only once the new command's data has loaded
     configure_logging()
-    from .callbacks import progress_bars_on
-
     progress_bars_on()
     path = warm_start(args.model, sft_rows(problems, args.tag_style), out, epochs=args.epochs,
                       learning_rate=args.learning_rate, batch_size=args.batch_size, lora=args.lora)
