@@ -1,7 +1,7 @@
 """minir1: teach small language models to reason with GRPO on grade-school math.
 
-The public API, the names below, is what the quickstart notebook and the
-command line are built from. Train, evaluate before and after, compare::
+The public API, the names below, is what the quickstart notebook and the command line are built
+from. Train, evaluate before and after, compare::
 
     from minir1 import EvalSettings, compare_evals, load_config, run_eval, run_training
 
@@ -13,15 +13,11 @@ command line are built from. Train, evaluate before and after, compare::
 
 Design choices:
 
-* **Lazy:** ``import minir1`` loads neither torch nor transformers; each name
-  imports its module the first time it is used (a module ``__getattr__``), so
-  scripts that only score completions start instantly.
-* **No name shadows a submodule.** Importing ``minir1.train`` makes the
-  attribute ``minir1.train`` that submodule, so a public function called
-  ``train`` would be the function or the module depending on what was imported
-  first. The functions of the ``train``, ``chat``, ``export`` and ``doctor``
-  commands are therefore :func:`run_training`, :func:`ask`, :func:`export_run`
-  and :func:`check_environment`.
+* **Lazy:** ``import minir1`` loads neither torch nor transformers; each name imports its module
+  when first used (a module ``__getattr__``), so scripts that only score completions start instantly.
+* **No name shadows a submodule:** importing ``minir1.train`` sets the attribute ``minir1.train`` to the
+  submodule, so a function named ``train`` would be the function or the module depending on import
+  order. Hence :func:`run_training`, :func:`ask`, :func:`export_run` and :func:`check_environment`.
 """
 
 from __future__ import annotations

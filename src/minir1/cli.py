@@ -1,28 +1,31 @@
 """The ``minir1`` command line: a thin dispatcher onto library functions.
 
-Each command's arguments are declared here; its work is done by a function in
-the module that owns it, imported only when the command runs, so ``minir1
---help`` and ``minir1 score`` start without loading torch or transformers. Bad
-input raises :class:`~minir1.errors.UserError`, printed here as one line (exit
-status 2).
+Each command's work is done in the module that owns it, imported only when the command runs, so
+``minir1 --help`` and ``minir1 score`` start without loading torch or transformers. Bad input raises
+:class:`~minir1.errors.UserError`, printed here as one line (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 
 from .errors import UserError
 
 
-def _handler(module: str, function: str):
-    """A command handler that imports ``minir1.<module>`` only when the command runs."""
+def _run(target: str, args: argparse.Namespace) -> int:
+    """Run ``target``, ``"module:function"`` of minir1, importing its module only now."""
+    module, function = target.split(":")
+    return getattr(importlib.import_module(f"minir1.{module}"), function)(args)
 
-    def run(args: argparse.Namespace) -> int:
-        return getattr(importlib.import_module(f"minir1.{module}"), function)(args)
 
-    return run
+def _command(sub, name: str, target, help: str, description: str, **kw) -> argparse.ArgumentParser:
+    """Add the command ``name``, run by ``target``: a function, or ``"module:function"`` of minir1 (:func:`_run`)."""
+    p = sub.add_parser(name, help=help, description=description, **kw)
+    p.set_defaults(func=target if callable(target) else functools.partial(_run, target))
+    return p
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -43,8 +46,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _settings_args(p: argparse.ArgumentParser, cls: type, only: tuple[str, ...] = ()) -> None:
-    """One option per field (or per field in ``only``) of the settings dataclass ``cls``, with its default and
-    help."""
+    """One option per field of the settings dataclass ``cls`` (or per field in ``only``), with its default and help."""
     import dataclasses
     import typing
 
@@ -53,8 +55,8 @@ def _settings_args(p: argparse.ArgumentParser, cls: type, only: tuple[str, ...] 
         if only and f.name not in only:
             continue
         kw = dict(f.metadata)
-        kw["help"] = kw["help"] + ("" if f.default is None or isinstance(f.default, bool) else
-                                   f" (default: {f.default})")
+        if f.default is not None and not isinstance(f.default, bool):
+            kw["help"] += f" (default: {f.default})"
         if hints[f.name] is bool:
             p.add_argument(f"--{f.name}", action="store_true", **kw)
         else:
@@ -73,35 +75,34 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate import EvalSettings
 
     # --- rewards ---------------------------------------------------------------------------
-    p = sub.add_parser("score", help="score completions with the reward functions",
-                       description="Score JSON lines {completion, answer[, prefill]}; print {correct, extracted, "
-                                   "rewards, total} per line.")
+    p = _command(sub, "score", _score, "score completions with the reward functions",
+                 "Score JSON lines {completion, answer[, prefill]}; print {correct, extracted, rewards, total} per "
+                 "line.")
     p.add_argument("file", help="a .jsonl file, or - for standard input")
     p.add_argument("--scheme", default="mini-r1", choices=["mini-r1", "grpo-demo"], help="reward scheme")
     p.add_argument("--style", choices=["think", "reasoning"], help="tag style (default: the scheme's own)")
     p.add_argument("--prefill", metavar="TEXT",
                    help="text that opened each assistant turn, e.g. $'<think>\\n' in bash, judged with the "
                         "completion; a line's own \"prefill\" field takes precedence")
-    p.set_defaults(func=_score)
 
     # --- training --------------------------------------------------------------------------
-    p = sub.add_parser("train", help="train with GRPO from a recipe", add_help=False,
-                       description="minir1 train --config RECIPE [--setting value ...]. "
-                                   "Run 'minir1 train --help' for every setting.")
-    p.set_defaults(func=_handler("train", "cli_train"), passthrough=True)  # settings are parsed by minir1.config
+    p = _command(sub, "train", "train:cli_train", "train with GRPO from a recipe",
+                 "minir1 train --config RECIPE [--setting value ...]. Run 'minir1 train --help' for every setting.",
+                 add_help=False)
+    p.set_defaults(passthrough=True)  # settings are parsed by minir1.config
 
-    p = sub.add_parser("demo", help="the whole method offline on a CPU in minutes (tiny model)",
-                       description="Build a tiny model, warm-start it, run GRPO, evaluate before and after, "
-                                   "and write plots and report.md.")
+    p = _command(sub, "demo", "demo:cli_demo", "the whole method offline on a CPU in minutes (tiny model)",
+                 "Build a tiny model, warm-start it, run GRPO, evaluate before and after, and write plots and "
+                 "report.md.")
     p.add_argument("--output_dir", default="runs/demo", help="run folder (default: runs/demo)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing demo folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a smaller demo for smoke tests (not a result)")
-    p.set_defaults(func=_handler("demo", "cli_demo"))
 
-    p = sub.add_parser("warmstart", help="supervised warm start on worked solutions (TRL's SFTTrainer)",
-                       description="Fine-tune on worked solutions in the tag format, so that GRPO starts from a "
-                                   "model that already writes the format.")
+    p = _command(sub, "warmstart", "warmstart:cli_warmstart",
+                 "supervised warm start on worked solutions (TRL's SFTTrainer)",
+                 "Fine-tune on worked solutions in the tag format, so that GRPO starts from a model that already "
+                 "writes the format.")
     p.add_argument("--model", required=True, help="Hub id, local folder, or 'tiny'")
     p.add_argument("--data", default="gsm8k:train", help="problems with worked solutions (default gsm8k:train)")
     p.add_argument("--output_dir", required=True, help="where the warm-started model is written")
@@ -112,16 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch_size", type=int, default=8)
     p.add_argument("--lora", action="store_true", help="train a LoRA adapter and merge it (default: full)")
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=_handler("warmstart", "cli_warmstart"))
 
-    p = sub.add_parser("plot", help="draw a run's reward curves", description="Write RUN_DIR/plots/*.png from "
-                                                                            "RUN_DIR/metrics.jsonl.")
+    p = _command(sub, "plot", "plots:cli_plot", "draw a run's reward curves",
+                 "Write RUN_DIR/plots/*.png from RUN_DIR/metrics.jsonl.")
     p.add_argument("run_dir")
-    p.set_defaults(func=_handler("plots", "cli_plot"))
 
-    p = sub.add_parser("tiny-model", help="build the offline tiny Qwen2 model",
-                       description="Build a Qwen2-architecture model with random weights and a locally trained "
-                                   "tokenizer (no network); the same seed gives the same files.")
+    p = _command(sub, "tiny-model", "tiny:cli_tiny_model", "build the offline tiny Qwen2 model",
+                 "Build a Qwen2-architecture model with random weights and a locally trained tokenizer (no network); "
+                 "the same seed gives the same files.")
     p.add_argument("out_dir")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vocab_size", type=int, default=1024)
@@ -129,11 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, help="hidden size, a multiple of 8 (default 64)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a tiny model built into OUT_DIR before (never any other folder)")
-    p.set_defaults(func=_handler("tiny", "cli_tiny_model"))
 
     # --- evaluation ------------------------------------------------------------------------
-    p = sub.add_parser("eval", help="GSM8K accuracy with honest statistics",
-                       description="Evaluate a model (and adapter or run folder) on a problem set; resumable.")
+    p = _command(sub, "eval", "evaluate:cli_eval", "GSM8K accuracy with honest statistics",
+                 "Evaluate a model (and adapter or run folder) on a problem set; resumable.")
     _settings_args(p, EvalSettings)
     p.add_argument("--recipe", metavar="NAME_OR_FILE",
                    help="use a recipe's prompt settings (tag style, system prompt, prefill) and, without --model, "
@@ -142,39 +140,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sequences (prompts x samples) generated together (default: 64 on a CPU, 128 on a GPU)")
     p.add_argument("--trust_remote_code", action="store_true", help="allow model code from the Hub")
     p.add_argument("--output_dir", required=True, help="where samples.jsonl and summary.json go")
-    p.set_defaults(func=_handler("evaluate", "cli_eval"))
 
-    p = sub.add_parser("compare", help="two evaluations side by side, with a paired test",
-                       description="Compare two eval folders of the same problems: accuracies, McNemar's test, "
-                                   "flips.")
+    p = _command(sub, "compare", "compare:cli_compare", "two evaluations side by side, with a paired test",
+                 "Compare two eval folders of the same problems: accuracies, McNemar's test, flips.")
     p.add_argument("out_a")
     p.add_argument("out_b")
     p.add_argument("--examples", type=int, default=3, help="examples shown of each kind of flip")
-    p.set_defaults(func=_handler("compare", "cli_compare"))
 
-    p = sub.add_parser("chat", help="ask a model a question and watch it reason",
-                       description="Answer QUESTION, or read questions interactively; streams the reasoning.")
+    p = _command(sub, "chat", "chat:cli_chat", "ask a model a question and watch it reason",
+                 "Answer QUESTION, or read questions interactively; streams the reasoning.")
     _settings_args(p, EvalSettings, only=CHAT_SETTINGS)
     p.add_argument("--trust_remote_code", action="store_true", help="allow model code from the Hub")
     p.add_argument("question", nargs="?", help="a question; omit to read questions from the terminal")
     p.add_argument("--temperature", type=float, default=0.0, help="0 for greedy decoding")
-    p.set_defaults(func=_handler("chat", "cli_chat"))
 
     # --- ecosystem -------------------------------------------------------------------------
-    p = sub.add_parser("export", help="merge a LoRA run into a standalone model",
-                       description="Merge RUN_DIR's adapter into its base model and write a model that plain "
-                                   "transformers loads.")
+    p = _command(sub, "export", "export:cli_export", "merge a LoRA run into a standalone model",
+                 "Merge RUN_DIR's adapter into its base model and write a model that plain transformers loads.")
     p.add_argument("run_dir")
     p.add_argument("out_dir")
     p.add_argument("--push_to_hub", metavar="REPO_ID", help="also push the exported model to this Hub repository")
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=_handler("export", "cli_export"))
 
-    p = sub.add_parser("doctor", help="check versions, GPU and Hub access",
-                       description="Run pip check, check vLLM against TRL's range, the torch build, GPU and Hub "
-                                   "access; exit non-zero when something blocks training (versions: trl env).")
+    p = _command(sub, "doctor", "doctor:cli_doctor", "check versions, GPU and Hub access",
+                 "Run pip check, check vLLM against TRL's range, the torch build, GPU and Hub access; exit non-zero "
+                 "when something blocks training (versions: trl env).")
     p.add_argument("--no_network", action="store_true", help="skip the Hub check")
-    p.set_defaults(func=_handler("doctor", "cli_doctor"))
     return parser
 
 

@@ -2,18 +2,14 @@
 
 A *data source* is one string:
 
-* ``gsm8k:train`` or ``gsm8k:test``: the copy of GSM8K shipped in the package
-  (MIT, Cobbe et al. 2021; see ``data/gsm8k/LICENSE``);
+* ``gsm8k:train`` or ``gsm8k:test``: GSM8K as shipped in the package (MIT, Cobbe et al. 2021;
+  see ``data/gsm8k/LICENSE``);
 * a path to a ``.jsonl``, ``.json``, ``.parquet`` or ``.csv`` file;
-* a Hub dataset id with an optional split, ``openai/gsm8k:test`` (needs internet:
-  the Hub is asked first, with a time-out of ``HUB_TIMEOUT`` seconds, so an offline
-  machine gets a one-line error at once; with ``HF_HUB_OFFLINE=1`` only a cached
-  copy is used).
+* a Hub dataset id with an optional split, ``openai/gsm8k:test``: the Hub is asked first, with a
+  time-out, so an offline machine gets a one-line error at once (``HF_HUB_OFFLINE=1``: cache only).
 
-Every row must have a question and a parseable gold answer (a number, or a
-solution ending ``#### N``; a number column means the number its JSON or parquet
-value writes, see :mod:`minir1.answers`). A row that has not is an error naming
-the file and row: nothing is silently dropped.
+Every row needs a question and a parseable gold answer (a number, or a solution ending ``#### N``;
+see :mod:`minir1.answers`); a row without is an error naming file and row, never silently dropped.
 
     >>> problems = load_problems("gsm8k:test", limit=2)
     >>> problems[0].answer, problems[0].id
@@ -38,10 +34,8 @@ from .prompts import build_prompt
 
 BUNDLED = {"gsm8k:train": "train.jsonl", "gsm8k:test": "test.jsonl"}
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
-# Hub datasets that need a configuration name to load.
-HUB_CONFIGS = {"openai/gsm8k": "main", "gsm8k": "main"}
-# Seconds to wait for the Hub's answer about a dataset before giving up (offline, firewalled).
-HUB_TIMEOUT = 10.0
+HUB_CONFIGS = {"openai/gsm8k": "main", "gsm8k": "main"}  # Hub datasets that need a configuration name
+HUB_TIMEOUT = 10.0  # seconds to wait for the Hub's answer about a dataset (offline, firewalled)
 
 
 @dataclass(frozen=True)
@@ -74,20 +68,14 @@ def _text(path: Path) -> str:
 
 
 def _read_local(path: Path) -> list[dict]:
-    """A local file's rows. Not ``datasets.load_dataset("json", ...)``: its errors do not name the bad line,
-    and it copies every file into its cache first; these readers do both jobs in a few lines."""
+    """A local file's rows. Not ``datasets.load_dataset``: its errors do not name the bad line, and it
+    copies every file into its cache first."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".jsonl":
             rows = []
-            with path.open("rb") as f:  # decoded line by line, so bad bytes are reported by line
-                for n, raw in enumerate(f, 1):
-                    try:
-                        line = raw.decode("utf-8")
-                    except UnicodeDecodeError:
-                        raise UserError(f"{path}: line {n} is not valid UTF-8; save the file as UTF-8") from None
-                    if not line.strip():
-                        continue
+            for n, line in enumerate(_text(path).split("\n"), 1):  # not splitlines: JSON text may hold U+2028
+                if line.strip():
                     try:
                         rows.append(loads(line))
                     except json.JSONDecodeError as e:
@@ -130,10 +118,9 @@ def _check_hub(source: str, name: str) -> None:
     except ImportError:
         return  # datasets below says what is missing
     except Exception as e:  # connection, time-out, not found, gated: all end the same way for a user
-        raise UserError(
-            f"cannot load Hub dataset {source!r} ({_first_line(e)}); check the id and your internet access, "
-            "set HF_HUB_OFFLINE=1 to use a cached copy, or pass a local .jsonl/.json/.parquet/.csv file"
-        ) from None
+        raise UserError(f"cannot load Hub dataset {source!r} ({_first_line(e)}); check the id and your internet "
+                        "access, set HF_HUB_OFFLINE=1 to use a cached copy, or pass a local .jsonl/.json/.parquet/.csv "
+                        "file") from None
 
 
 def _read_hub(source: str, config: str | None) -> list[dict]:
@@ -146,30 +133,20 @@ def _read_hub(source: str, config: str | None) -> list[dict]:
 
         ds = datasets.load_dataset(name, config, split=split or "train")
     except Exception as e:  # the hub raises many types; all mean the same to a user
-        raise UserError(
-            f"cannot load Hub dataset {source!r} ({_first_line(e)}); it needs internet access, "
-            "or pass a local .jsonl/.json/.parquet/.csv file, or gsm8k:train / gsm8k:test"
-        ) from None
+        raise UserError(f"cannot load Hub dataset {source!r} ({_first_line(e)}); it needs internet access, or pass a "
+                        "local .jsonl/.json/.parquet/.csv file, or gsm8k:train / gsm8k:test") from None
     return list(ds)
 
 
-def load_problems(
-    source: str = "gsm8k:train",
-    *,
-    question_field: str = "question",
-    answer_field: str = "answer",
-    id_field: str = "id",
-    limit: int | None = None,
-    config: str | None = None,
-) -> list[Problem]:
-    """Load problems from a data source (see the module docstring).
+def load_problems(source: str = "gsm8k:train", *, question_field: str = "question", answer_field: str = "answer",
+                  id_field: str = "id", limit: int | None = None, config: str | None = None) -> list[Problem]:
+    """The first ``limit`` (default: all) problems of a data source (see the module docstring).
 
-    ``limit`` keeps the first N problems. Raises :class:`UserError` on a missing
-    file, an empty set, or a row without a question or a parseable gold answer.
+    Raises :class:`UserError` on a missing file, an empty set, or a row without a question or a parseable gold.
     """
     if source in ("gsm8k", *BUNDLED):
-        key = source if source in BUNDLED else "gsm8k:train"
-        where, rows = key, _read_local(bundled_path(BUNDLED[key]))
+        where = "gsm8k:train" if source == "gsm8k" else source
+        rows = _read_local(bundled_path(BUNDLED[where]))
     else:
         path = Path(source).expanduser()
         if path.suffix.lower() in LOCAL_SUFFIXES or path.exists():
@@ -179,10 +156,8 @@ def load_problems(
         elif "/" in source:
             where, rows = source, _read_hub(source, config)
         else:
-            raise UserError(
-                f"unknown data source {source!r}: use gsm8k:train, gsm8k:test, "
-                "a .jsonl/.json/.parquet/.csv file, or a Hub dataset id such as openai/gsm8k:test"
-            )
+            raise UserError(f"unknown data source {source!r}: use gsm8k:train, gsm8k:test, "
+                            "a .jsonl/.json/.parquet/.csv file, or a Hub dataset id such as openai/gsm8k:test")
     if not rows:
         raise UserError(f"{where}: no rows")
     problems = []
@@ -196,27 +171,19 @@ def load_problems(
         is_number = isinstance(solution, numbers.Number) and not isinstance(solution, bool)
         gold = parse_gold(solution) if isinstance(solution, str) or is_number else None
         if gold is None:
-            raise UserError(
-                f"{where}: row {n + 1} has no parseable gold answer in field {answer_field!r} "
-                "(expected a number, or a solution ending '#### N')"
-            )
+            raise UserError(f"{where}: row {n + 1} has no parseable gold answer in field {answer_field!r} "
+                            "(expected a number, or a solution ending '#### N')")
         pid = row.get(id_field)
         problems.append(Problem(str(pid) if pid is not None else f"{where}:{n}", question, str(solution), gold))
     return problems
 
 
-def prompt_rows(
-    problems: list[Problem], style: str = "think", system_prompt: str | None = None, prefill: str | None = None
-) -> list[dict]:
-    """Dataset rows for GRPO: a chat ``prompt``, the gold ``answer``, the ``tag_style``, the ``prefill``, ``id`` and ``question``.
+def prompt_rows(problems: list[Problem], style: str = "think", system_prompt: str | None = None,
+                prefill: str | None = None) -> list[dict]:
+    """Dataset rows for GRPO: a chat ``prompt``, and ``answer``, ``tag_style``, ``prefill``, ``id``, ``question``.
 
-    TRL hands every column but ``prompt`` to the reward functions, so the rewards
-    see ``answer``, ``tag_style`` and ``prefill`` as keyword arguments. With a
-    ``prefill`` the prompt ends with it as an opened assistant message
-    (:func:`minir1.prompts.build_prompt`); the column is ``""`` without one.
+    TRL hands every column but ``prompt`` to the reward functions as keyword arguments. With a ``prefill``
+    the prompt ends with it as an opened assistant message; the column is ``""`` without one.
     """
-    return [
-        {"prompt": build_prompt(p.question, style, system_prompt, prefill), "answer": p.answer, "tag_style": style,
-         "prefill": prefill or "", "id": p.id, "question": p.question}
-        for p in problems
-    ]
+    return [{"prompt": build_prompt(p.question, style, system_prompt, prefill), "answer": p.answer,
+             "tag_style": style, "prefill": prefill or "", "id": p.id, "question": p.question} for p in problems]

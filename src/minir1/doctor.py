@@ -2,13 +2,11 @@
 
 It says what the libraries' own tools do not, and leaves them the rest:
 
-* **Versions** are ``pip check``'s job: doctor runs it and reports each conflict it finds (minir1's own pins
-  included, since minir1 is installed) as an error. ``pip check`` ignores extras, so doctor adds the one that
-  matters: vLLM against the range of TRL's ``vllm`` extra, read from TRL's metadata. For the version list
-  that a bug report needs, run ``trl env``.
-* **Hardware:** a CUDA build of torch that sees no GPU (drivers), a CPU-only torch on a machine with
-  ``nvidia-smi``, a GPU without native bf16, flash-attn where it cannot run.
-* **The Hub:** one HTTPS request with a 3-second timeout, skipped with ``--no_network`` or ``HF_HUB_OFFLINE=1``.
+* **Versions:** ``pip check``'s conflicts, plus the extra it ignores: vLLM against the range of TRL's ``vllm``
+  extra. For the version list that a bug report needs, run ``trl env``.
+* **Hardware:** a CUDA torch that sees no GPU (drivers), a CPU-only torch on a machine with ``nvidia-smi``,
+  a GPU without native bf16, flash-attn where it cannot run.
+* **The Hub:** one HTTPS request, skipped with ``--no_network`` or ``HF_HUB_OFFLINE=1``.
 
 An *error* blocks training (exit status 1); a *warning* limits what runs; a *note* is worth knowing.
 
@@ -69,9 +67,6 @@ class EnvironmentReport:
 
     def __str__(self) -> str:
         return format_report(self)
-
-
-# --- versions: pip check, and the extra it ignores ---------------------------------------------
 
 
 def _needed() -> set[str]:
@@ -149,17 +144,14 @@ def trl_vllm_range() -> str | None:
     return None
 
 
-# --- hardware -------------------------------------------------------------------------------
-
-
 def torch_facts() -> tuple[str | None, list[GPU], Finding | None]:
     """``(CUDA version torch was built for, visible GPUs, a finding when torch does not import)``."""
     try:
         import torch
     except Exception as e:  # missing, or a broken build (OSError or ImportError with an undefined symbol)
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        return None, [], Finding("error", f"torch does not import ({first})",
-                                 f"install or reinstall it: pip install --force-reinstall torch (builds: {TORCH_BUILDS})")
+        return None, [], Finding("error", f"torch does not import ({first})", "install or reinstall it: pip install "
+                                 f"--force-reinstall torch (builds: {TORCH_BUILDS})")
     from .models import gpu_has_bf16
 
     gpus = []
@@ -215,14 +207,9 @@ def hardware_findings(torch_cuda: str | None, gpus: list[GPU], nvidia_smi: bool,
     return findings
 
 
-# --- the Hub --------------------------------------------------------------------------------
-
-
 def hub_status(timeout: float = HUB_TIMEOUT) -> tuple[bool, str]:
-    """``(reachable, one line)`` from one request to the Hub's API for :data:`BASE_MODEL` (``HF_ENDPOINT`` honoured).
-
-    Any HTTP answer, even 401 or 404, means the Hub is reachable.
-    """
+    """``(reachable, one line)`` from one request to the Hub's API for :data:`BASE_MODEL` (``HF_ENDPOINT`` honoured);
+    any HTTP answer, even 401 or 404, means reachable."""
     import urllib.error
     import urllib.request
 
@@ -236,9 +223,6 @@ def hub_status(timeout: float = HUB_TIMEOUT) -> tuple[bool, str]:
     except (OSError, ValueError) as e:  # URLError, timeouts and refused connections are OSErrors
         return False, f"unreachable at {endpoint} ({getattr(e, 'reason', None) or e})"
     return True, f"reachable at {endpoint} ({time.perf_counter() - start:.2f} s)"
-
-
-# --- the report -----------------------------------------------------------------------------
 
 
 def _version(name: str) -> str | None:
@@ -292,9 +276,8 @@ def format_report(report: EnvironmentReport) -> str:
     rows += [(f"GPU {i}", f"{g.name}, {g.memory_gib:.1f} GiB, compute capability {g.capability[0]}.{g.capability[1]}, "
                           f"bf16 {'yes' if g.bf16 else 'emulated only'}") for i, g in enumerate(report.gpus)]
     rows += [("GPU", "none visible")] if not report.gpus else []
-    rows.append(("Hub", report.hub))
-    rows.append((BASE_MODEL, "in the local cache" if _cached(BASE_MODEL) else "not in the local cache (downloaded on "
-                                                                                "first use)"))
+    cached = "in the local cache" if _cached(BASE_MODEL) else "not in the local cache (downloaded on first use)"
+    rows += [("Hub", report.hub), (BASE_MODEL, cached)]
     width = max(len(k) for k, _ in rows)
     lines = ["minir1 doctor"] + [f"  {k:<{width}}  {val}" for k, val in rows]
     for level in ("error", "warning", "note"):

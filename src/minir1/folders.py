@@ -1,11 +1,9 @@
 """Output folders that commands may replace: only their own, and only when asked.
 
-The one rule for every command that writes a folder (``train``, ``demo``,
-``export``, ``tiny-model``, ``warmstart``): each leaves a marker file in what it
-writes, and :func:`check_replaceable` lets it write into a new or empty folder,
-and replace a non-empty one only with ``--overwrite`` and only when the marker
-says the same command wrote it. Anything else is a one-line error, raised before
-any work starts; the caller deletes the old folder only after all its own checks.
+The one rule for every command that writes a folder: each leaves a marker file in what it writes, and
+:func:`check_replaceable` lets it write into a new or empty folder, and replace a non-empty one only with
+``--overwrite`` and only when the marker says the same command wrote it. Anything else is a one-line
+error before any work starts; the caller deletes the old folder only after all its own checks.
 """
 
 from __future__ import annotations

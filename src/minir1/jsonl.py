@@ -1,8 +1,7 @@
 """JSON-lines files that survive interruption: what training and evaluation write as they go.
 
-Records are appended one line at a time and flushed, so a kill loses at most the
-line being written; readers skip a half-written last line; rewrites go through a
-temporary file and a rename, so a file is always the old one or the new one.
+Records are appended and flushed one line at a time, so a kill loses at most the line being written,
+which readers skip; rewrites go through a temporary file and a rename.
 """
 
 from __future__ import annotations
@@ -21,12 +20,10 @@ def read_jsonl(path: Path) -> list[dict]:
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
             try:
-                record = json.loads(line)
+                out.append(json.loads(line))
             except json.JSONDecodeError:
                 continue
-            if isinstance(record, dict):
-                out.append(record)
-    return out
+    return [r for r in out if isinstance(r, dict)]
 
 
 def dumps(records: list[dict]) -> str:
@@ -70,8 +67,8 @@ class Appender:
             self._f = None
 
 
-# Python refuses to turn more than 4,300 digits into an int (and would take quadratic time):
-# such an integer stays its digit string, which the answer checker reads in linear time.
+# Python refuses to turn more than sys.int_info.default_max_str_digits digits into an int (and would take
+# quadratic time): such an integer stays its digit string, which the answer checker reads in linear time.
 _MAX_INT_DIGITS = 4000
 
 

@@ -1,12 +1,7 @@
 """Finding and loading models: Hub ids, local folders, the tiny model, adapters and run folders.
 
-Every command that loads a model goes through here, so a missing model, an
-unreachable Hub or an adapter for another base model is the same one-line error
-everywhere, raised before anything heavy is loaded.
-
-A *run folder* (:mod:`minir1.runs`) names the base model and the prompt settings,
-and its ``final/`` holds the trained LoRA adapter (or the whole model after full
-fine-tuning).
+Every command that loads a model goes through here, so a missing model, an unreachable Hub or an
+adapter for another base model is the same one-line error everywhere, raised before anything heavy loads.
 """
 
 from __future__ import annotations
@@ -23,10 +18,7 @@ TINY = "tiny"
 
 
 def resolve_model(name: str) -> str:
-    """A loadable model reference: a local folder, the built tiny model, or a Hub id that can be reached.
-
-    Raises UserError when the name is none of these, without downloading weights.
-    """
+    """A local folder, the (cached) tiny model, or a reachable Hub id; else a UserError. Downloads nothing."""
     if name == TINY:
         from .tiny import cached_tiny_model
 
@@ -44,16 +36,13 @@ def resolve_model(name: str) -> str:
 
 def _check_hub(repo_id: str) -> None:
     """Pass when the Hub model is cached or reachable; a one-line UserError otherwise."""
-    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub import model_info, try_to_load_from_cache
 
-    cached = try_to_load_from_cache(repo_id, "config.json")
-    if isinstance(cached, str):
+    if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
         return
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         raise UserError(f"model {repo_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
                         "download it first, or pass a local folder")
-    from huggingface_hub import model_info
-
     try:
         model_info(repo_id, timeout=10)
     except Exception as e:  # connection errors, 404s and auth errors all mean the same to a user here
@@ -81,11 +70,8 @@ def check_dtype(name: str) -> str:
 
 
 def gpu_has_bf16() -> bool:
-    """Whether the current CUDA GPU computes in bf16 natively: minir1's one rule for bf16 on a GPU.
-
-    torch's default answer counts emulation, which older GPUs (T4, V100) run at a fraction of
-    fp16's speed, so they train and evaluate in fp32.
-    """
+    """Whether the current CUDA GPU computes in bf16 natively (not emulated, slowly, as on a T4 or V100): minir1's
+    one rule for bf16 on a GPU."""
     import torch
 
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
@@ -101,11 +87,8 @@ def cpu_runs_bf16() -> bool:
 def cpu_training_dtype(model: str | os.PathLike, lora: bool) -> str:
     """The dtype ``minir1 train`` loads a model's weights in on a CPU, unless told otherwise.
 
-    bf16 for the frozen base weights of a LoRA run when the model was saved in bf16 and the
-    CPU has bf16 instructions: there a real 0.5B model's GRPO step ran several times faster
-    than with fp32 weights (``bench/real_grpo_speed.py``; figures in BENCHMARKS.md); the LoRA
-    adapters, the weights that train, stay fp32 (peft's default). Else fp32: weights that
-    train in full fine-tuning, a model saved in fp32 (minir1's tiny ones), a CPU without bf16.
+    bf16 for the frozen base of a LoRA run on a model saved in bf16 and a CPU with bf16 instructions, where
+    it is faster (``bench/real_grpo_speed.py``); the adapters stay fp32 (peft's default). Else fp32.
     """
     return "bfloat16" if lora and cpu_runs_bf16() and saved_dtype(model) == "bfloat16" else "float32"
 
@@ -126,12 +109,9 @@ def saved_dtype(model: str | os.PathLike | None) -> str | None:
 def device_and_dtype(requested: str = "auto", model: str | os.PathLike | None = None):
     """``(device, torch dtype)`` for inference; ``requested`` "auto" picks by measurement.
 
-    On a GPU: bf16 where it is supported, else fp32. On a CPU: bf16 for a model saved in
-    bf16 (Qwen2.5's are) when the CPU has bf16 instructions, where it generated faster
-    than fp32 with the same strict and format verdicts on nearly every problem
-    (``bench/real_eval_speed.py``; figures in BENCHMARKS.md), else fp32 (a model saved in
-    fp32, such as minir1's tiny ones and ``minir1 warmstart``'s, stays as it is). bf16
-    greedy output can change with the batch it is generated in; fp32's practically never.
+    On a GPU: bf16 where native. On a CPU: bf16 for a model saved in bf16 on a CPU with bf16 instructions,
+    faster with nearly the same verdicts (``bench/real_eval_speed.py``). Else fp32, whose greedy output,
+    unlike bf16's, practically never changes with the batch it is generated in.
     """
     import torch
 
@@ -161,9 +141,8 @@ class ModelSpec:
 def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpec:
     """Work out base model and adapter from ``--model`` and ``--adapter`` (an adapter folder or a run folder).
 
-    A run folder supplies its base model (unless ``model`` is given), its tag
-    style, system prompt, scheme and prefill; its ``final/`` folder is the adapter,
-    or the model itself after full fine-tuning.
+    A run folder supplies its base model (unless ``model`` is given) and prompt settings; its ``final/``
+    is the adapter, or the model itself after full fine-tuning.
     """
     spec = ModelSpec(model=model or "")
     if adapter is not None:
@@ -171,22 +150,19 @@ def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpe
         if not path.exists():
             raise UserError(f"adapter not found: {adapter}")
         if runs.is_run(path):
-            run = runs.read_settings(path)[0]
-            spec.run_dir = str(path)
-            spec.tag_style, spec.system_prompt, spec.scheme = run.get("tag_style"), run.get("system_prompt"), run.get(
-                "scheme")
-            spec.prefill = run.get("prefill") or None
-            final = path / runs.FINAL
+            run, final = runs.read_settings(path)[0], path / runs.FINAL
+            spec = ModelSpec(model or run.get("model") or "", tag_style=run.get("tag_style"),
+                             system_prompt=run.get("system_prompt"), scheme=run.get("scheme"), run_dir=str(path),
+                             prefill=run.get("prefill") or None)
             if not final.is_dir():
                 raise UserError(f"run folder {adapter} has no final/ model yet: finish or resume the run first "
                                 "(or point --adapter at one of its checkpoint-N folders)")
             if (final / "adapter_config.json").is_file():
                 spec.adapter = str(final)
-                spec.model = model or run.get("model") or ""
+            elif model:
+                raise UserError(f"run folder {adapter} holds a fully fine-tuned model, not an adapter: "
+                                f"drop --model, or pass --model {final}")
             else:
-                if model:
-                    raise UserError(f"run folder {adapter} holds a fully fine-tuned model, not an adapter: "
-                                    f"drop --model, or pass --model {final}")
                 spec.model = str(final)
         elif (path / "adapter_config.json").is_file():
             spec.adapter = str(path)
@@ -204,7 +180,7 @@ def _adapter_base(path: Path) -> str:
     try:
         base = json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
     except (OSError, KeyError, json.JSONDecodeError):
-        raise UserError(f"adapter {path} does not name its base model: pass --model") from None
+        base = None
     if not base:
         raise UserError(f"adapter {path} does not name its base model: pass --model")
     return base
@@ -213,12 +189,9 @@ def _adapter_base(path: Path) -> str:
 def contiguous_head_input(model) -> None:
     """Give the model's output layer a contiguous input, with a forward pre-hook (once per model).
 
-    Generation's first pass feeds the output layer only the last position of each row: a
-    strided view. On a CPU, PyTorch multiplies a strided bf16 input by that layer (151,936
-    rows for Qwen2.5) through a batched product that first copies the whole weight once per
-    row, seconds per call with a LoRA-wrapped real model; a contiguous copy of the input costs
-    nothing by comparison (``bench/real_grpo_speed.py``, BENCHMARKS.md). Training and
-    evaluation both install it.
+    Generation's first pass feeds it a strided view (each row's last position), which a CPU multiplies in
+    bf16 by copying the whole weight once per row; copying the input instead is nearly free
+    (``bench/real_grpo_speed.py``).
     """
     head = model.get_output_embeddings()
     if head is None or getattr(head, "_minir1_contiguous_input", False):
@@ -237,10 +210,7 @@ def load_tokenizer(model: str, trust_remote_code: bool = False):
 
 
 def load_for_inference(spec: ModelSpec, dtype: str = "auto", trust_remote_code: bool = False):
-    """``(model, tokenizer)`` in eval mode on the best device, the adapter applied when there is one.
-
-    An adapter whose shapes do not fit the base model is a UserError naming both.
-    """
+    """``(model, tokenizer)`` in eval mode on the best device, with the adapter if any (a misfit is a UserError)."""
     from transformers import AutoModelForCausalLM
 
     model_path = resolve_model(spec.model)

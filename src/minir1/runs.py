@@ -1,19 +1,9 @@
 """A run folder: what ``minir1 train`` writes, defined here and nowhere else.
 
-A folder is a run when it holds :data:`MARKER`, which only ``minir1 train`` writes
-(a ``config.yaml`` alone does not make a folder a run: many projects keep one at
-their root). Every command that reads a run (``eval --adapter``, ``chat``,
-``export``, ``plot``, ``train --resume``) or replaces one (``train --overwrite``)
-asks :func:`require_run` or :func:`is_run`.
-
-Inside a run:
-
-- :data:`CONFIG` (``config.yaml``): the resolved settings, a recipe that repeats the run (``train
-  --resume`` reads it as a recipe, through :func:`minir1.config.read_recipe`);
-- :data:`TRL_CONFIG` (``grpo_config.json``): the ``GRPOConfig`` TRL ended with;
-- :data:`LAUNCHES` (``launches.jsonl``): command line, versions and machine of each start;
-- ``checkpoint-N/`` (:func:`latest_checkpoint`), :data:`FINAL` (adapter or model), ``metrics.jsonl``,
-  ``samples.jsonl``, ``plots/``, ``summary.json``.
+A folder is a run when it holds :data:`MARKER`, which only ``minir1 train`` writes (a ``config.yaml``
+alone is not enough: many projects keep one at their root). Every command that reads or replaces a run
+asks :func:`require_run` or :func:`is_run`. Besides the files named below, a run holds ``checkpoint-N/``
+(:func:`latest_checkpoint`), ``metrics.jsonl``, ``samples.jsonl``, ``plots/`` and ``summary.json``.
 """
 
 from __future__ import annotations
@@ -27,10 +17,10 @@ import yaml
 from .errors import UserError
 
 MARKER = ".minir1-run"
-CONFIG = "config.yaml"
-TRL_CONFIG = "grpo_config.json"
-LAUNCHES = "launches.jsonl"
-FINAL = "final"
+CONFIG = "config.yaml"  # the resolved settings: a recipe that repeats the run (train --resume reads it)
+TRL_CONFIG = "grpo_config.json"  # the GRPOConfig TRL ended with
+LAUNCHES = "launches.jsonl"  # command line, versions and machine of each start
+FINAL = "final"  # the trained adapter, or the whole model after full fine-tuning
 
 
 def is_run(path: str | os.PathLike) -> bool:
@@ -80,11 +70,8 @@ def latest_checkpoint(run: Path) -> Path:
     Not ``transformers.trainer_utils.get_last_checkpoint``: that one also picks a folder a
     kill left without its ``trainer_state.json``, which cannot be resumed.
     """
-    found = []
-    for p in run.glob("checkpoint-*"):
-        suffix = p.name.split("-", 1)[1]
-        if suffix.isdigit() and (p / "trainer_state.json").is_file():
-            found.append((int(suffix), p))
+    found = [(int(p.name.removeprefix("checkpoint-")), p) for p in run.glob("checkpoint-*")
+             if p.name.removeprefix("checkpoint-").isdigit() and (p / "trainer_state.json").is_file()]
     if not found:
         raise UserError(f"nothing to resume in {run}: it has no complete checkpoint-N folder "
                         "(drop --resume to start over with --overwrite)")

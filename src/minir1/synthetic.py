@@ -1,11 +1,8 @@
 """A synthetic arithmetic word-problem task, in GSM8K's form, for offline demos.
 
-Each problem is a one-step word problem over small numbers ("Mia has 7 apples.
-She buys 5 more. How many apples does Mia have now?") with a worked solution
-ending ``#### N``, exactly like a GSM8K row. It exists so that ``minir1 demo``
-can show, on a CPU in minutes and with no download, the whole method: a warm
-start on worked examples, then GRPO raising held-out accuracy. Problems are a
-pure function of the seed.
+Each problem is a one-step word problem over small numbers with a worked solution ending ``#### N``,
+like a GSM8K row, so that ``minir1 demo`` can show the whole method on a CPU with no download: a warm
+start on worked examples, then GRPO raising held-out accuracy. Problems are a pure function of the seed.
 
     >>> p = make_problems(1, seed=0)[0]
     >>> p.solution.endswith(f"#### {p.answer}")
@@ -14,6 +11,7 @@ pure function of the seed.
 
 from __future__ import annotations
 
+import operator
 import random
 
 from .data import Problem
@@ -23,21 +21,12 @@ ITEMS = ["apples", "books", "coins", "pens", "cards", "eggs", "shells", "stamps"
 
 # (question template, reasoning template, answer) for each operation; a, b are the operands.
 TEMPLATES = {
-    "add": (
-        "{n} has {a} {i}. {n} gets {b} more {i}. How many {i} does {n} have now?",
-        "{a} + {b} = {c}",
-        lambda a, b: a + b,
-    ),
-    "sub": (
-        "{n} has {a} {i}. {n} gives away {b} {i}. How many {i} does {n} have left?",
-        "{a} - {b} = {c}",
-        lambda a, b: a - b,
-    ),
-    "mul": (
-        "{n} has {a} bags with {b} {i} in each bag. How many {i} does {n} have in all?",
-        "{a} * {b} = {c}",
-        lambda a, b: a * b,
-    ),
+    "add": ("{n} has {a} {i}. {n} gets {b} more {i}. How many {i} does {n} have now?", "{a} + {b} = {c}",
+            operator.add),
+    "sub": ("{n} has {a} {i}. {n} gives away {b} {i}. How many {i} does {n} have left?", "{a} - {b} = {c}",
+            operator.sub),
+    "mul": ("{n} has {a} bags with {b} {i} in each bag. How many {i} does {n} have in all?", "{a} * {b} = {c}",
+            operator.mul),
 }
 
 
@@ -61,8 +50,4 @@ def make_problems(n: int, seed: int = 0, ops: tuple[str, ...] = ("add", "sub", "
 
 def corpus(n: int = 600) -> list[str]:
     """Text of synthetic problems and solutions, for training the tiny model's tokenizer."""
-    out = []
-    for p in make_problems(n, seed=12345):
-        out.append(p.question)
-        out.append(p.solution)
-    return out
+    return [text for p in make_problems(n, seed=12345) for text in (p.question, p.solution)]
