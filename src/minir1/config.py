@@ -29,7 +29,7 @@ from transformers.trainer_utils import SchedulerType
 from trl import GRPOConfig, TrlParser
 
 from . import runs
-from .errors import UserError
+from .errors import UserError, first_line
 from .rewards import get_scheme
 
 ALIASES = ("gradient_checkpointing", "activation_checkpointing")  # TRL's old and new names of one setting
@@ -136,8 +136,7 @@ class GRPOSettings(GRPOConfig):
         try:
             super().__post_init__()
         except (ValueError, TypeError) as e:
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UserError(f"TRL refused the settings: {reason}") from None
+            raise UserError(f"TRL refused the settings: {first_line(e, 1000)}") from None
 
 
 def _has_cuda() -> bool:

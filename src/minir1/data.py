@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 
 from .answers import Number, format_number, parse_gold
-from .errors import UserError
+from .errors import UserError, first_line
 from .jsonl import loads
 from .prompts import build_prompt
 
@@ -95,13 +95,8 @@ def _read_local(path: Path) -> list[dict]:
 
             return pq.read_table(path).to_pylist()
     except (OSError, ValueError) as e:
-        raise UserError(f"{path}: cannot be read as {suffix[1:]} ({_first_line(e)})") from None
+        raise UserError(f"{path}: cannot be read as {suffix[1:]} ({first_line(e, 1000)})") from None
     raise UserError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(LOCAL_SUFFIXES)}")
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _offline() -> bool:
@@ -118,7 +113,7 @@ def _check_hub(source: str, name: str) -> None:
     except ImportError:
         return  # datasets below says what is missing
     except Exception as e:  # connection, time-out, not found, gated: all end the same way for a user
-        raise UserError(f"cannot load Hub dataset {source!r} ({_first_line(e)}); check the id and your internet "
+        raise UserError(f"cannot load Hub dataset {source!r} ({first_line(e, 1000)}); check the id and your internet "
                         "access, set HF_HUB_OFFLINE=1 to use a cached copy, or pass a local .jsonl/.json/.parquet/.csv "
                         "file") from None
 
@@ -133,7 +128,7 @@ def _read_hub(source: str, config: str | None) -> list[dict]:
 
         ds = datasets.load_dataset(name, config, split=split or "train")
     except Exception as e:  # the hub raises many types; all mean the same to a user
-        raise UserError(f"cannot load Hub dataset {source!r} ({_first_line(e)}); it needs internet access, or pass a "
+        raise UserError(f"cannot load Hub dataset {source!r} ({first_line(e, 1000)}); it needs internet access, or pass a "
                         "local .jsonl/.json/.parquet/.csv file, or gsm8k:train / gsm8k:test") from None
     return list(ds)
 

@@ -26,6 +26,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from .errors import first_line
+
 BASE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # the bundled recipes' model
 HUB_TIMEOUT = 3.0
 TORCH_BUILDS = "https://pytorch.org/get-started/locally"
@@ -149,8 +151,7 @@ def torch_facts() -> tuple[str | None, list[GPU], Finding | None]:
     try:
         import torch
     except Exception as e:  # missing, or a broken build (OSError or ImportError with an undefined symbol)
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        return None, [], Finding("error", f"torch does not import ({first})", "install or reinstall it: pip install "
+        return None, [], Finding("error", f"torch does not import ({first_line(e)})", "install or reinstall it: pip install "
                                  f"--force-reinstall torch (builds: {TORCH_BUILDS})")
     from .models import gpu_has_bf16
 

@@ -9,3 +9,13 @@ traceback.
 
 class UserError(Exception):
     """Bad input, explained in one line that says what is wrong and how to fix it."""
+
+
+def first_line(e: BaseException, limit: int = 200) -> str:
+    """The first line of a library's exception message (its type's name when it has none), for a one-line error.
+
+    >>> first_line(ValueError("bad value\\nTraceback details"))
+    'bad value'
+    """
+    text = str(e).strip()
+    return text.splitlines()[0][:limit] if text else type(e).__name__

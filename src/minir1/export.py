@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import runs
 from .errors import UserError
-from .folders import check_replaceable
+from .folders import check_replaceable, move_into_place
 
 LEFT_OUT = ("training_args.bin",)  # files of final/ that a standalone model does not need
 MARKER = "minir1-export.json"  # the run and base model an export came from; --overwrite replaces only such folders
@@ -136,7 +136,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
         write_model_card(partial, cfg, _read_summary(run), evaluation, merged=merged)
         marker = {"exported_by": "minir1 export", "run": str(run.resolve()), "base_model": base, "merged": merged}
         (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        _move_into_place(partial, out)
+        move_into_place(partial, out)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     url = None
@@ -145,18 +145,6 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
 
         url = push_folder(out, push_to_hub, f"minir1 export of {run.name} ({cfg.recipe or 'run'})")
     return Exported(out, merged, base, url)
-
-
-def _move_into_place(new: Path, out: Path) -> None:
-    """Put the finished folder ``new`` at ``out``; what is there (empty, or an earlier export) is set aside
-    first, then deleted."""
-    if not out.exists():
-        new.rename(out)
-        return
-    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-    out.rename(old / "export")
-    new.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def cli_export(args) -> int:

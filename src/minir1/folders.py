@@ -8,6 +8,8 @@ error before any work starts; the caller deletes the old folder only after all i
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from .errors import UserError
@@ -30,3 +32,15 @@ def check_replaceable(out: Path, marker: str, overwrite: bool, what: str, also: 
         raise UserError(f"{out} already exists: pass --overwrite to replace {what}, "
                         f"{also + ', or ' if also else 'or '}choose another folder")
     return True
+
+
+def move_into_place(new: Path, out: Path) -> None:
+    """Put the finished folder ``new`` at ``out``; what is there (empty, or one that
+    :func:`check_replaceable` allowed) is first set aside, then deleted."""
+    if out.exists():
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+        out.rename(old / out.name)
+        new.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        new.rename(out)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import runs
-from .errors import UserError
+from .errors import UserError, first_line
 
 TINY = "tiny"
 
@@ -46,8 +46,7 @@ def _check_hub(repo_id: str) -> None:
     try:
         model_info(repo_id, timeout=10)
     except Exception as e:  # connection errors, 404s and auth errors all mean the same to a user here
-        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot reach model {repo_id} on the Hugging Face Hub ({reason}): check the name and "
+        raise UserError(f"cannot reach model {repo_id} on the Hugging Face Hub ({first_line(e, 160)}): check the name and "
                         "your connection, or pass a local folder") from None
 
 
@@ -224,8 +223,7 @@ def load_for_inference(spec: ModelSpec, dtype: str = "auto", trust_remote_code: 
         try:
             model = PeftModel.from_pretrained(model, spec.adapter)
         except (RuntimeError, ValueError, KeyError) as e:
-            first = str(e).strip().splitlines()[0][:200]
             raise UserError(f"adapter {spec.adapter} does not fit model {spec.model} (it was trained for "
-                            f"{_adapter_base(Path(spec.adapter))}): {first}") from None
+                            f"{_adapter_base(Path(spec.adapter))}): {first_line(e)}") from None
     model.to(device).eval()
     return model, tokenizer

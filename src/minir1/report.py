@@ -110,14 +110,13 @@ def push_folder(folder: Path, repo_id: str, message: str) -> str:
     """Upload ``folder`` to the Hub repository ``repo_id`` (created if needed); returns its URL."""
     from huggingface_hub import HfApi
 
-    from .errors import UserError
+    from .errors import UserError, first_line
 
     api = HfApi()
     try:
         api.create_repo(repo_id, exist_ok=True)
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message=message)
     except Exception as e:  # network, auth and permission errors alike
-        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise UserError(f"push to {repo_id} failed ({reason}): log in with `hf auth login` and check the "
+        raise UserError(f"push to {repo_id} failed ({first_line(e)}): log in with `hf auth login` and check the "
                         f"repository name; {folder} is saved locally") from None
     return f"https://huggingface.co/{repo_id}"

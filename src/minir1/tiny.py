@@ -22,7 +22,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from .errors import UserError
-from .folders import check_replaceable
+from .folders import check_replaceable, move_into_place
 
 # Qwen2.5's ChatML template, without tool calls: what the real model's prompts look like.
 CHAT_TEMPLATE = (
@@ -132,13 +132,7 @@ def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: i
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
     try:
         _build(tmp, seed, vocab_size, full)
-        if out.is_dir():  # empty, or a tiny model built here (checked above): replaced whole
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-            out.rename(old / "model")
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        move_into_place(tmp, out)  # what was there is empty, or a tiny model built here (checked above)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
