@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from minir1.jsonl import read_jsonl
+from minir1.stats import mcnemar
+
 BENCH = Path(__file__).parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 
@@ -326,7 +329,13 @@ def test_real_grpo_runs_eval_train_eval_and_reports_both_mcnemar_tests(tmp_path,
     for when in ("before", "after"):
         assert set(h[when]) >= {"format", "strict", "lenient"}
         assert all(set(h[when][k]) >= {"rate", "count"} for k in ("format", "strict", "lenient"))
-    assert 0 <= h["mcnemar_strict_p"] <= 1 and 0 <= h["mcnemar_lenient_p"] <= 1
+    # each p-value is McNemar's test of the problems the two evaluations' samples disagree on
+    before, after = ({r["id"]: r for r in read_jsonl(p / "samples.jsonl")}
+                     for p in (tmp_path / "out" / "eval-before", tmp_path / "out" / "eval-after-step2"))
+    for key, field in (("strict", "correct"), ("lenient", "lenient_correct")):
+        fixed = sum(not before[i][field] and after[i][field] for i in before)
+        broken = sum(before[i][field] and not after[i][field] for i in before)
+        assert h[f"mcnemar_{key}_p"] == mcnemar(fixed, broken).p_exact, key
     assert f["settings"]["max_completion_length"] == 16 and f["settings"]["per_device_train_batch_size"] == 4
     first = f["training_launches"]
     run_script(tmp_path, "real_grpo.py", args)
