@@ -66,7 +66,7 @@ def run_script(tmp_path, script, args):
     [
         ("score_throughput.py", ["--n", "500", "--repeats", "1"], "score_throughput"),
         ("generation_throughput.py", ["--quick"], "generation_throughput_quick"),
-        ("processes.py", ["--quick"], "processes-quick"),
+        pytest.param("processes.py", ["--quick"], "processes-quick", marks=pytest.mark.slow),  # two torchruns
     ],
 )
 def test_bench_script_records_figures(tmp_path, script, args, name):
@@ -96,6 +96,7 @@ def check_grpo_step_quick(f: dict) -> None:
     assert set(f["speedup_vs_seeds"]) == {"seeds", "minir1"} and f["speedup_vs_seeds"]["seeds"] == 1.0
 
 
+@pytest.mark.slow
 def test_gpu_check_smoke_runs_every_stage_and_writes_each_results_file(tmp_path):
     """The GPU check at toy size on the CPU: every stage runs and leaves its file with its fields, at most 8 files."""
     out = tmp_path / "out"
@@ -154,6 +155,7 @@ def test_gpu_carry_collects_the_closure_without_what_the_gpu_machine_has():
     assert not set(pins) & gpu_carry.LEAVE  # torch, numpy, pyarrow and kernels stay behind
 
 
+@pytest.mark.slow
 def test_generation_cycles_are_counted_as_generated(tmp_path):
     """One generation batch shared by two steps (gen2) or trained on twice (mu2): a whole cycle is two steps,
     and the completions per step are what TRL generated, not what one step trains on."""
@@ -176,6 +178,7 @@ def test_a_recorded_command_carries_the_thread_count_it_ran_with(tmp_path, monke
     assert json.loads(common.record("t", {"x": 1}).read_text())["command"] == "python bench/demo_trials.py --quick"
 
 
+@pytest.mark.slow
 def test_demo_trials_pair_every_trial_with_its_own_before(tmp_path):
     """A GRPO trial is the demo with its overrides applied; a supervised trial trains the demo trial's warm start
     on the first problems of the demo's GRPO pool and is paired against the demo's evaluation before GRPO."""
@@ -298,6 +301,7 @@ def test_the_readme_supervised_bound_sentence_is_the_committed_trials():
     assert few["before"] == f["demo"]["before"] == many["before"]  # all from the demo trial's warm start
 
 
+@pytest.mark.slow
 def test_real_grpo_speed_runs_each_setup_with_its_settings_and_times_trls_phases(tmp_path, tiny_model):
     """The real-model speed benchmark on the tiny model: every setup's settings reach the trainer (read back
     from grpo_config.json), the phases come from TRL's own timers, and the ratio is against ``before``."""
@@ -316,6 +320,7 @@ def test_real_grpo_speed_runs_each_setup_with_its_settings_and_times_trls_phases
     assert set(f["speedup_vs_before"]) == {"before", "after-4x2+checkpointing"}
 
 
+@pytest.mark.slow
 def test_real_grpo_runs_eval_train_eval_and_reports_both_mcnemar_tests(tmp_path, tiny_model):
     """The learning run's driver end to end on the tiny model: the results file has the fields README and
     BENCHMARKS.md read, the plot is written, and a second launch redoes nothing (each stage resumes)."""

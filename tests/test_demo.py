@@ -14,6 +14,7 @@ def _numbers(results: dict) -> dict:
     return {k: v for k, v in results.items() if k not in ("seconds", "machine", "command")}
 
 
+@pytest.mark.slow
 def test_quick_demo_writes_everything(tmp_path, capfd, caplog):
     out = tmp_path / "demo"
     with caplog.at_level(logging.INFO, logger="minir1"):
@@ -56,6 +57,7 @@ def test_demo_never_replaces_a_folder_it_did_not_write(tmp_path):
     assert (mine / "notes.txt").read_text() == "keep me" and len(list(mine.iterdir())) == 1
 
 
+@pytest.mark.slow
 def test_quick_demo_is_reproducible(tmp_path):
     """Two runs with the same seed on one machine give the same figures (only timings differ)."""
     runs = []

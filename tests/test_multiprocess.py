@@ -26,6 +26,7 @@ def launch(nproc: int, run: Path, *args: str) -> subprocess.CompletedProcess:
     return r
 
 
+@pytest.mark.slow
 def test_two_processes_take_part_and_one_writes(tmp_path, tiny_model):
     common = ["--config", "tiny", "--model", str(tiny_model), "--sample_every", "1"]
     launch(1, tmp_path / "one", *common)
@@ -44,6 +45,7 @@ def test_two_processes_take_part_and_one_writes(tmp_path, tiny_model):
         assert (run / name).exists(), name
 
 
+@pytest.mark.slow
 def test_two_process_run_resumes(tmp_path, tiny_model):
     run = tmp_path / "run"
     launch(2, run, "--config", "tiny", "--model", str(tiny_model), "--max_steps", "2")

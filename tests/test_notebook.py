@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import nbformat
+import pytest
 
 NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "quickstart.ipynb"
 
@@ -16,6 +17,7 @@ def test_the_notebook_is_stored_without_outputs():
     assert len(settings) == 1, "one clearly marked cell switches to the real model"
 
 
+@pytest.mark.slow
 def test_the_notebook_runs_top_to_bottom_on_the_tiny_model(tmp_path, monkeypatch):
     from nbclient import NotebookClient
 

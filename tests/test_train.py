@@ -177,6 +177,7 @@ def prompt_recorder(completions, prompts=None, prefill=None, **kwargs):
     return [0.0] * len(completions)
 
 
+@pytest.mark.slow
 def test_a_prefill_ends_the_prompt_trl_renders_and_reaches_the_rewards(tmp_path, tiny_model):
     from transformers import AutoTokenizer
 
@@ -261,6 +262,7 @@ def sample_ids(run):
     return out
 
 
+@pytest.mark.slow
 def test_resume_after_a_crash_loses_and_repeats_nothing(tmp_path, tiny_model):
     reference = train(tiny_cfg(tmp_path / "a", tiny_model, sample_every=1))
     cfg = tiny_cfg(tmp_path / "b", tiny_model, sample_every=1)
