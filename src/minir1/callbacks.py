@@ -115,7 +115,8 @@ class MetricsLogger(TrainerCallback):
     """Writes ``metrics.jsonl``: one line per logged step, TRL's metrics plus step time, generated tokens per
     second and the health warnings of that step (also logged).
 
-    On resume it first drops the lines of the steps about to be redone, so no step is lost or duplicated.
+    On resume it first drops the lines of the steps about to be redone from ``metrics.jsonl``,
+    ``samples.jsonl`` and ``eval_samples.jsonl``, so no step is lost or duplicated.
     """
 
     def __init__(self, run_dir: Path, completions_per_step: int, health: HealthMonitor | None = None):
@@ -340,7 +341,7 @@ class SampleRecorder:
 
 
 class PeriodicEval(TrainerCallback):
-    """At step 0 and every ``every`` steps, evaluate the model being trained on fixed held-out problems:
+    """At step 0 (of a fresh run) and every ``every`` steps, evaluate the model being trained on fixed held-out problems:
     ``eval/*`` lines go to ``metrics.jsonl``, each problem's completion and verdict to ``eval_samples.jsonl``.
 
     Generated and judged as ``minir1 eval`` does with the same :class:`~minir1.evaluate.EvalSettings`

@@ -109,8 +109,9 @@ class GRPOSettings(GRPOConfig):
         _number("temperature", self.temperature, 0, above=True, hint=" (use a small value like 0.1 for near-greedy)")
         _number("top_p", self.top_p, 0, above=True, high=1)
         for name, label, hint in (("beta", " (the KL coefficient)", ""), ("epsilon", " (the clipping range)", ""),
-                                  ("max_grad_norm", "", " (0 turns clipping off)"), ("weight_decay", "", ""),
-                                  ("warmup_steps", "", " (a value below 1 is a fraction of the steps)")):
+                                  ("max_grad_norm", "", " (0 turns clipping off)"),
+                                  ("warmup_steps", "", " (a value below 1 is a fraction of the steps)"),
+                                  ("weight_decay", "", "")):
             _number(name + label, getattr(self, name), 0, hint=hint)
         for name in ("logging_steps", "save_steps"):
             _number(name, getattr(self, name), 0, above=True)

@@ -221,8 +221,9 @@ def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_token
             batch = order[start : start + per_batch]
             width = max(len(encoded[i]) for i in batch)
             # left padding: every prompt ends where generation starts
-            ids = torch.tensor([[pad] * (width - len(encoded[i])) + encoded[i] for i in batch])
-            mask = torch.tensor([[0] * (width - len(encoded[i])) + [1] * len(encoded[i]) for i in batch])
+            ids = torch.tensor([[pad] * (width - len(encoded[i])) + list(encoded[i]) for i in batch], dtype=torch.long)
+            mask = torch.tensor([[0] * (width - len(encoded[i])) + [1] * len(encoded[i]) for i in batch],
+                                dtype=torch.long)
             stopper = criteria(width, len(batch) * num_samples, device)
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config,
                                  stopping_criteria=[stopper])

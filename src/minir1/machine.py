@@ -140,8 +140,9 @@ def _check_vllm(cfg: TrainConfig) -> None:
         except (OSError, ValueError, KeyError, IndexError):
             return
         # a server started from a local folder reports the path it was given: compare resolved paths then
-        a, b = Path(served).expanduser(), Path(cfg.model).expanduser()
-        same = served == cfg.model or (a.exists() and b.exists() and a.resolve() == b.resolve())
+        served_path, model_path = Path(served).expanduser(), Path(cfg.model).expanduser()
+        same = served == cfg.model or (served_path.exists() and model_path.exists()
+                                       and served_path.resolve() == model_path.resolve())
         if not same:
             raise UserError(f"the vLLM server at {host}:{port} serves {served!r} but training uses {cfg.model!r}: "
                             f"restart it with {launch}")
