@@ -341,8 +341,8 @@ class SampleRecorder:
 
 
 class PeriodicEval(TrainerCallback):
-    """At step 0 (of a fresh run) and every ``every`` steps, evaluate the model being trained on fixed held-out problems:
-    ``eval/*`` lines go to ``metrics.jsonl``, each problem's completion and verdict to ``eval_samples.jsonl``.
+    """At step 0 (of a fresh run) and every ``every`` steps, evaluate the model being trained on fixed held-out
+    problems: ``eval/*`` lines go to ``metrics.jsonl``, each problem's completion and verdict to ``eval_samples.jsonl``.
 
     Generated and judged as ``minir1 eval`` does with the same :class:`~minir1.evaluate.EvalSettings`
     (greedy, to the end of the turn, the whole completion after the run's ``prefill``), so the

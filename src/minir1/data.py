@@ -128,8 +128,8 @@ def _read_hub(source: str, config: str | None) -> list[dict]:
 
         ds = datasets.load_dataset(name, config, split=split or "train")
     except Exception as e:  # the hub raises many types; all mean the same to a user
-        raise UserError(f"cannot load Hub dataset {source!r} ({first_line(e, 1000)}); it needs internet access, or pass a "
-                        "local .jsonl/.json/.parquet/.csv file, or gsm8k:train / gsm8k:test") from None
+        raise UserError(f"cannot load Hub dataset {source!r} ({first_line(e, 1000)}); it needs internet access, or "
+                        "pass a local .jsonl/.json/.parquet/.csv file, or gsm8k:train / gsm8k:test") from None
     return list(ds)
 
 

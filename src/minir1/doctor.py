@@ -151,8 +151,8 @@ def torch_facts() -> tuple[str | None, list[GPU], Finding | None]:
     try:
         import torch
     except Exception as e:  # missing, or a broken build (OSError or ImportError with an undefined symbol)
-        return None, [], Finding("error", f"torch does not import ({first_line(e)})", "install or reinstall it: pip install "
-                                 f"--force-reinstall torch (builds: {TORCH_BUILDS})")
+        return None, [], Finding("error", f"torch does not import ({first_line(e)})", "install or reinstall it: "
+                                 f"pip install --force-reinstall torch (builds: {TORCH_BUILDS})")
     from .models import gpu_has_bf16
 
     gpus = []

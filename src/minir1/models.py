@@ -46,8 +46,8 @@ def _check_hub(repo_id: str) -> None:
     try:
         model_info(repo_id, timeout=10)
     except Exception as e:  # connection errors, 404s and auth errors all mean the same to a user here
-        raise UserError(f"cannot reach model {repo_id} on the Hugging Face Hub ({first_line(e, 160)}): check the name and "
-                        "your connection, or pass a local folder") from None
+        raise UserError(f"cannot reach model {repo_id} on the Hugging Face Hub ({first_line(e, 160)}): check the name "
+                        "and your connection, or pass a local folder") from None
 
 
 # The weight dtypes a model can be loaded in, and the short names accepted for them.
