@@ -4,8 +4,8 @@ Design choices, stated up front:
 
 * **A LoRA run is merged into its base model** (the one its ``config.yaml`` names), loaded in fp32 through the
   loader ``minir1 eval`` and ``minir1 chat`` use (``load_for_inference``), so the low-rank update is not
-  rounded twice; the result is cast back to the base model's own dtype, so the export is the base model's size. No GPU is needed: a
-  merge is one matrix product per adapted layer.
+  rounded twice; the result is cast back to the base model's own dtype, so the export is the base model's
+  size. No GPU is needed: a merge is one matrix product per adapted layer.
 * **A full fine-tuning run is copied as it is:** its ``final/`` already is a standalone model.
 * **The folder holds what transformers needs and nothing else:** safetensors weights, ``config.json``,
   ``generation_config.json``, the tokenizer with the chat template training used, and a model card
