@@ -340,6 +340,7 @@ def test_real_grpo_runs_eval_train_eval_and_reports_both_mcnemar_tests(tmp_path,
     for key, field in (("strict", "correct"), ("lenient", "lenient_correct")):
         fixed = sum(not before[i][field] and after[i][field] for i in before)
         broken = sum(before[i][field] and not after[i][field] for i in before)
+        assert (h[f"{key}_fixed"], h[f"{key}_broken"]) == (fixed, broken), key
         assert h[f"mcnemar_{key}_p"] == mcnemar(fixed, broken).p_exact, key
     assert f["settings"]["max_completion_length"] == 16 and f["settings"]["per_device_train_batch_size"] == 4
     first = f["training_launches"]
