@@ -570,7 +570,19 @@ def test_a_folder_with_results_but_no_settings_is_refused(tiny_model, tmp_path, 
     out.mkdir()
     (out / "samples.jsonl").write_text(json.dumps({"id": "gsm8k:test:0", "correct": False}) + "\n")
     assert run_cli("--model", str(tiny_model), "--limit", "2", "--output_dir", str(out)) == 2
-    assert_one_line_error(capsys, "without eval_config.json")
+    assert_one_line_error(capsys, "is not an evaluation folder of minir1 eval (no eval_config.json)")
+
+
+@pytest.mark.parametrize("files", [{"notes.txt": "mine"}, {"config.yaml": "a: 1"}, {"summary.json": "{}"},
+                                   {"eval_config.json": '{"mine": 1}'}])
+def test_eval_never_writes_into_a_folder_it_did_not_write(tiny_model, tmp_path, capsys, no_model_load, files):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, text in files.items():
+        (out / name).write_text(text)
+    assert run_cli("--model", str(tiny_model), "--limit", "2", "--output_dir", str(out)) == 2
+    assert_one_line_error(capsys, "pass another --output_dir" if "eval_config.json" in files else "choose another")
+    assert {p.name: p.read_text() for p in out.iterdir()} == files, "nothing written, nothing changed"
 
 
 def test_changed_data_under_the_same_name_is_another_evaluation(tmp_path):

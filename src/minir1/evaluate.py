@@ -41,6 +41,7 @@ from pathlib import Path
 from . import answers
 from .data import Problem, load_problems
 from .errors import UserError
+from .folders import check_replaceable
 from .generation import Generation
 from .jsonl import dumps, read_jsonl, write_atomic
 from .models import ModelSpec, check_dtype, model_spec
@@ -342,6 +343,8 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
     The records kept are rewritten (each problem once, partial lines dropped) so that new lines append cleanly.
     """
     check_output_dir(out)
+    # the one rule (folders.py): a new or empty folder, or one whose CONFIG says minir1 eval wrote it
+    check_replaceable(out, CONFIG, True, "an evaluation folder of minir1 eval")
     out.mkdir(parents=True, exist_ok=True)
     records = read_samples(out / SAMPLES)
     config_path = out / CONFIG
@@ -350,13 +353,13 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
             old = json.loads(config_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise UserError(f"cannot read {config_path} ({e}): pass another --output_dir") from None
+        if not isinstance(old, dict) or not {"model", "data", "max_new_tokens"} <= set(old):
+            raise UserError(f"{config_path} is not the settings file of an evaluation by minir1 eval, so {out} is "
+                            "never written into: pass another --output_dir")
         old, new = _comparable(old), _comparable(config)
         if old != new and records:
             raise UserError(f"{out} holds a different evaluation ({_differences(old, new)}): "
                             "pass another --output_dir")
-    elif records or (out / SUMMARY).exists():
-        raise UserError(f"{out} holds evaluation results without {CONFIG}, so they cannot be resumed safely: "
-                        "pass another --output_dir")
     # nothing computed under other settings (e.g. their model failed to load): these settings replace them
     write_atomic(config_path, json.dumps(config, indent=2) + "\n")
     ids = {p.id for p in problems}
