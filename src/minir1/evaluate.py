@@ -3,7 +3,8 @@
 One evaluation is one folder:
 
 * ``eval_config.json``: its settings (:class:`EvalSettings`) and a fingerprint of the problems, written
-  before anything is generated. A folder holding a different evaluation is an error, never a mix.
+  before anything is generated. A folder holding a different evaluation, or anything but an
+  evaluation, is an error, never a mix.
 * ``samples.jsonl``: one line per problem, appended and flushed after every batch. The same command run
   again skips the problems already there (a line cut short by a kill is redone); when all are done the
   file is rewritten in problem order, each problem once.
