@@ -449,10 +449,10 @@ def save_config(cfg: TrainConfig, path: Path, command: str | None = None) -> Non
 def load_run(run_dir: str | os.PathLike) -> TrainConfig:
     """A run folder's settings as saved: minir1's from ``config.yaml``; ``args`` holds TRL's as a namespace, from
     ``grpo_config.json`` (what TRL ended with) over the TRL settings ``config.yaml`` names."""
-    saved, trl_final = runs.read_settings(run_dir)
+    saved = runs.saved_settings(run_dir)
     mine = {f.name for f in dataclasses.fields(TrainConfig) if f.init}
     cfg = TrainConfig(**{k: v for k, v in saved.items() if k in mine})
-    cfg.args = SimpleNamespace(**{**{k: v for k, v in saved.items() if k not in mine}, **trl_final})
+    cfg.args = SimpleNamespace(**{k: v for k, v in saved.items() if k not in mine})
     return cfg
 
 

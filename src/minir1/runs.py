@@ -55,6 +55,12 @@ def read_settings(run: str | os.PathLike) -> tuple[dict, dict]:
     return mine, trl
 
 
+def saved_settings(run: str | os.PathLike) -> dict:
+    """A run's settings in one mapping: ``config.yaml``'s, overlaid with what TRL ended with."""
+    mine, trl = read_settings(run)
+    return {**mine, **trl}
+
+
 def reward_points(run: str | os.PathLike) -> dict[str, float]:
     """Metric key of each of a run's rewards and its weight in points, as the run saved them."""
     from .rewards import reward_key

@@ -61,11 +61,10 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     replace = check_run_dir(cfg)
     checkpoint = None
     if cfg.resume:
-        if "model_init_kwargs" not in cfg.given:  # the dtype the run chose (cpu_training_dtype) stays its own
-            saved = load_saved(cfg.run_dir).get("model_init_kwargs")
-            if saved is not None:
-                args.model_init_kwargs = saved
-        check_resume(cfg, args)
+        saved = runs.saved_settings(cfg.run_dir)
+        if "model_init_kwargs" not in cfg.given and saved.get("model_init_kwargs") is not None:
+            args.model_init_kwargs = saved["model_init_kwargs"]  # the dtype the run chose (cpu_training_dtype)
+        check_resume(cfg, args, saved)
         done = finished_run(cfg, args)
         if done is not None:
             _finish_processes()
@@ -244,10 +243,9 @@ def check_run_dir(cfg: TrainConfig) -> bool:
     return True
 
 
-def check_resume(cfg: TrainConfig, args) -> None:
-    """A resumed run keeps its settings: refuse any change but the :data:`RESUMABLE` ones, in one line."""
+def check_resume(cfg: TrainConfig, args, saved: dict) -> None:
+    """A resumed run keeps its ``saved`` settings: refuse any change but the :data:`RESUMABLE` ones, in one line."""
     run = cfg.run_dir
-    saved = load_saved(run)
     now = {**cfg.resolved(), **_json(args.to_dict())}
     ignore = {*RESUMABLE, "overwrite", "resume", "output_dir", "local_rank"}
     changed = [k for k in saved if k in now and k not in ignore and saved[k] != now[k]]
@@ -256,12 +254,6 @@ def check_resume(cfg: TrainConfig, args) -> None:
         raise UserError(f"--resume continues {run} with its own settings, but {k} would change from {saved[k]!r} to "
                         f"{now[k]!r}: on resume only {', '.join(RESUMABLE)} may change; start a new run (another "
                         "--output_dir) for other settings")
-
-
-def load_saved(run: Path) -> dict:
-    """A run's saved settings: config.yaml's, overlaid with grpo_config.json's (what TRL ended with)."""
-    mine, trl = runs.read_settings(run)
-    return {**mine, **trl}
 
 
 def _json(d: dict) -> dict:
