@@ -1,10 +1,5 @@
-"""Output folders that commands may replace: only their own, and only when asked.
-
-The one rule for every command that writes a folder: each leaves a marker file in what it writes, and
-:func:`check_replaceable` lets it write into a new or empty folder, and replace a non-empty one only with
-``--overwrite`` and only when the marker says the same command wrote it. Anything else is a one-line
-error before any work starts; the caller deletes the old folder only after all its own checks.
-"""
+"""Output folders that commands may replace: only their own (a marker file says which command wrote it), only
+with ``--overwrite``, and only after all the caller's checks."""
 
 from __future__ import annotations
 
@@ -16,11 +11,9 @@ from .errors import UserError
 
 
 def check_replaceable(out: Path, marker: str, overwrite: bool, what: str, also: str = "") -> bool:
-    """True when ``out`` holds an earlier output of this command that ``overwrite`` lets us replace.
-
-    ``what`` names that output in the error, e.g. ``"a tiny model built by minir1"``; ``also``
-    is another way out, offered beside ``--overwrite`` (e.g. ``"--resume to continue it"``).
-    """
+    """True when ``out`` holds an earlier output of this command (it has ``marker``) that ``overwrite`` lets us
+    replace; False for a new or empty folder; a one-line error otherwise. ``what`` names that output in the error,
+    ``also`` is another way out offered beside ``--overwrite`` (e.g. ``"--resume to continue it"``)."""
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file: choose a folder")
     if not out.is_dir() or not any(out.iterdir()):

@@ -1,10 +1,5 @@
-"""A run folder: what ``minir1 train`` writes, defined here and nowhere else.
-
-A folder is a run when it holds :data:`MARKER`, which only ``minir1 train`` writes (a ``config.yaml``
-alone is not enough: many projects keep one at their root). Every command that reads or replaces a run
-asks :func:`require_run` or :func:`is_run`. Besides the files named below, a run holds ``checkpoint-N/``
-(:func:`latest_checkpoint`), ``metrics.jsonl``, ``samples.jsonl``, ``plots/`` and ``summary.json``.
-"""
+"""A run folder: what ``minir1 train`` writes, defined here and nowhere else. A folder is a run when it holds
+:data:`MARKER`, which only ``minir1 train`` writes (many projects keep a ``config.yaml`` at their root)."""
 
 from __future__ import annotations
 
@@ -71,11 +66,8 @@ def reward_points(run: str | os.PathLike) -> dict[str, float]:
 
 
 def latest_checkpoint(run: Path) -> Path:
-    """The ``checkpoint-N`` folder with the highest N that holds a complete trainer state.
-
-    Not ``transformers.trainer_utils.get_last_checkpoint``: that one also picks a folder a
-    kill left without its ``trainer_state.json``, which cannot be resumed.
-    """
+    """The ``checkpoint-N`` folder with the highest N that holds a complete trainer state (not transformers'
+    ``get_last_checkpoint``, which also picks one a kill left without ``trainer_state.json``)."""
     found = [(int(p.name.removeprefix("checkpoint-")), p) for p in run.glob("checkpoint-*")
              if p.name.removeprefix("checkpoint-").isdigit() and (p / "trainer_state.json").is_file()]
     if not found:
