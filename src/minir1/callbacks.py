@@ -1,8 +1,5 @@
-"""What minir1 adds around TRL's training loop, as ``TrainerCallback``s (never by subclassing).
-
-:class:`SampleRecorder` wraps a reward function instead, because TRL hands the completions to rewards,
-never to callbacks. Only the main process writes files.
-"""
+"""What minir1 adds around TRL's training loop, as ``TrainerCallback``s (never by subclassing); :class:`SampleRecorder`
+wraps a reward function instead, as TRL hands completions only to rewards. Only the main process writes files."""
 
 from __future__ import annotations
 
@@ -14,10 +11,15 @@ import time
 from collections import deque
 from pathlib import Path
 
-from transformers import TrainerCallback
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+from transformers import ProgressCallback, TrainerCallback
 
+from .evaluate import evaluate_problems
 from .jsonl import Appender, dumps, read_jsonl, truncate_after
 from .machine import is_main_process
+from .models import contiguous_head_input
 from .plots import METRICS
 from .rewards import REWARDS, completion_text, score
 
@@ -27,17 +29,16 @@ SAMPLES = "samples.jsonl"
 EVAL_SAMPLES = "eval_samples.jsonl"  # PeriodicEval: one line per held-out problem per evaluation
 
 
+def mean_of(records: list[dict], key: str) -> float | None:
+    """The mean of ``key`` over the records with a finite number there (None when none has)."""
+    values = [r[key] for r in records if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+    return sum(values) / len(values) if values else None
+
+
 class HealthMonitor:
-    """Plain-language warnings from the metric records of recent steps: truncated completions, groups with
-    no reward spread, format saturated while correctness stays flat.
-
-    Feed it one record per logged step with :meth:`update`; it returns the warnings that fire at that step,
-    each at most once per ``window`` steps.
-
-    >>> m = HealthMonitor(window=4, max_completion_length=64)
-    >>> [m.update({"step": s, "completions/clipped_ratio": 0.9}) for s in (1, 2, 3)][-1][0][:40]
-    'most completions are cut off at max_comp'
-    """
+    """Plain-language warnings from recent steps' metric records: truncated completions, groups with no reward
+    spread, format saturated while correctness stays flat. :meth:`update` takes one record per logged step and
+    returns the warnings that fire at it, each at most once per ``window`` steps."""
 
     SHORT = 3  # steps averaged for the fast warnings (truncation, no spread)
 
@@ -50,30 +51,25 @@ class HealthMonitor:
         self.history: deque[dict] = deque(maxlen=2 * window)
         self._last_fired: dict[str, int] = {}
 
-    def _mean(self, key: str, records) -> float | None:
-        values = [r[key] for r in records if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
-        return sum(values) / len(values) if values else None
-
     def update(self, record: dict) -> list[str]:
         self.history.append(record)
         step = record.get("step", 0)
         recent = list(self.history)[-self.SHORT:]
         found: dict[str, str] = {}
         if len(recent) >= self.SHORT:
-            clipped = self._mean("completions/clipped_ratio", recent)
+            clipped = mean_of(recent, "completions/clipped_ratio")
             if clipped is not None and clipped > 0.5:
                 limit = f"={self.max_completion_length}" if self.max_completion_length else ""
                 found["truncation"] = (f"most completions are cut off at max_completion_length{limit} ({clipped:.0%} "
                                        f"over the last {len(recent)} steps): they never reach an answer, so raise "
                                        "--max_completion_length")
-            flat = self._mean("frac_reward_zero_std", recent)
+            flat = mean_of(recent, "frac_reward_zero_std")
             if flat is not None and flat > 0.75:
                 found["no_spread"] = (f"{flat:.0%} of prompt groups have zero reward spread over the last "
                                       f"{len(recent)} steps: GRPO learns nothing from them. Raise --num_generations "
                                       "or --temperature, or warm-start the model (minir1 warmstart) so that some "
                                       "completions earn reward")
-        saturated = self._format_saturated_correctness_flat()
-        if saturated:
+        if saturated := self._format_saturated_correctness_flat():
             found["format_saturated"] = saturated
         fired = []
         for kind, message in found.items():
@@ -88,11 +84,11 @@ class HealthMonitor:
         records = list(self.history)
         last, before = records[self.window:], records[: self.window]
         total = sum(self.format_rewards.values())
-        means = [self._mean(f"rewards/{name}/mean", last) for name in self.format_rewards]
+        means = [mean_of(last, f"rewards/{name}/mean") for name in self.format_rewards]
         if None in means:
             return None
         points = sum(m * w for m, w in zip(means, self.format_rewards.values(), strict=True))
-        now, then = (self._mean(f"rewards/{self.correctness}/mean", r) for r in (last, before))
+        now, then = (mean_of(r, f"rewards/{self.correctness}/mean") for r in (last, before))
         if now is None or then is None or points < 0.95 * total or now - then >= 0.02:
             return None
         return (f"the format score is saturated ({points:.1f} of {total:g} points) while correctness has stayed "
@@ -105,61 +101,46 @@ class ContiguousHeadInput(TrainerCallback):
     """Installs :func:`minir1.models.contiguous_head_input` on the model TRL trains and samples from."""
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        from .models import contiguous_head_input
-
         if model is not None:
             contiguous_head_input(model)
 
 
 class MetricsLogger(TrainerCallback):
     """Writes ``metrics.jsonl``: one line per logged step, TRL's metrics plus step time, generated tokens per
-    second and the health warnings of that step (also logged).
+    second and the step's health warnings (also logged). On resume it first drops the steps about to be redone
+    from ``metrics.jsonl``, ``samples.jsonl`` and ``eval_samples.jsonl``, so no step is lost or duplicated."""
 
-    On resume it first drops the lines of the steps about to be redone from ``metrics.jsonl``,
-    ``samples.jsonl`` and ``eval_samples.jsonl``, so no step is lost or duplicated.
-    """
-
-    def __init__(self, run_dir: Path, completions_per_step: int, health: HealthMonitor | None = None):
+    def __init__(self, run_dir: Path, completions_per_step: int, health: HealthMonitor):
         self.path = Path(run_dir) / METRICS
         self.completions_per_step = completions_per_step
         self.health = health
         self.writer = Appender(self.path)
-        self._last_time: float | None = None
-        self._last_step = 0
+        self._last_time, self._last_step = time.perf_counter(), 0
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             for name in (METRICS, SAMPLES, EVAL_SAMPLES):
                 truncate_after(self.path.with_name(name), state.global_step)
-            if self.health is not None:
-                for record in read_jsonl(self.path):
-                    if "reward" in record:
-                        self.health.update(record)
+            for record in read_jsonl(self.path):
+                if "reward" in record:
+                    self.health.update(record)
         self._last_time, self._last_step = time.perf_counter(), state.global_step
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs or "train_runtime" in logs:
             return
         now = time.perf_counter()
-        steps = max(state.global_step - self._last_step, 1)
-        step_seconds = (now - self._last_time) / steps if self._last_time is not None else None
+        step_seconds = (now - self._last_time) / max(state.global_step - self._last_step, 1)
         self._last_time, self._last_step = now, state.global_step
         record = {"step": state.global_step,
-                  **{k: v for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
-        if step_seconds:
-            record["step_seconds"] = step_seconds
-            length = logs.get("completions/mean_length")
-            if isinstance(length, (int, float)):
-                record["gen_tokens_per_second"] = length * self.completions_per_step / step_seconds
-        warnings = self.health.update(record) if self.health is not None else []
-        for w in warnings:
-            log.warning("step %d: %s", state.global_step, w)
-        if warnings:
-            record["health"] = warnings
-        self.writer.write(record)
-
-    def write(self, record: dict) -> None:
-        """Add a record (e.g. an evaluation) to metrics.jsonl."""
+                  **{k: v for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+                  "step_seconds": step_seconds}
+        length = logs.get("completions/mean_length")
+        if isinstance(length, (int, float)):
+            record["gen_tokens_per_second"] = length * self.completions_per_step / step_seconds
+        for warning in self.health.update(record):
+            log.warning("step %d: %s", state.global_step, warning)
+            record.setdefault("health", []).append(warning)
         self.writer.write(record)
 
     def on_train_end(self, args, state, control, **kwargs):
@@ -168,13 +149,8 @@ class MetricsLogger(TrainerCallback):
 
 class ProgressBar(TrainerCallback):
     """One tqdm bar with the few numbers a user watches; ``fields`` maps a label to ``(log key, format)``.
-
-    Off a terminal (see :func:`progress_bars_on`) there is no bar, only one line when the phase ends: its
-    steps, time and the last values of ``fields``. ``terminal`` overrides the check.
-
-    >>> ProgressBar("GRPO", {"loss": ("loss", "{:.2f}")}, terminal=False).summary(100, 42.0)
-    'GRPO: 100 steps in 42 s'
-    """
+    Off a terminal (``terminal`` overrides the check) there is no bar, only one line when the phase ends: its
+    steps, time and the last values of ``fields``."""
 
     def __init__(self, desc: str, fields: dict[str, tuple[str, str]], terminal: bool | None = None):
         self.desc, self.fields, self.terminal = desc, fields, terminal
@@ -191,19 +167,12 @@ class ProgressBar(TrainerCallback):
         fields["len"] = ("completions/mean_length", "{:.0f}")
         return cls("GRPO", fields)
 
-    def summary(self, steps: int, seconds: float) -> str:
-        """The one line of a phase that ran without a terminal."""
-        values = ", ".join(f"{label} {value}" for label, value in self.post.items())
-        return f"{self.desc}: {steps} steps in {seconds:.0f} s" + (f" ({values})" if values else "")
-
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
         self._start, self._first_step, self.post = time.perf_counter(), state.global_step, {}
         terminal = sys.stderr.isatty() if self.terminal is None else self.terminal  # tqdm draws on stderr
         if terminal:
-            from tqdm.auto import tqdm
-
             self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.desc, unit="step",
                             dynamic_ncols=True)
 
@@ -216,17 +185,18 @@ class ProgressBar(TrainerCallback):
             return
         post = {label: fmt.format(logs[key]) for label, (key, fmt) in self.fields.items()
                 if isinstance(logs.get(key), (int, float))}
-        if post:
-            self.post.update(post)
-            if self.bar is not None:
-                self.bar.set_postfix(post, refresh=False)
+        self.post.update(post)
+        if post and self.bar is not None:
+            self.bar.set_postfix(post, refresh=False)
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        elif self._start is not None:
-            log.info("%s", self.summary(state.global_step - self._first_step, time.perf_counter() - self._start))
+        elif self._start is not None:  # no terminal: one line for the whole phase
+            values = ", ".join(f"{label} {value}" for label, value in self.post.items())
+            log.info("%s: %d steps in %.0f s%s", self.desc, state.global_step - self._first_step,
+                     time.perf_counter() - self._start, f" ({values})" if values else "")
         self._start = None
 
 
@@ -243,8 +213,6 @@ def progress_bars_on() -> bool:
 
 def use_progress_bar(trainer, bar: ProgressBar) -> None:
     """Swap transformers' progress callback (it prints every log dict) for ``bar``."""
-    from transformers import ProgressCallback
-
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(bar)
 
@@ -281,9 +249,6 @@ class GracefulStop(TrainerCallback):
             self._previous = {}
 
     def on_step_end(self, args, state, control, **kwargs):
-        import torch
-        import torch.distributed as dist
-
         stop = self.stopped
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             # Every process must stop at the same step, or the others hang in the next collective.
@@ -300,12 +265,10 @@ class GracefulStop(TrainerCallback):
 
 
 class SampleRecorder:
-    """A reward function that also writes samples: wraps ``fn`` and returns its rewards unchanged.
-
-    Every ``every`` steps (and at the first), the first ``num`` completions of the batch (one prompt's group,
-    so the spread GRPO learns from is visible) go to ``samples.jsonl`` with their rewards in points.
-    Picklable; named like the function it wraps, so metric keys do not change.
-    """
+    """A reward function that also writes samples: wraps ``fn`` and returns its rewards unchanged. At the first
+    step and every ``every`` steps, the first ``num`` completions of the batch (one prompt's group, so the spread
+    GRPO learns from is visible) go to ``samples.jsonl`` with their rewards in points. Picklable, and named like
+    ``fn``, so metric keys do not change."""
 
     def __init__(self, fn, path: str, every: int, num: int, rewards: dict[str, float], keys: dict[str, float]):
         self.fn, self.__name__, self.path, self.every, self.num = fn, fn.__name__, str(path), every, num
@@ -343,22 +306,23 @@ class SampleRecorder:
 class PeriodicEval(TrainerCallback):
     """At step 0 (of a fresh run) and every ``every`` steps, evaluate the model being trained on fixed held-out
     problems: ``eval/*`` lines go to ``metrics.jsonl``, each problem's completion and verdict to ``eval_samples.jsonl``.
-
-    Generated and judged as ``minir1 eval`` does with the same :class:`~minir1.evaluate.EvalSettings`
-    (greedy, to the end of the turn, the whole completion after the run's ``prefill``), so the
-    curve measures what the reward sees.
-    """
+    Generated and judged as ``minir1 eval`` does with the same :class:`~minir1.evaluate.EvalSettings` (greedy,
+    the whole completion after the run's ``prefill``), so the curve measures what the reward sees."""
 
     def __init__(self, every: int, problems, settings, metrics: MetricsLogger):
         self.every, self.problems, self.settings, self.metrics = every, problems, settings, metrics
 
-    def _run(self, state, model, tokenizer):
-        from .evaluate import evaluate_problems
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.global_step == 0:  # the starting point of the curve
+            self.on_step_end(args, state, control, **kwargs)
 
+    def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
+        if state.global_step % self.every or not state.is_world_process_zero or model is None:
+            return
         t, s = time.perf_counter(), self.settings
         per_problem: list[dict] = []
-        result = evaluate_problems(model, tokenizer, self.problems, style=s.tag_style, system_prompt=s.system_prompt,
-                                   max_new_tokens=s.max_new_tokens, prefill=s.prefill,
+        result = evaluate_problems(model, processing_class, self.problems, style=s.tag_style,
+                                   system_prompt=s.system_prompt, max_new_tokens=s.max_new_tokens, prefill=s.prefill,
                                    stop_at_answer=s.stop_at_answer, on_records=per_problem.extend)
         record = {"step": state.global_step, "eval_seconds": time.perf_counter() - t,
                   **{f"eval/{k}": v for k, v in result.items() if isinstance(v, (int, float))}}
@@ -368,12 +332,4 @@ class PeriodicEval(TrainerCallback):
         log.info("step %d: held-out accuracy %.1f%% strict, %.1f%% lenient, format ok %.1f%% (n=%d)",
                  state.global_step, 100 * result["accuracy"], 100 * result["lenient_accuracy"],
                  100 * result["format_rate"], result["n"])
-        self.metrics.write(record)
-
-    def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):
-        if state.global_step == 0 and state.is_world_process_zero and model is not None:
-            self._run(state, model, processing_class)  # the starting point of the curve
-
-    def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
-        if state.global_step % self.every == 0 and state.is_world_process_zero and model is not None:
-            self._run(state, model, processing_class)
+        self.metrics.writer.write(record)
