@@ -1,15 +1,8 @@
 """``minir1 train``: GRPO through TRL, read top to bottom.
 
-:func:`train` is the whole recipe: check the settings (TRL's included), the run
-folder, the data and the model, and only then create the run folder; build
-rewards and TRL's trainer (LoRA through peft unless turned off), train, save the
-final model with its card, plot. The GRPO loop itself is TRL's ``GRPOTrainer``,
-wired with callbacks and never subclassed.
-
-The run folder (``output_dir``, default ``runs/<recipe>``) is defined in
-:mod:`minir1.runs`. ``--overwrite`` replaces only a run folder (or an empty one);
-``--resume`` continues with the saved settings, and only :data:`RESUMABLE` ones
-may change.
+:func:`train` checks the settings, the run folder (:mod:`minir1.runs`), the data and the model before it creates
+the folder; then it trains with TRL's ``GRPOTrainer`` (wired with callbacks, never subclassed), saves the final
+model with its card and plots.
 """
 
 from __future__ import annotations
@@ -22,17 +15,37 @@ import shlex
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+from transformers.utils import logging as hf_logging
+
 from . import rewards, runs
+from .callbacks import (
+    SAMPLES,
+    ContiguousHeadInput,
+    GracefulStop,
+    HealthMonitor,
+    MetricsLogger,
+    PeriodicEval,
+    ProgressBar,
+    SampleRecorder,
+    mean_of,
+    use_progress_bar,
+)
 from .config import TrainConfig, from_command_line, save_config, settings_help
 from .data import load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
 from .folders import check_replaceable
+from .jsonl import read_jsonl
 from .machine import describe, is_main_process, validate, world_size
-from .models import resolve_model
+from .models import cpu_training_dtype, resolve_model
+from .plots import METRICS, write_plots
+from .prompts import render_prompt
+from .report import push_folder, write_model_card, write_run_readme
 
 log = logging.getLogger("minir1")
 
@@ -53,10 +66,8 @@ class TrainResult:
 
 
 def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None = None) -> TrainResult:
-    """Run GRPO as ``cfg`` says and return where everything went.
-
-    ``callbacks`` are extra ``transformers.TrainerCallback``s, run after minir1's own.
-    """
+    """Run GRPO as ``cfg`` says and return where everything went; ``callbacks`` (``TrainerCallback``s) run after
+    minir1's own."""
     args = validate(cfg)  # the typed GRPOConfig the settings were parsed into, checked against this machine
     replace = check_run_dir(cfg)
     checkpoint = None
@@ -67,9 +78,10 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
         check_resume(cfg, args, saved)
         done = finished_run(cfg, args)
         if done is not None:
-            _finish_processes()
+            _sync(finish=True)
             return done
         checkpoint = runs.latest_checkpoint(cfg.run_dir)
+        log.info("resuming from %s", checkpoint)
     if world_size() > 1:
         log.info("process %s of %d taking part", os.environ.get("RANK", "?"), world_size())
     problems = load_problems(cfg.data, question_field=cfg.question_field, answer_field=cfg.answer_field,
@@ -82,8 +94,6 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
         held_out = load_problems(periodic.data, limit=periodic.limit)
     model_path = resolve_model(cfg.model)
     if args.use_cpu and not cfg.resume and not {"model_init_kwargs", "bf16", "fp16"} & cfg.given:
-        from .models import cpu_training_dtype
-
         args.model_init_kwargs = {"dtype": cpu_training_dtype(model_path, cfg.lora)}
     check_lora_targets(cfg, model_path, args.trust_remote_code)
     reward_fns, weights = rewards.resolve(cfg.reward_names, cfg.weights)
@@ -92,26 +102,16 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
         rows = render_prefilled(rows, model_path, args.trust_remote_code)
     run = prepare_run_dir(cfg, command, args, replace)  # every check has passed: now the folder
 
-    import torch
     from datasets import Dataset
     from trl import GRPOTrainer
 
-    from .callbacks import (
-        ContiguousHeadInput,
-        GracefulStop,
-        MetricsLogger,
-        PeriodicEval,
-        ProgressBar,
-        SampleRecorder,
-        use_progress_bar,
-    )
-
-    on_gpu = torch.cuda.is_available()
     if cfg.sample_every:
-        reward_fns[-1] = SampleRecorder(reward_fns[-1], run / "samples.jsonl", cfg.sample_every, cfg.num_samples,
+        reward_fns[-1] = SampleRecorder(reward_fns[-1], run / SAMPLES, cfg.sample_every, cfg.num_samples,
                                         dict(zip(cfg.reward_names, weights, strict=True)), cfg.reward_points)
+    health = HealthMonitor(cfg.health_window, args.max_completion_length,
+                           {k: w for k, w in cfg.reward_points.items() if k != "correctness"})
     metrics = MetricsLogger(run, args.per_device_train_batch_size * args.gradient_accumulation_steps * world_size(),
-                            health_monitor(cfg))
+                            health)
     stop = GracefulStop()
     ours = [metrics, stop, ContiguousHeadInput()]
     if held_out:
@@ -119,40 +119,31 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     trainer = GRPOTrainer(model=model_path, reward_funcs=reward_fns, args=args, train_dataset=Dataset.from_list(rows),
                           peft_config=lora_config(cfg), callbacks=ours + list(callbacks or []))
     use_progress_bar(trainer, ProgressBar.for_grpo(cfg.reward_points))
-    if checkpoint:
-        log.info("resuming from %s", checkpoint)
 
     start = time.perf_counter()
-    if on_gpu:
+    if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     steps = trainer.state.global_step
 
-    final = None
-    if not stop.stopped:
-        final = run / runs.FINAL
+    final = None if stop.stopped else run / runs.FINAL
+    if final is not None:
         trainer.save_model(str(final))
     summary = {}
     if trainer.is_world_process_zero():
-        summary = write_summary(run, cfg, steps, time.perf_counter() - start, stop.stopped, on_gpu)
-        from .report import write_model_card, write_run_readme
-
+        summary = write_summary(run, cfg, steps, time.perf_counter() - start, stop.stopped)
         write_run_readme(run)  # replaces the generic card TRL leaves at the run's root
         if final is not None:
             trainer.processing_class.save_pretrained(str(final))
             write_model_card(final, cfg, summary)
             if cfg.push_final_to:
-                from .report import push_folder
-
                 push_folder(final, cfg.push_final_to, f"minir1 {cfg.recipe or 'run'}: {steps} steps")
         if cfg.plot and summary.get("final_rewards"):
-            from .plots import write_plots
-
             write_plots(run)
     if stop.stopped:
         log.warning("stopped by %s at step %d; checkpoint saved in %s. Continue with: minir1 train "
                     "--resume --output_dir %s", stop.signal_name, steps, run, run)
-    _finish_processes()
+    _sync(finish=True)
     return TrainResult(run, final, steps, stop.stopped, summary)
 
 
@@ -160,12 +151,9 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
 
 
 def lora_config(cfg: TrainConfig):
-    """peft's LoraConfig (None without LoRA).
-
-    Not TRL's ``get_peft_config(ModelConfig(...))``: ``ModelConfig`` turns a one-module list
-    into a string, which peft reads as a pattern that must match a module's whole dotted
-    name, so ``--lora_target_modules q_proj`` would match nothing.
-    """
+    """peft's LoraConfig (None without LoRA). Not TRL's ``get_peft_config(ModelConfig(...))``: ``ModelConfig``
+    turns a one-module list into a string, which peft reads as a pattern for a module's whole dotted name, so
+    ``--lora_target_modules q_proj`` would match nothing."""
     if not cfg.lora:
         return None
     from peft import LoraConfig
@@ -199,34 +187,18 @@ def check_lora_targets(cfg: TrainConfig, model_path: str, trust_remote_code: boo
 
 
 def render_prefilled(rows: list[dict], model_path: str, trust_remote_code: bool) -> list[dict]:
-    """Prompts that end with an assistant prefill, as text the chat template continues.
-
-    TRL renders a chat prompt with ``add_generation_prompt=True``, which would close the
-    prefill's turn and open a new one; a text prompt is tokenized as it is, so the
-    model continues the prefill. The ``prefill`` column still reaches the rewards.
-    """
+    """Prompts that end with an assistant prefill, as text the chat template continues: TRL would render a chat
+    prompt with ``add_generation_prompt=True``, closing the prefill's turn and opening a new one. The ``prefill``
+    column still reaches the rewards."""
     from transformers import AutoTokenizer
-
-    from .prompts import render_prompt
 
     tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
     return [{**row, "prompt": render_prompt(tokenizer, row["prompt"])} for row in rows]
 
 
-def health_monitor(cfg: TrainConfig):
-    from .callbacks import HealthMonitor
-
-    weights = cfg.reward_points
-    correctness = "correctness" if "correctness" in weights else None
-    formats = {k: v for k, v in weights.items() if k != "correctness"}
-    return HealthMonitor(cfg.health_window, cfg.args.max_completion_length, formats, correctness)
-
-
 def check_run_dir(cfg: TrainConfig) -> bool:
-    """Check the run folder without touching it; True when it is to be replaced (--overwrite).
-
-    Every process checks, so all of them reach the same verdict before the main one writes.
-    """
+    """Check the run folder without touching it; True when it is to be replaced (--overwrite). Every process
+    checks, so all of them reach the same verdict before the main one writes."""
     run = cfg.run_dir
     if run.exists() and not run.is_dir():
         raise UserError(f"output_dir {run} is a file: give a folder path")
@@ -248,8 +220,7 @@ def check_resume(cfg: TrainConfig, args, saved: dict) -> None:
     run = cfg.run_dir
     now = {**cfg.resolved(), **_json(args.to_dict())}
     ignore = {*RESUMABLE, "overwrite", "resume", "output_dir", "local_rank"}
-    changed = [k for k in saved if k in now and k not in ignore and saved[k] != now[k]]
-    if changed:
+    if changed := [k for k in saved if k in now and k not in ignore and saved[k] != now[k]]:
         k = changed[0]
         raise UserError(f"--resume continues {run} with its own settings, but {k} would change from {saved[k]!r} to "
                         f"{now[k]!r}: on resume only {', '.join(RESUMABLE)} may change; start a new run (another "
@@ -283,7 +254,7 @@ def finished_run(cfg: TrainConfig, args) -> TrainResult | None:
 def prepare_run_dir(cfg: TrainConfig, command: str | None, args, replace: bool) -> Path:
     """Create (or replace, or reuse when resuming) the run folder; save the settings and the launch record."""
     run = cfg.run_dir
-    _wait_for_everyone()  # every process has passed its checks
+    _sync()  # every process has passed its checks
     if is_main_process():
         if replace:
             shutil.rmtree(run)
@@ -291,65 +262,46 @@ def prepare_run_dir(cfg: TrainConfig, command: str | None, args, replace: bool) 
         runs.mark(run)
         save_config(cfg, run / runs.CONFIG, command)
         (run / runs.TRL_CONFIG).write_text(json.dumps(_json(args.to_dict()), indent=2) + "\n", encoding="utf-8")
+        launch = {"command": command, "resumed": cfg.resume, "processes": world_size(), "host": platform.node()}
         with (run / runs.LAUNCHES).open("a", encoding="utf-8") as f:
-            f.write(json.dumps(launch_record(command, cfg.resume)) + "\n")
-    _wait_for_everyone()
+            f.write(json.dumps({**launch, **describe()}) + "\n")
+    _sync()
     return run
 
 
-def _wait_for_everyone() -> None:
+def _sync(finish: bool = False) -> None:
+    """Wait for every process; with ``finish``, then close the process group cleanly (a process that exits while
+    others still use the group is aborted by the gloo/NCCL threads)."""
     if world_size() > 1:
         from accelerate import PartialState
 
         PartialState().wait_for_everyone()
+        if finish:
+            PartialState().destroy_process_group()
 
 
-def _finish_processes() -> None:
-    """Wait until the main process has written everything, then close the process group cleanly
-    (a process that exits while others still use the group is aborted by the gloo/NCCL threads)."""
-    if world_size() > 1:
-        import torch.distributed as dist
-
-        _wait_for_everyone()
-        if dist.is_initialized():
-            dist.destroy_process_group()
-
-
-def launch_record(command: str | None, resumed: bool) -> dict:
-    return {"command": command, "resumed": resumed, "processes": world_size(), "host": platform.node(), **describe()}
-
-
-def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, interrupted: bool,
-                  on_gpu: bool) -> dict:
+def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, interrupted: bool) -> dict:
     """``summary.json``: steps, time, peak memory, and rewards averaged over the last logged steps."""
     import resource
 
-    import torch
-
-    from .jsonl import read_jsonl
-    from .plots import METRICS
-
     logged = read_jsonl(run / METRICS)
-    records = [r for r in logged if "reward" in r]
-    last = records[-10:]
+    last = [r for r in logged if "reward" in r][-10:]
     final_rewards = {}
     for name, weight in cfg.reward_points.items():
-        values = [r[f"rewards/{name}/mean"] for r in last if f"rewards/{name}/mean" in r]
-        if values:
-            final_rewards[name] = {"mean": sum(values) / len(values), "points": weight * sum(values) / len(values),
-                                   "of": weight}
+        if (mean := mean_of(last, f"rewards/{name}/mean")) is not None:
+            final_rewards[name] = {"mean": mean, "points": weight * mean, "of": weight}
     if last:
-        final_rewards["total"] = {"points": sum(r["reward"] for r in last) / len(last), "of": sum(cfg.weights)}
-    evals = [r for r in logged if "eval/accuracy" in r]
+        final_rewards["total"] = {"points": mean_of(last, "reward"), "of": sum(cfg.weights)}
     summary = {
         "steps": steps,
         "seconds_this_launch": round(seconds, 1),
         "interrupted": interrupted,
         "final_rewards": final_rewards,
         "final_rewards_over_steps": [last[0]["step"], last[-1]["step"]] if last else None,
-        "last_eval": evals[-1] if evals else None,
+        "last_eval": next((r for r in reversed(logged) if "eval/accuracy" in r), None),
         "peak_cpu_memory_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-        "peak_gpu_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if on_gpu else None,
+        "peak_gpu_memory_gb": (round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available()
+                               else None),
     }
     (run / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
@@ -365,7 +317,7 @@ def cli_train(args) -> int:
         print(settings_help(everything="--help-all" in argv))
         return 0
     cfg = from_command_line(argv)
-    command = "minir1 train " + " ".join(shlex.quote(a) for a in argv)
+    command = "minir1 train " + shlex.join(argv)
     configure_logging()
     result = train(cfg, command)
     if result.interrupted:
@@ -385,14 +337,10 @@ def cli_train(args) -> int:
 
 def configure_logging() -> None:
     """Our messages at INFO on stderr; the libraries' deprecation chatter and weight-loading bars off."""
-    import warnings
-
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    from transformers.utils import logging as hf_logging
-
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
