@@ -1,17 +1,14 @@
 """This machine: what a run or a figure came from (versions, hardware), and the checks that depend on it.
 
-``minir1 train`` records :func:`describe` in ``launches.jsonl`` at every start, the demo in ``results.json`` and
-the benchmarks in every results file. Versions come from package metadata, so nothing is imported to read them
-(importing vLLM takes seconds, and fails exactly when its versions are wrong); a package
-found first on ``sys.path`` is the one reported, as it is the one that runs. :func:`validate` checks a
-training run's settings against the machine: trackers installed, a vLLM server reachable, weights not sharded
-where evaluation during training needs them whole.
+Versions come from package metadata, so nothing is imported to read them (importing vLLM takes seconds, and
+fails exactly when its versions are wrong); the copy first on ``sys.path``, the one that runs, is reported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata as md
+import importlib.util
 import json
 import os
 import platform
@@ -27,15 +24,17 @@ REPORT_TO = ("none", "tensorboard", "wandb", "trackio")
 PACKAGES = ("minir1", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "vllm")
 
 
+def version(name: str) -> str | None:
+    """The installed version of package ``name``, or None."""
+    try:
+        return md.version(name)
+    except md.PackageNotFoundError:
+        return None
+
+
 def versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     """Each installed package's version (one that is not installed is left out)."""
-    found = {}
-    for name in names:
-        try:
-            found[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
-    return found
+    return {name: v for name in names if (v := version(name))}
 
 
 def load_average() -> list[float] | None:
@@ -51,13 +50,10 @@ def describe() -> dict:
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None,
             "load_average": load_average()}
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-        kb = next(int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal"))
-        info["memory_gb"] = round(kb / 2**20, 1)
-    except (OSError, StopIteration, ValueError):
+        info["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+        models = [x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("model name")]
+        info["cpu"] = models[0].split(":", 1)[1].strip()
+    except (AttributeError, OSError, IndexError, ValueError):  # not Linux
         pass
     try:
         import torch
@@ -97,22 +93,16 @@ def validate(cfg: TrainConfig) -> GRPOSettings:
 
 
 def _check_trackers(report_to) -> None:
-    import importlib.util
-
     for t in [report_to] if isinstance(report_to, str) else list(report_to or []):
         if t not in REPORT_TO and t != "all":
             raise UserError(f"report_to {t!r} is not one of {', '.join(REPORT_TO)}")
-        if t == "tensorboard":  # transformers writes events through either package
-            found = any(importlib.util.find_spec(m) is not None for m in ("tensorboard", "tensorboardX"))
-        else:
-            found = t in ("none", "all") or importlib.util.find_spec(t) is not None
-        if not found:
+        # transformers writes tensorboard's events through either package
+        modules = {"none": (), "all": (), "tensorboard": ("tensorboard", "tensorboardX")}.get(t, (t,))
+        if modules and not any(importlib.util.find_spec(m) for m in modules):
             raise UserError(f"report_to {t} needs the {t} package: pip install {t} (or set --report_to none)")
 
 
 def _check_vllm(cfg: TrainConfig) -> None:
-    import importlib.util
-
     a = cfg.args
     if not a.use_vllm:
         return
