@@ -1,6 +1,6 @@
 """``minir1 doctor``: what stands between this machine and a training run, each problem with its fix.
 
-Only what ``pip check`` and ``trl env`` do not say: ``pip check``'s conflicts that block minir1, vLLM against
+Only what ``pip check`` and ``trl env`` do not say: which of pip's conflicts block minir1, vLLM against
 TRL's ``vllm`` extra, the torch build against the GPU and its driver, native bf16, flash-attn, and the Hub
 (one HTTPS request, skipped with ``--no_network`` or ``HF_HUB_OFFLINE=1``). An *error* blocks training (exit
 status 1); a *warning* limits what runs; a *note* is worth knowing.
@@ -21,7 +21,6 @@ from .errors import first_line
 from .machine import PACKAGES, version
 
 BASE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # the bundled recipes' model
-HUB_TIMEOUT = 3.0
 TORCH_BUILDS = "https://pytorch.org/get-started/locally"
 
 
@@ -60,7 +59,6 @@ class EnvironmentReport:
         return not any(f.level == "error" for f in self.findings)
 
     def __str__(self) -> str:
-        """The text ``minir1 doctor`` prints: torch, GPUs, Hub, then findings and the verdict."""
         from .models import is_cached
 
         rows = [("minir1", version("minir1") or "not installed (pip install -e .)"),
@@ -131,10 +129,8 @@ def vllm_findings(version: str | None, wanted: str | None) -> list[Finding]:
     from packaging.specifiers import SpecifierSet
     from packaging.version import InvalidVersion, Version
 
-    if not version or not wanted:
-        return []
     try:  # a local build tag ("0.24.0+cu129") is the same release
-        if SpecifierSet(wanted).contains(Version(version), prereleases=True):
+        if not version or not wanted or SpecifierSet(wanted).contains(Version(version), prereleases=True):
             return []
     except InvalidVersion:
         return []
@@ -194,26 +190,24 @@ def hardware_findings(torch_cuda: str | None, gpus: list[GPU], nvidia_smi: bool,
             "warning", "no GPU: training runs on the CPU (the tiny model in minutes, a 0.5B model in hours)",
             "use a CUDA GPU for the mini-r1 and grpo-demo recipes; on a CPU: minir1 demo, --config tiny, or "
             "--config mini-r1-cpu"))
-    for i, gpu in enumerate(gpus):
-        if not gpu.bf16:
-            findings.append(Finding(
-                "warning", f"GPU {i} ({gpu.name}, compute capability {gpu.capability[0]}.{gpu.capability[1]}) has no "
-                "native bf16: torch only emulates it, slowly",
-                "train and evaluate with --dtype float16 (half the memory) or --dtype float32, not bfloat16"))
+    findings += [Finding(
+        "warning", f"GPU {i} ({gpu.name}, compute capability {gpu.capability[0]}.{gpu.capability[1]}) has no "
+        "native bf16: torch only emulates it, slowly",
+        "train and evaluate with --dtype float16 (half the memory) or --dtype float32, not bfloat16")
+        for i, gpu in enumerate(gpus) if not gpu.bf16]
     if flash_attn and not gpus:
         findings.append(Finding("note", f"flash-attn {flash_attn} is installed but runs only on a CUDA GPU: unused "
                                         "here (attention uses PyTorch's sdpa)"))
     elif flash_attn and flash_attn.split(".")[0].isdigit() and int(flash_attn.split(".")[0]) >= 2:
-        for i, gpu in enumerate(gpus):
-            if gpu.capability < (8, 0):
-                findings.append(Finding(
-                    "warning", f"flash-attn {flash_attn} needs an Ampere or newer GPU (compute capability 8.0+); "
-                               f"GPU {i} ({gpu.name}) is {gpu.capability[0]}.{gpu.capability[1]}",
-                    "do not set --attn_implementation flash_attention_2 here; the default (sdpa) works"))
+        findings += [Finding(
+            "warning", f"flash-attn {flash_attn} needs an Ampere or newer GPU (compute capability 8.0+); "
+                       f"GPU {i} ({gpu.name}) is {gpu.capability[0]}.{gpu.capability[1]}",
+            "do not set --attn_implementation flash_attention_2 here; the default (sdpa) works")
+            for i, gpu in enumerate(gpus) if gpu.capability < (8, 0)]
     return findings
 
 
-def hub_status(timeout: float = HUB_TIMEOUT) -> tuple[bool, str]:
+def hub_status(timeout: float = 3.0) -> tuple[bool, str]:
     """``(reachable, one line)`` from one request to the Hub's API for :data:`BASE_MODEL` (``HF_ENDPOINT`` honoured);
     any HTTP answer, even 401 or 404, means reachable."""
     import urllib.error

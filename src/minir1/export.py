@@ -105,8 +105,8 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
     cfg = load_run(run)
     merged = (final / "adapter_config.json").is_file()
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
-    try:
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.partial-", ignore_cleanup_errors=True) as tmp:
+        partial = Path(tmp)
         if merged:
             base = merge_adapter(run, partial, getattr(cfg.args, "trust_remote_code", False))
         else:
@@ -115,9 +115,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
         write_model_card(partial, cfg, _read_summary(run), evaluation, merged=merged)
         marker = {"exported_by": "minir1 export", "run": str(run.resolve()), "base_model": base, "merged": merged}
         (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        move_into_place(partial, out)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+        move_into_place(partial, out)  # on a failure before this, leaving the block removes the partial export
     url = None
     if push_to_hub:
         from .report import push_folder

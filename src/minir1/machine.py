@@ -46,9 +46,8 @@ def describe() -> dict:
     """Date, Python, platform, CPU, cores, memory, torch's threads, GPU (None without one), load average and
     :func:`versions`."""
     info = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None,
-            "load_average": load_average()}
+            "platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "gpu": None, "load_average": load_average()}
     try:
         info["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
         models = [x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("model name")]
@@ -79,9 +78,7 @@ def is_main_process() -> bool:
 
 def validate(cfg: TrainConfig) -> GRPOSettings:
     """Check what depends on this machine (trackers, vLLM, sharded weights); return the trainer's arguments.
-
-    Every value was checked when the settings were built; nothing is loaded or written here.
-    """
+    Every value was checked when the settings were built; nothing is loaded or written here."""
     _check_trackers(cfg.args.report_to)
     _check_vllm(cfg)
     zero3 = os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3"
