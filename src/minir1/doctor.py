@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from .errors import first_line
 from .machine import PACKAGES, version
+from .models import gpu_has_bf16, is_cached
 
 BASE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # the bundled recipes' model
 TORCH_BUILDS = "https://pytorch.org/get-started/locally"
@@ -59,8 +60,6 @@ class EnvironmentReport:
         return not any(f.level == "error" for f in self.findings)
 
     def __str__(self) -> str:
-        from .models import is_cached
-
         rows = [("minir1", version("minir1") or "not installed (pip install -e .)"),
                 ("torch", self.torch or "does not import"), ("versions", self.versions)]
         rows += [(f"GPU {i}", f"{g.name}, {g.memory_gib:.1f} GiB, compute capability {g.capability[0]}."
@@ -154,8 +153,6 @@ def torch_facts() -> tuple[str | None, list[GPU], Finding | None]:
     except Exception as e:  # missing, or a broken build (OSError or ImportError with an undefined symbol)
         return None, [], Finding("error", f"torch does not import ({first_line(e)})", "install or reinstall it: "
                                  f"pip install --force-reinstall torch (builds: {TORCH_BUILDS})")
-    from .models import gpu_has_bf16
-
     gpus = []
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):

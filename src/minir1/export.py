@@ -16,9 +16,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import runs
+from . import report, runs
 from .errors import UserError
 from .folders import check_replaceable, move_into_place
+from .models import TINY, load_for_inference, model_spec, resolve_model, saved_dtype
+from .tiny import tiny_cache_path
 
 MARKER = "minir1-export.json"  # the run and base model an export came from; --overwrite replaces only such folders
 
@@ -36,9 +38,6 @@ class Exported:
 
 def _local_base(model: str) -> Path | None:
     """The folder of the run's base model when it is a local one (the tiny model included), else None."""
-    from .models import TINY
-    from .tiny import tiny_cache_path
-
     path = tiny_cache_path() if model == TINY else Path(model).expanduser()
     return path.resolve() if path.exists() else None
 
@@ -78,8 +77,6 @@ def merge_adapter(run_dir: Path, out_dir: Path, trust_remote_code: bool = False)
     import torch
     from transformers import AutoTokenizer
 
-    from .models import load_for_inference, model_spec, resolve_model, saved_dtype
-
     spec = model_spec(adapter=str(run_dir))
     model, _ = load_for_inference(spec, dtype="float32", trust_remote_code=trust_remote_code)
     dtype = getattr(torch, saved_dtype(spec.model, trust_remote_code) or "float32")
@@ -98,7 +95,6 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
     last evaluation during training, if any. ``push_to_hub`` is a Hub repository id (``you/model``).
     """
     from .config import load_run
-    from .report import write_model_card
 
     run, out = Path(run_dir), Path(out_dir)
     final = check_paths(run, out, overwrite)
@@ -112,15 +108,12 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
         else:
             shutil.copytree(final, partial, ignore=shutil.ignore_patterns("training_args.bin"), dirs_exist_ok=True)
             base = cfg.model
-        write_model_card(partial, cfg, _read_summary(run), evaluation, merged=merged)
+        report.write_model_card(partial, cfg, _read_summary(run), evaluation, merged=merged)
         marker = {"exported_by": "minir1 export", "run": str(run.resolve()), "base_model": base, "merged": merged}
         (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         move_into_place(partial, out)  # on a failure before this, leaving the block removes the partial export
-    url = None
-    if push_to_hub:
-        from .report import push_folder
-
-        url = push_folder(out, push_to_hub, f"minir1 export of {run.name} ({cfg.recipe or 'run'})")
+    message = f"minir1 export of {run.name} ({cfg.recipe or 'run'})"
+    url = report.push_folder(out, push_to_hub, message) if push_to_hub else None
     return Exported(out, merged, base, url)
 
 
