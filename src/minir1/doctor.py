@@ -1,9 +1,8 @@
 """``minir1 doctor``: what stands between this machine and a training run, each problem with its fix.
 
-Only what ``pip check`` and ``trl env`` do not say: which of pip's conflicts block minir1, vLLM against
-TRL's ``vllm`` extra, the torch build against the GPU and its driver, native bf16, flash-attn, and the Hub
-(one HTTPS request, skipped with ``--no_network`` or ``HF_HUB_OFFLINE=1``). An *error* blocks training (exit
-status 1); a *warning* limits what runs; a *note* is worth knowing.
+Only what ``pip check`` and ``trl env`` do not say: which of pip's conflicts block minir1, vLLM against TRL's
+``vllm`` extra, the torch build against the GPU and its driver, native bf16, flash-attn, and the Hub (one HTTPS
+request, skipped with ``--no_network`` or ``HF_HUB_OFFLINE=1``). An error makes the exit status 1.
 """
 
 from __future__ import annotations
@@ -23,11 +22,12 @@ from .models import gpu_has_bf16, is_cached
 
 BASE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # the bundled recipes' model
 TORCH_BUILDS = "https://pytorch.org/get-started/locally"
+LEVELS = ("error", "warning", "note")  # blocks training, limits what runs, worth knowing
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem and its fix. ``level``: ``error`` (blocks training), ``warning`` (limits it) or ``note``."""
+    """One problem and its fix; ``level`` is one of :data:`LEVELS`."""
 
     level: str
     problem: str
@@ -69,11 +69,9 @@ class EnvironmentReport:
         rows += [("Hub", self.hub), (BASE_MODEL, cached)]
         width = max(len(k) for k, _ in rows)
         lines = ["minir1 doctor"] + [f"  {k:<{width}}  {val}" for k, val in rows]
-        for level in ("error", "warning", "note"):
-            for f in (f for f in self.findings if f.level == level):
-                lines += ["", f"{level}: {f.problem}"] + ([f"  fix: {f.fix}"] if f.fix else [])
-        errors = sum(f.level == "error" for f in self.findings)
-        warnings = sum(f.level == "warning" for f in self.findings)
+        for f in sorted(self.findings, key=lambda f: LEVELS.index(f.level)):
+            lines += ["", f"{f.level}: {f.problem}"] + ([f"  fix: {f.fix}"] if f.fix else [])
+        errors, warnings = (sum(f.level == level for f in self.findings) for level in LEVELS[:2])
         if errors:
             verdict = f"NOT READY: {errors} problem{'s' * (errors > 1)} block{'s' * (errors == 1)} training (see above)"
         else:

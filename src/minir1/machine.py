@@ -12,6 +12,8 @@ import importlib.util
 import json
 import os
 import platform
+import socket
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,9 +113,6 @@ def _check_vllm(cfg: TrainConfig) -> None:
     if a.vllm_mode == "colocate" and not 0 < a.vllm_gpu_memory_utilization < 1:
         raise UserError("vllm_gpu_memory_utilization must be between 0 and 1 (0.3 leaves room for training)")
     if a.vllm_mode == "server":
-        import socket
-        import urllib.request
-
         host, port = a.vllm_server_host, a.vllm_server_port
         launch = f"`CUDA_VISIBLE_DEVICES=1 trl vllm-serve --model {cfg.model} --port {port}` on the generation GPU(s)"
         try:

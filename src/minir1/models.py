@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import runs
 from .errors import UserError, first_line
+from .tiny import cached_tiny_model
 
 TINY = "tiny"
 
@@ -20,8 +21,6 @@ TINY = "tiny"
 def resolve_model(name: str) -> str:
     """A local folder, the (cached) tiny model, or a reachable Hub id; else a UserError. Downloads nothing."""
     if name == TINY:
-        from .tiny import cached_tiny_model
-
         return str(cached_tiny_model())
     path = Path(name).expanduser()
     if path.exists():
