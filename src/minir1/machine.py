@@ -125,10 +125,8 @@ def _check_vllm(cfg: TrainConfig) -> None:
                 served = json.load(r)["data"][0]["id"]
         except (OSError, ValueError, KeyError, IndexError):
             return
-        # a server started from a local folder reports the path it was given: compare resolved paths then
-        served_path, model_path = Path(served).expanduser(), Path(cfg.model).expanduser()
-        same = served == cfg.model or (served_path.exists() and model_path.exists()
-                                       and served_path.resolve() == model_path.resolve())
-        if not same:
+        # a server started from a local folder reports the path it was given: compare the folders then
+        paths = [Path(p).expanduser() for p in (served, cfg.model)]
+        if served != cfg.model and not (all(p.exists() for p in paths) and os.path.samefile(*paths)):
             raise UserError(f"the vLLM server at {host}:{port} serves {served!r} but training uses {cfg.model!r}: "
                             f"restart it with {launch}")
