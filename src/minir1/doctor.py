@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 
 from .errors import first_line
@@ -205,9 +207,6 @@ def hardware_findings(torch_cuda: str | None, gpus: list[GPU], nvidia_smi: bool,
 def hub_status(timeout: float = 3.0) -> tuple[bool, str]:
     """``(reachable, one line)`` from one request to the Hub's API for :data:`BASE_MODEL` (``HF_ENDPOINT`` honoured);
     any HTTP answer, even 401 or 404, means reachable."""
-    import urllib.error
-    import urllib.request
-
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     start = time.perf_counter()
     try:

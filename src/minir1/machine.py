@@ -6,6 +6,7 @@ fails exactly when its versions are wrong); the copy first on ``sys.path``, the 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.metadata as md
 import importlib.util
@@ -50,20 +51,16 @@ def describe() -> dict:
     info = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
             "platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "gpu": None, "load_average": load_average()}
-    try:
+    with contextlib.suppress(AttributeError, OSError, IndexError, ValueError):  # not Linux
         info["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
         models = [x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("model name")]
         info["cpu"] = models[0].split(":", 1)[1].strip()
-    except (AttributeError, OSError, IndexError, ValueError):  # not Linux
-        pass
-    try:
+    with contextlib.suppress(ImportError):
         import torch
 
         info["torch_threads"] = torch.get_num_threads()
         if torch.cuda.is_available():
             info["gpu"], info["cuda"] = torch.cuda.get_device_name(0), torch.version.cuda
-    except ImportError:
-        pass
     info["versions"] = versions()
     return info
 
