@@ -1,16 +1,12 @@
 """``minir1 chat``: ask a model a question and watch it reason.
 
-The reply streams after its prefill (if any) with the prompt, decoding and stop rule of ``minir1 eval``
-(greedy unless a temperature is given), then is judged by its rules (:func:`minir1.answers.extract`,
-:func:`minir1.evaluate.format_ok`): what you see is what the reward would judge.
-
-    >>> model, tokenizer = load_for_inference(model_spec("tiny"))                 # doctest: +SKIP
-    >>> chat(model, tokenizer, "What is 2 + 3?")["extracted"]                    # doctest: +SKIP
-    '5'
+The reply streams with the prompt, decoding and stop rule of ``minir1 eval`` (greedy unless a temperature is
+given), then is judged by its rules: what you see is what the reward would judge.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from functools import partial
 from typing import TextIO
@@ -75,12 +71,7 @@ def cli_chat(args) -> int:
     if args.question is not None:
         chat(model, tokenizer, args.question, **settings)
         return 0
-    while True:
-        try:
-            question = input("question> ")
-        except EOFError:
-            break
-        if not question.strip():
-            break
-        chat(model, tokenizer, question, **settings)
+    with contextlib.suppress(EOFError):
+        while (question := input("question> ")).strip():
+            chat(model, tokenizer, question, **settings)
     return 0

@@ -1,18 +1,8 @@
 """``minir1 doctor``: what stands between this machine and a training run, each problem with its fix.
 
-It says what the libraries' own tools do not, and leaves them the rest:
-
-* **Versions:** ``pip check``'s conflicts, plus the extra it ignores: vLLM against the range of TRL's ``vllm``
-  extra. For the version list that a bug report needs, run ``trl env``.
-* **Hardware:** a CUDA torch that sees no GPU (drivers), a CPU-only torch on a machine with ``nvidia-smi``,
-  a GPU without native bf16, flash-attn where it cannot run.
-* **The Hub:** one HTTPS request, skipped with ``--no_network`` or ``HF_HUB_OFFLINE=1``.
-
-An *error* blocks training (exit status 1); a *warning* limits what runs; a *note* is worth knowing.
-
-    >>> report = check_environment(network=False)      # doctest: +SKIP
-    >>> report.ok, [f.problem for f in report.findings if f.level == "error"]   # doctest: +SKIP
-    (True, [])
+Only what ``pip check`` and ``trl env`` do not say: which of pip's conflicts block minir1, vLLM against TRL's
+``vllm`` extra, the torch build against the GPU and its driver, native bf16, flash-attn, and the Hub (one HTTPS
+request, skipped with ``--no_network`` or ``HF_HUB_OFFLINE=1``). An error makes the exit status 1.
 """
 
 from __future__ import annotations
@@ -24,18 +14,22 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 
 from .errors import first_line
+from .machine import PACKAGES, version
+from .models import gpu_has_bf16, is_cached
 
 BASE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # the bundled recipes' model
-HUB_TIMEOUT = 3.0
 TORCH_BUILDS = "https://pytorch.org/get-started/locally"
+LEVELS = ("error", "warning", "note")  # blocks training, limits what runs, worth knowing
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem and its fix. ``level``: ``error`` (blocks training), ``warning`` (limits it) or ``note``."""
+    """One problem and its fix; ``level`` is one of :data:`LEVELS`."""
 
     level: str
     problem: str
@@ -68,20 +62,33 @@ class EnvironmentReport:
         return not any(f.level == "error" for f in self.findings)
 
     def __str__(self) -> str:
-        return format_report(self)
+        rows = [("minir1", version("minir1") or "not installed (pip install -e .)"),
+                ("torch", self.torch or "does not import"), ("versions", self.versions)]
+        rows += [(f"GPU {i}", f"{g.name}, {g.memory_gib:.1f} GiB, compute capability {g.capability[0]}."
+                              f"{g.capability[1]}, bf16 {'yes' if g.bf16 else 'emulated only'}")
+                 for i, g in enumerate(self.gpus)] or [("GPU", "none visible")]
+        cached = "in the local cache" if is_cached(BASE_MODEL) else "not in the local cache (downloaded on first use)"
+        rows += [("Hub", self.hub), (BASE_MODEL, cached)]
+        width = max(len(k) for k, _ in rows)
+        lines = ["minir1 doctor"] + [f"  {k:<{width}}  {val}" for k, val in rows]
+        for f in sorted(self.findings, key=lambda f: LEVELS.index(f.level)):
+            lines += ["", f"{f.level}: {f.problem}"] + ([f"  fix: {f.fix}"] if f.fix else [])
+        errors, warnings = (sum(f.level == level for f in self.findings) for level in LEVELS[:2])
+        if errors:
+            verdict = f"NOT READY: {errors} problem{'s' * (errors > 1)} block{'s' * (errors == 1)} training (see above)"
+        else:
+            verdict = "ready to train" + (f" ({warnings} warning{'s' * (warnings > 1)})" if warnings else "")
+        return "\n".join(lines + ["", verdict])
 
 
-def _needed() -> set[str]:
-    """minir1 and what it installs with: a conflict among them blocks training."""
+def _requires(dist: str) -> list:
+    """The requirements in ``dist``'s metadata, parsed (none when it is not installed)."""
     from packaging.requirements import Requirement
 
-    from .machine import PACKAGES
-
     try:
-        requires = [Requirement(r).name for r in md.requires("minir1") or [] if "extra ==" not in r]
+        return [Requirement(r) for r in md.requires(dist) or []]
     except md.PackageNotFoundError:
-        requires = []
-    return {n.lower().replace("_", "-") for n in (*PACKAGES, *requires)}
+        return []
 
 
 def pip_check() -> list[Finding]:
@@ -100,7 +107,9 @@ def pip_check() -> list[Finding]:
     if not lines:
         said = (r.stderr.strip().splitlines() or ["no output"])[-1]
         return [Finding("note", f"pip check failed ({said}): installed versions were not checked")]
-    needed = _needed()
+    # minir1 and what it installs with: a conflict among them blocks training
+    requires = [r.name for r in _requires("minir1") if "extra ==" not in str(r.marker)]
+    needed = {n.lower().replace("_", "-") for n in (*PACKAGES, *requires)}
 
     def names(line: str) -> set[str]:  # "X 1.0 has requirement Y>=2, ..." / "X 1.0 requires Y, which ..."
         words = line.split()
@@ -119,10 +128,8 @@ def vllm_findings(version: str | None, wanted: str | None) -> list[Finding]:
     from packaging.specifiers import SpecifierSet
     from packaging.version import InvalidVersion, Version
 
-    if not version or not wanted:
-        return []
     try:  # a local build tag ("0.24.0+cu129") is the same release
-        if SpecifierSet(wanted).contains(Version(version), prereleases=True):
+        if not version or not wanted or SpecifierSet(wanted).contains(Version(version), prereleases=True):
             return []
     except InvalidVersion:
         return []
@@ -133,14 +140,7 @@ def vllm_findings(version: str | None, wanted: str | None) -> list[Finding]:
 
 def trl_vllm_range() -> str | None:
     """The vLLM specifier of TRL's ``vllm`` extra, from TRL's metadata (None when TRL or the extra is absent)."""
-    from packaging.requirements import Requirement
-
-    try:
-        requires = md.requires("trl") or []
-    except md.PackageNotFoundError:
-        return None
-    for line in requires:
-        req = Requirement(line)
+    for req in _requires("trl"):
         if req.name.lower() == "vllm" and req.marker is not None and req.marker.evaluate({"extra": "vllm"}):
             return str(req.specifier) or None
     return None
@@ -153,8 +153,6 @@ def torch_facts() -> tuple[str | None, list[GPU], Finding | None]:
     except Exception as e:  # missing, or a broken build (OSError or ImportError with an undefined symbol)
         return None, [], Finding("error", f"torch does not import ({first_line(e)})", "install or reinstall it: "
                                  f"pip install --force-reinstall torch (builds: {TORCH_BUILDS})")
-    from .models import gpu_has_bf16
-
     gpus = []
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
@@ -189,31 +187,26 @@ def hardware_findings(torch_cuda: str | None, gpus: list[GPU], nvidia_smi: bool,
             "warning", "no GPU: training runs on the CPU (the tiny model in minutes, a 0.5B model in hours)",
             "use a CUDA GPU for the mini-r1 and grpo-demo recipes; on a CPU: minir1 demo, --config tiny, or "
             "--config mini-r1-cpu"))
-    for i, gpu in enumerate(gpus):
-        if not gpu.bf16:
-            findings.append(Finding(
-                "warning", f"GPU {i} ({gpu.name}, compute capability {gpu.capability[0]}.{gpu.capability[1]}) has no "
-                "native bf16: torch only emulates it, slowly",
-                "train and evaluate with --dtype float16 (half the memory) or --dtype float32, not bfloat16"))
+    findings += [Finding(
+        "warning", f"GPU {i} ({gpu.name}, compute capability {gpu.capability[0]}.{gpu.capability[1]}) has no "
+        "native bf16: torch only emulates it, slowly",
+        "train and evaluate with --dtype float16 (half the memory) or --dtype float32, not bfloat16")
+        for i, gpu in enumerate(gpus) if not gpu.bf16]
     if flash_attn and not gpus:
         findings.append(Finding("note", f"flash-attn {flash_attn} is installed but runs only on a CUDA GPU: unused "
                                         "here (attention uses PyTorch's sdpa)"))
     elif flash_attn and flash_attn.split(".")[0].isdigit() and int(flash_attn.split(".")[0]) >= 2:
-        for i, gpu in enumerate(gpus):
-            if gpu.capability < (8, 0):
-                findings.append(Finding(
-                    "warning", f"flash-attn {flash_attn} needs an Ampere or newer GPU (compute capability 8.0+); "
-                               f"GPU {i} ({gpu.name}) is {gpu.capability[0]}.{gpu.capability[1]}",
-                    "do not set --attn_implementation flash_attention_2 here; the default (sdpa) works"))
+        findings += [Finding(
+            "warning", f"flash-attn {flash_attn} needs an Ampere or newer GPU (compute capability 8.0+); "
+                       f"GPU {i} ({gpu.name}) is {gpu.capability[0]}.{gpu.capability[1]}",
+            "do not set --attn_implementation flash_attention_2 here; the default (sdpa) works")
+            for i, gpu in enumerate(gpus) if gpu.capability < (8, 0)]
     return findings
 
 
-def hub_status(timeout: float = HUB_TIMEOUT) -> tuple[bool, str]:
+def hub_status(timeout: float = 3.0) -> tuple[bool, str]:
     """``(reachable, one line)`` from one request to the Hub's API for :data:`BASE_MODEL` (``HF_ENDPOINT`` honoured);
     any HTTP answer, even 401 or 404, means reachable."""
-    import urllib.error
-    import urllib.request
-
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     start = time.perf_counter()
     try:
@@ -226,34 +219,21 @@ def hub_status(timeout: float = HUB_TIMEOUT) -> tuple[bool, str]:
     return True, f"reachable at {endpoint} ({time.perf_counter() - start:.2f} s)"
 
 
-def _version(name: str) -> str | None:
-    try:
-        return md.version(name)
-    except md.PackageNotFoundError:
-        return None
-
-
-def _cached(model: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    return isinstance(try_to_load_from_cache(model, "config.json"), str)
-
-
 def check_environment(network: bool = True) -> EnvironmentReport:
     """Every finding about this environment. ``network=False`` skips the Hub request (its only network use)."""
     conflicts = pip_check()
     found = [f for f in conflicts if f.level != "note"]
     versions = "pip check: " + (f"{len(found)} conflicts (below)" if found else "not run" if conflicts else
                                 "no conflicts") + "; every version: trl env"
-    findings = conflicts + vllm_findings(_version("vllm"), trl_vllm_range())
+    findings = conflicts + vllm_findings(version("vllm"), trl_vllm_range())
     torch_cuda, gpus, broken = torch_facts()
     if broken:
         findings.append(broken)
         torch = None
     else:
-        findings += hardware_findings(torch_cuda, gpus, shutil.which("nvidia-smi") is not None, _version("flash-attn"))
+        findings += hardware_findings(torch_cuda, gpus, shutil.which("nvidia-smi") is not None, version("flash-attn"))
         build = f"CUDA {torch_cuda} build" if torch_cuda else "GPU build" if gpus else "CPU-only build"  # ROCm: no CUDA
-        torch = f"{_version('torch')} ({build})"
+        torch = f"{version('torch')} ({build})"
     if not network:
         hub = "not checked (--no_network)"
     elif os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -268,29 +248,6 @@ def check_environment(network: bool = True) -> EnvironmentReport:
                 "check your connection or proxy (HTTPS_PROXY); or work offline with HF_HUB_OFFLINE=1, cached "
                 "models, local folders and the bundled GSM8K (the tiny model needs no network)"))
     return EnvironmentReport(torch, gpus, hub, versions, findings)
-
-
-def format_report(report: EnvironmentReport) -> str:
-    """The text ``minir1 doctor`` prints: torch, GPUs, Hub, then findings and the verdict."""
-    rows = [("minir1", _version("minir1") or "not installed (pip install -e .)"),
-            ("torch", report.torch or "does not import"), ("versions", report.versions)]
-    rows += [(f"GPU {i}", f"{g.name}, {g.memory_gib:.1f} GiB, compute capability {g.capability[0]}.{g.capability[1]}, "
-                          f"bf16 {'yes' if g.bf16 else 'emulated only'}") for i, g in enumerate(report.gpus)]
-    rows += [("GPU", "none visible")] if not report.gpus else []
-    cached = "in the local cache" if _cached(BASE_MODEL) else "not in the local cache (downloaded on first use)"
-    rows += [("Hub", report.hub), (BASE_MODEL, cached)]
-    width = max(len(k) for k, _ in rows)
-    lines = ["minir1 doctor"] + [f"  {k:<{width}}  {val}" for k, val in rows]
-    for level in ("error", "warning", "note"):
-        for f in (f for f in report.findings if f.level == level):
-            lines += ["", f"{level}: {f.problem}"] + ([f"  fix: {f.fix}"] if f.fix else [])
-    errors = sum(f.level == "error" for f in report.findings)
-    warnings = sum(f.level == "warning" for f in report.findings)
-    if errors:
-        verdict = f"NOT READY: {errors} problem{'s' * (errors > 1)} block{'s' * (errors == 1)} training (see above)"
-    else:
-        verdict = "ready to train" + (f" ({warnings} warning{'s' * (warnings > 1)})" if warnings else "")
-    return "\n".join(lines + ["", verdict])
 
 
 def cli_doctor(args) -> int:

@@ -1,23 +1,10 @@
 """``minir1 export RUN_DIR OUT_DIR``: a run's trained model as one folder that plain transformers loads.
 
-Design choices, stated up front:
-
-* **A LoRA run is merged into its base model** (the one its ``config.yaml`` names), loaded in fp32 through the
-  loader ``minir1 eval`` and ``minir1 chat`` use (``load_for_inference``), so the low-rank update is not
-  rounded twice; the result is cast back to the base model's own dtype, so the export is the base model's
-  size. No GPU is needed: a merge is one matrix product per adapted layer.
-* **A full fine-tuning run is copied as it is:** its ``final/`` already is a standalone model.
-* **The folder holds what transformers needs and nothing else:** safetensors weights, ``config.json``,
-  ``generation_config.json``, the tokenizer with the chat template training used, and a model card
-  (``README.md``) with the run's settings, final rewards and evaluation; ``training_args.bin`` (TRL's
-  pickled arguments, of no use outside training) is left out.
-* **Never half a model, never what it did not write.** The export is built in a temporary folder beside
-  ``OUT_DIR`` and moved in when complete. A non-empty ``OUT_DIR`` is replaced only with ``overwrite`` and
-  only when it is an earlier export (it holds :data:`MARKER`); never the run folder or the run's base
-  model folder, nor anything inside or around them.
-
-    >>> export_run("runs/mini-r1", "exports/mini-r1").merged        # doctest: +SKIP
-    True
+A LoRA run is merged into its base model in fp32 (so the low-rank update is not rounded twice), then cast
+back to the base model's own dtype; a full fine-tuning run's ``final/`` is copied as it is. The folder holds
+weights, configs, the tokenizer training used and a model card, not ``training_args.bin``. It is built beside
+``OUT_DIR`` and moved in when complete; ``overwrite`` replaces only an earlier export (it holds :data:`MARKER`),
+never the run or its local base model.
 """
 
 from __future__ import annotations
@@ -29,11 +16,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import runs
+from . import report, runs
 from .errors import UserError
 from .folders import check_replaceable, move_into_place
+from .models import TINY, load_for_inference, model_spec, resolve_model, saved_dtype
+from .tiny import tiny_cache_path
 
-LEFT_OUT = ("training_args.bin",)  # files of final/ that a standalone model does not need
 MARKER = "minir1-export.json"  # the run and base model an export came from; --overwrite replaces only such folders
 
 
@@ -48,22 +36,15 @@ class Exported:
     url: str | None = None
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
 def _local_base(model: str) -> Path | None:
     """The folder of the run's base model when it is a local one (the tiny model included), else None."""
-    from .models import TINY
-    from .tiny import tiny_cache_path
-
     path = tiny_cache_path() if model == TINY else Path(model).expanduser()
     return path.resolve() if path.exists() else None
 
 
 def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
-    """The run's ``final/`` folder, after checking that ``run_dir`` is a finished run and ``out_dir`` may be
-    written (see the module docstring); a one-line UserError otherwise."""
+    """The run's ``final/`` folder, once ``run_dir`` is a finished run and ``out_dir`` may be written; a one-line
+    UserError otherwise."""
     runs.require_run(run_dir)
     final = run_dir / runs.FINAL
     if not final.is_dir():
@@ -72,11 +53,11 @@ def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
     if not ((final / "adapter_config.json").is_file() or (final / "config.json").is_file()):
         raise UserError(f"{final} holds neither a LoRA adapter (adapter_config.json) nor a model (config.json)")
     run, out = run_dir.resolve(), out_dir.resolve()
-    if _inside(run, out) or _inside(out, run):
+    if run.is_relative_to(out) or out.is_relative_to(run):
         raise UserError(f"OUT_DIR {out_dir} would overwrite the run {run_dir}: choose a folder outside it")
     base_model = runs.read_settings(run_dir)[0].get("model")
     base = _local_base(str(base_model)) if base_model else None
-    if base is not None and (_inside(base, out) or _inside(out, base)):
+    if base is not None and (base.is_relative_to(out) or out.is_relative_to(base)):
         raise UserError(f"OUT_DIR {out_dir} would overwrite the run's base model {base_model}: choose another "
                         "folder")
     check_replaceable(out_dir, MARKER, overwrite, "an export of minir1")
@@ -94,19 +75,14 @@ def merge_adapter(run_dir: Path, out_dir: Path, trust_remote_code: bool = False)
     """Merge the run's LoRA adapter into its base model, save model and tokenizer to ``out_dir``, and return
     the base model's name as the run's configuration gives it."""
     import torch
-    from transformers import AutoConfig, AutoTokenizer
-
-    from .models import load_for_inference, model_spec, resolve_model
+    from transformers import AutoTokenizer
 
     spec = model_spec(adapter=str(run_dir))
-    base = resolve_model(spec.model)
-    saved_dtype = AutoConfig.from_pretrained(base, trust_remote_code=trust_remote_code).dtype or torch.float32
     model, _ = load_for_inference(spec, dtype="float32", trust_remote_code=trust_remote_code)
-    merged = model.merge_and_unload()
-    merged.to(device="cpu", dtype=saved_dtype)
-    merged.save_pretrained(out_dir)
+    dtype = getattr(torch, saved_dtype(spec.model, trust_remote_code) or "float32")
+    model.merge_and_unload().to(device="cpu", dtype=dtype).save_pretrained(out_dir)
     final = Path(spec.adapter)
-    tokenizer_dir = final if (final / "tokenizer_config.json").is_file() else base
+    tokenizer_dir = final if (final / "tokenizer_config.json").is_file() else resolve_model(spec.model)
     AutoTokenizer.from_pretrained(tokenizer_dir, trust_remote_code=trust_remote_code).save_pretrained(out_dir)
     return spec.model
 
@@ -119,31 +95,25 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
     last evaluation during training, if any. ``push_to_hub`` is a Hub repository id (``you/model``).
     """
     from .config import load_run
-    from .report import write_model_card
 
     run, out = Path(run_dir), Path(out_dir)
     final = check_paths(run, out, overwrite)
     cfg = load_run(run)
     merged = (final / "adapter_config.json").is_file()
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
-    try:
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.partial-", ignore_cleanup_errors=True) as tmp:
+        partial = Path(tmp)
         if merged:
             base = merge_adapter(run, partial, getattr(cfg.args, "trust_remote_code", False))
         else:
-            shutil.copytree(final, partial, ignore=shutil.ignore_patterns(*LEFT_OUT), dirs_exist_ok=True)
+            shutil.copytree(final, partial, ignore=shutil.ignore_patterns("training_args.bin"), dirs_exist_ok=True)
             base = cfg.model
-        write_model_card(partial, cfg, _read_summary(run), evaluation, merged=merged)
+        report.write_model_card(partial, cfg, _read_summary(run), evaluation, merged=merged)
         marker = {"exported_by": "minir1 export", "run": str(run.resolve()), "base_model": base, "merged": merged}
         (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        move_into_place(partial, out)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    url = None
-    if push_to_hub:
-        from .report import push_folder
-
-        url = push_folder(out, push_to_hub, f"minir1 export of {run.name} ({cfg.recipe or 'run'})")
+        move_into_place(partial, out)  # on a failure before this, leaving the block removes the partial export
+    message = f"minir1 export of {run.name} ({cfg.recipe or 'run'})"
+    url = report.push_folder(out, push_to_hub, message) if push_to_hub else None
     return Exported(out, merged, base, url)
 
 

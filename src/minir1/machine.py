@@ -1,20 +1,20 @@
 """This machine: what a run or a figure came from (versions, hardware), and the checks that depend on it.
 
-``minir1 train`` records :func:`describe` in ``launches.jsonl`` at every start, the demo in ``results.json`` and
-the benchmarks in every results file. Versions come from package metadata, so nothing is imported to read them
-(importing vLLM takes seconds, and fails exactly when its versions are wrong); a package
-found first on ``sys.path`` is the one reported, as it is the one that runs. :func:`validate` checks a
-training run's settings against the machine: trackers installed, a vLLM server reachable, weights not sharded
-where evaluation during training needs them whole.
+Versions come from package metadata, so nothing is imported to read them (importing vLLM takes seconds, and
+fails exactly when its versions are wrong); the copy first on ``sys.path``, the one that runs, is reported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.metadata as md
+import importlib.util
 import json
 import os
 import platform
+import socket
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,15 +27,17 @@ REPORT_TO = ("none", "tensorboard", "wandb", "trackio")
 PACKAGES = ("minir1", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "vllm")
 
 
+def version(name: str) -> str | None:
+    """The installed version of package ``name``, or None."""
+    try:
+        return md.version(name)
+    except md.PackageNotFoundError:
+        return None
+
+
 def versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     """Each installed package's version (one that is not installed is left out)."""
-    found = {}
-    for name in names:
-        try:
-            found[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
-    return found
+    return {name: v for name in names if (v := version(name))}
 
 
 def load_average() -> list[float] | None:
@@ -47,26 +49,18 @@ def describe() -> dict:
     """Date, Python, platform, CPU, cores, memory, torch's threads, GPU (None without one), load average and
     :func:`versions`."""
     info = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None,
-            "load_average": load_average()}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-        kb = next(int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal"))
-        info["memory_gb"] = round(kb / 2**20, 1)
-    except (OSError, StopIteration, ValueError):
-        pass
-    try:
+            "platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "gpu": None, "load_average": load_average()}
+    with contextlib.suppress(AttributeError, OSError, IndexError, ValueError):  # not Linux
+        info["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+        models = [x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("model name")]
+        info["cpu"] = models[0].split(":", 1)[1].strip()
+    with contextlib.suppress(ImportError):
         import torch
 
         info["torch_threads"] = torch.get_num_threads()
         if torch.cuda.is_available():
             info["gpu"], info["cuda"] = torch.cuda.get_device_name(0), torch.version.cuda
-    except ImportError:
-        pass
     info["versions"] = versions()
     return info
 
@@ -83,9 +77,7 @@ def is_main_process() -> bool:
 
 def validate(cfg: TrainConfig) -> GRPOSettings:
     """Check what depends on this machine (trackers, vLLM, sharded weights); return the trainer's arguments.
-
-    Every value was checked when the settings were built; nothing is loaded or written here.
-    """
+    Every value was checked when the settings were built; nothing is loaded or written here."""
     _check_trackers(cfg.args.report_to)
     _check_vllm(cfg)
     zero3 = os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3"
@@ -97,22 +89,16 @@ def validate(cfg: TrainConfig) -> GRPOSettings:
 
 
 def _check_trackers(report_to) -> None:
-    import importlib.util
-
     for t in [report_to] if isinstance(report_to, str) else list(report_to or []):
         if t not in REPORT_TO and t != "all":
             raise UserError(f"report_to {t!r} is not one of {', '.join(REPORT_TO)}")
-        if t == "tensorboard":  # transformers writes events through either package
-            found = any(importlib.util.find_spec(m) is not None for m in ("tensorboard", "tensorboardX"))
-        else:
-            found = t in ("none", "all") or importlib.util.find_spec(t) is not None
-        if not found:
+        # transformers writes tensorboard's events through either package
+        modules = {"none": (), "all": (), "tensorboard": ("tensorboard", "tensorboardX")}.get(t, (t,))
+        if modules and not any(importlib.util.find_spec(m) for m in modules):
             raise UserError(f"report_to {t} needs the {t} package: pip install {t} (or set --report_to none)")
 
 
 def _check_vllm(cfg: TrainConfig) -> None:
-    import importlib.util
-
     a = cfg.args
     if not a.use_vllm:
         return
@@ -124,9 +110,6 @@ def _check_vllm(cfg: TrainConfig) -> None:
     if a.vllm_mode == "colocate" and not 0 < a.vllm_gpu_memory_utilization < 1:
         raise UserError("vllm_gpu_memory_utilization must be between 0 and 1 (0.3 leaves room for training)")
     if a.vllm_mode == "server":
-        import socket
-        import urllib.request
-
         host, port = a.vllm_server_host, a.vllm_server_port
         launch = f"`CUDA_VISIBLE_DEVICES=1 trl vllm-serve --model {cfg.model} --port {port}` on the generation GPU(s)"
         try:
@@ -139,10 +122,8 @@ def _check_vllm(cfg: TrainConfig) -> None:
                 served = json.load(r)["data"][0]["id"]
         except (OSError, ValueError, KeyError, IndexError):
             return
-        # a server started from a local folder reports the path it was given: compare resolved paths then
-        served_path, model_path = Path(served).expanduser(), Path(cfg.model).expanduser()
-        same = served == cfg.model or (served_path.exists() and model_path.exists()
-                                       and served_path.resolve() == model_path.resolve())
-        if not same:
+        # a server started from a local folder reports the path it was given: compare the folders then
+        paths = [Path(p).expanduser() for p in (served, cfg.model)]
+        if served != cfg.model and not (all(p.exists() for p in paths) and os.path.samefile(*paths)):
             raise UserError(f"the vLLM server at {host}:{port} serves {served!r} but training uses {cfg.model!r}: "
                             f"restart it with {launch}")

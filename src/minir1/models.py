@@ -1,7 +1,7 @@
 """Finding and loading models: Hub ids, local folders, the tiny model, adapters and run folders.
 
-Every command that loads a model goes through here, so a missing model, an unreachable Hub or an
-adapter for another base model is the same one-line error everywhere, raised before anything heavy loads.
+Every command that loads a model goes through here, so each bad model is the same one-line error everywhere,
+raised before anything heavy loads.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import runs
 from .errors import UserError, first_line
+from .tiny import cached_tiny_model
 
 TINY = "tiny"
 
@@ -20,8 +21,6 @@ TINY = "tiny"
 def resolve_model(name: str) -> str:
     """A local folder, the (cached) tiny model, or a reachable Hub id; else a UserError. Downloads nothing."""
     if name == TINY:
-        from .tiny import cached_tiny_model
-
         return str(cached_tiny_model())
     path = Path(name).expanduser()
     if path.exists():
@@ -34,11 +33,18 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def is_cached(repo_id: str) -> bool:
+    """Whether the Hub model ``repo_id`` is in the local Hugging Face cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+
+
 def _check_hub(repo_id: str) -> None:
     """Pass when the Hub model is cached or reachable; a one-line UserError otherwise."""
-    from huggingface_hub import model_info, try_to_load_from_cache
+    from huggingface_hub import model_info
 
-    if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+    if is_cached(repo_id):
         return
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         raise UserError(f"model {repo_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
@@ -50,7 +56,6 @@ def _check_hub(repo_id: str) -> None:
                         "and your connection, or pass a local folder") from None
 
 
-# The weight dtypes a model can be loaded in, and the short names accepted for them.
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
@@ -83,35 +88,36 @@ def cpu_runs_bf16() -> bool:
     return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
 
 
+def cpu_prefers_bf16(model: str | os.PathLike | None) -> bool:
+    """minir1's one rule for bf16 on a CPU: a model saved in bf16, on a CPU with bf16 instructions, where it is
+    faster (``bench/real_grpo_speed.py``, ``bench/real_eval_speed.py``)."""
+    return cpu_runs_bf16() and saved_dtype(model) == "bfloat16"
+
+
 def cpu_training_dtype(model: str | os.PathLike, lora: bool) -> str:
-    """The dtype ``minir1 train`` loads a model's weights in on a CPU, unless told otherwise.
-
-    bf16 for the frozen base of a LoRA run on a model saved in bf16 and a CPU with bf16 instructions, where
-    it is faster (``bench/real_grpo_speed.py``); the adapters stay fp32 (peft's default). Else fp32.
-    """
-    return "bfloat16" if lora and cpu_runs_bf16() and saved_dtype(model) == "bfloat16" else "float32"
+    """The dtype ``minir1 train`` loads a model's weights in on a CPU, unless told otherwise: bf16 for the frozen
+    base of a LoRA run where :func:`cpu_prefers_bf16` (the adapters stay fp32, peft's default), else fp32."""
+    return "bfloat16" if lora and cpu_prefers_bf16(model) else "float32"
 
 
-def saved_dtype(model: str | os.PathLike | None) -> str | None:
+def saved_dtype(model: str | os.PathLike | None, trust_remote_code: bool = False) -> str | None:
     """The dtype a model's config says its weights were saved in (``"bfloat16"``...), or None when unknown."""
     if model is None:
         return None
     try:
         from transformers import AutoConfig
 
-        dtype = getattr(AutoConfig.from_pretrained(resolve_model(str(model))), "dtype", None)
+        config = AutoConfig.from_pretrained(resolve_model(str(model)), trust_remote_code=trust_remote_code)
+        dtype = getattr(config, "dtype", None)
     except Exception:  # an unreadable config is the loader's error to report, not this guess's
         return None
     return str(dtype).removeprefix("torch.") if dtype is not None else None
 
 
 def device_and_dtype(requested: str = "auto", model: str | os.PathLike | None = None):
-    """``(device, torch dtype)`` for inference; ``requested`` "auto" picks by measurement.
-
-    On a GPU: bf16 where native. On a CPU: bf16 for a model saved in bf16 on a CPU with bf16 instructions,
-    faster with nearly the same verdicts (``bench/real_eval_speed.py``). Else fp32, whose greedy output,
-    unlike bf16's, practically never changes with the batch it is generated in.
-    """
+    """``(device, torch dtype)`` for inference; ``requested`` "auto" picks bf16 where :func:`gpu_has_bf16` or
+    :func:`cpu_prefers_bf16`, else fp32, whose greedy output, unlike bf16's, practically never changes with the
+    batch it is generated in."""
     import torch
 
     requested = check_dtype(requested)
@@ -119,9 +125,8 @@ def device_and_dtype(requested: str = "auto", model: str | os.PathLike | None = 
     device = torch.device("cuda" if on_gpu else "cpu")
     if requested != "auto":
         return device, getattr(torch, requested)
-    if on_gpu:
-        return device, torch.bfloat16 if gpu_has_bf16() else torch.float32
-    return device, torch.bfloat16 if saved_dtype(model) == "bfloat16" and cpu_runs_bf16() else torch.float32
+    bf16 = gpu_has_bf16() if on_gpu else cpu_prefers_bf16(model)
+    return device, torch.bfloat16 if bf16 else torch.float32
 
 
 @dataclass
@@ -138,11 +143,9 @@ class ModelSpec:
 
 
 def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpec:
-    """Work out base model and adapter from ``--model`` and ``--adapter`` (an adapter folder or a run folder).
-
-    A run folder supplies its base model (unless ``model`` is given) and prompt settings; its ``final/``
-    is the adapter, or the model itself after full fine-tuning.
-    """
+    """Base model and adapter from ``--model`` and ``--adapter`` (an adapter folder or a run folder). A run folder
+    supplies its base model (unless ``model`` is given) and prompt settings; its ``final/`` is the adapter, or the
+    model itself after full fine-tuning."""
     spec = ModelSpec(model=model or "")
     if adapter is not None:
         path = Path(adapter).expanduser()
@@ -186,12 +189,9 @@ def _adapter_base(path: Path) -> str:
 
 
 def contiguous_head_input(model) -> None:
-    """Give the model's output layer a contiguous input, with a forward pre-hook (once per model).
-
-    Generation's first pass feeds it a strided view (each row's last position), which a CPU multiplies in
-    bf16 by copying the whole weight once per row; copying the input instead is nearly free
-    (``bench/real_grpo_speed.py``).
-    """
+    """Give the model's output layer a contiguous input (a forward pre-hook, once per model): generation's first
+    pass feeds it a strided view (each row's last position), which a CPU multiplies in bf16 by copying the whole
+    weight once per row; copying the input is nearly free (``bench/real_grpo_speed.py``)."""
     head = model.get_output_embeddings()
     if head is None or getattr(head, "_minir1_contiguous_input", False):
         return
