@@ -13,14 +13,13 @@ between them says nothing about the models. A folder compared with itself is all
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 from .errors import UserError
-from .evaluate import CONFIG, SAMPLES, SUMMARY, read_samples
+from .evaluate import CONFIG, SAMPLES, SUMMARY, read_json, read_samples
 from .stats import mcnemar, wilson
 
 
@@ -32,11 +31,7 @@ def load_eval(folder: str | os.PathLike) -> tuple[dict, list[dict]]:
     if not (path / SUMMARY).is_file():
         raise UserError(f"the evaluation in {folder} is not finished (no {SUMMARY}): run its minir1 eval command "
                         "again to finish it")
-    try:
-        summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"cannot read {path / SUMMARY} ({e})") from None
-    return summary, read_samples(path / SAMPLES)
+    return read_json(path / SUMMARY, ""), read_samples(path / SAMPLES)
 
 
 def _same_problems(a: str, ra: dict[str, dict], b: str, rb: dict[str, dict]) -> None:
@@ -86,7 +81,7 @@ def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3)
                 "samples_per_problem": summary.get("samples_per_problem", 1), "accuracy": accuracy,
                 "ci_low": low, "ci_high": high}
 
-    config_a, config_b = (_read_config(x) for x in (a, b))
+    config_a, config_b = (read_json(Path(x) / CONFIG) for x in (a, b))
     return {
         "n": n,
         "same_folder": same_folder(a, b),
@@ -111,13 +106,6 @@ def same_folder(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
-
-
-def _read_config(folder: str | os.PathLike) -> dict:
-    try:
-        return json.loads((Path(folder) / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
 
 
 def _short(text: str, width: int = 100) -> str:
