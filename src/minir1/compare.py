@@ -1,14 +1,9 @@
 """``minir1 compare``: two evaluations of the same problems, side by side, with a paired test.
 
-Problems are paired by id, so McNemar's test (:func:`minir1.stats.mcnemar`) asks whether the problems
-only one model solved outnumber those only the other solved by more than chance. A problem's verdict is
-its ``correct`` field (the majority vote's when K samples were drawn). Different problem sets (ids or
-golds differ), unfinished evaluations (no summary.json yet) and empty ones are refused: a difference
-between them says nothing about the models. A folder compared with itself is allowed, with a warning.
-
-    >>> result = compare_evals("runs/eval-base", "runs/eval-grpo")   # doctest: +SKIP
-    >>> sorted(result)[:4]                                           # doctest: +SKIP
-    ['a', 'a_only', 'b', 'b_only']
+Problems are paired by id; a problem's verdict is its ``correct`` field (the majority vote's when K samples
+were drawn). Different problem sets (ids or golds differ), unfinished evaluations (no summary.json yet) and
+empty ones are refused: a difference between them says nothing about the models. A folder compared with
+itself is allowed, with a warning.
 """
 
 from __future__ import annotations
@@ -19,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .errors import UserError
-from .evaluate import CONFIG, SAMPLES, SUMMARY, read_json, read_samples
+from .evaluate import CONFIG, SAMPLES, SUMMARY, pct, read_json, read_samples
 from .stats import mcnemar, wilson
 
 
@@ -59,7 +54,8 @@ def _example(a: dict, b: dict) -> dict:
 def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3) -> dict:
     """Accuracies of two evaluations of the same problems, their difference, McNemar's test and the flips.
 
-    ``a_only``: problems only A got right; ``b_only``: only B; ``difference``: accuracy B minus A.
+    ``a_only``: problems only A got right; ``b_only``: only B; ``difference``: accuracy B minus A. McNemar's
+    test asks whether the problems only one model solved outnumber those only the other solved by more than chance.
     """
     if examples < 0:
         raise UserError(f"--examples must be 0 or more, got {examples}")
@@ -123,8 +119,8 @@ def format_comparison(result: dict) -> str:
     def accuracy(label: str, side: dict) -> str:
         k = side["samples_per_problem"]
         how = f" (majority vote of {k} samples)" if k > 1 else ""
-        return (f"  accuracy {label}   {100 * side['accuracy']:6.1f}%   95% CI {100 * side['ci_low']:.1f}% - "
-                f"{100 * side['ci_high']:.1f}%{how}")
+        return (f"  accuracy {label}   {pct(side['accuracy']):>7}   95% CI {pct(side['ci_low'])} - "
+                f"{pct(side['ci_high'])}{how}")
 
     verdict = "significant at 5%" if t["p_exact"] < 0.05 else "not significant at 5%"
     lines = [

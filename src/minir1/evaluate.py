@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
@@ -187,12 +188,7 @@ def _mean(values) -> float:
 
 
 def summarize(records: list[dict]) -> dict:
-    """Accuracy and its Wilson interval, lenient accuracy, format rate, length and truncation, pass@k.
-
-    >>> summarize([{"correct": True, "lenient_correct": True, "format_ok": True, "tokens": 10,
-    ...             "truncated": False}])["accuracy"]
-    1.0
-    """
+    """Accuracy and its Wilson interval, lenient accuracy, format rate, length and truncation, pass@k."""
     n = len(records)
     k = len(_completions(records[0])) if records else 1
     per_problem = [_mean(c["correct"] for c in _completions(r)) for r in records]
@@ -237,7 +233,7 @@ def _score_into(problems: list[Problem], generator: Generator, s: EvalSettings, 
               stop=answers.ANSWER_CLOSE if s.stop_at_answer else None)
 
 
-def evaluate_problems(model, tokenizer, problems: list[Problem], *, style: str = "think",
+def evaluate_problems(model, tokenizer, problems: list[Problem], *, style: str = DEFAULT_STYLE,
                       system_prompt: str | None = None, max_new_tokens: int = 256,
                       batch_size: int | None = None, prefill: str | None = None,
                       stop_at_answer: bool = False, on_records: Callable[[list[dict]], None] | None = None) -> dict:
@@ -343,14 +339,6 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
     return done
 
 
-def _check_unique_ids(problems: list[Problem], data: str) -> None:
-    seen = set()
-    for p in problems:
-        if p.id in seen:
-            raise UserError(f"{data}: problem id {p.id!r} appears twice; ids must be unique to resume and compare")
-        seen.add(p.id)
-
-
 def load_generator(settings: EvalSettings, *, trust_remote_code: bool = False) -> Generator:
     """The generation backend the settings ask for, with its model loaded."""
     from .generation import VLLMGenerator, generate
@@ -382,7 +370,10 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     started = time.perf_counter()
     problems = load_problems(settings.data, question_field=settings.question_field,
                              answer_field=settings.answer_field, limit=settings.limit)
-    _check_unique_ids(problems, settings.data)
+    twice = [i for i, n in Counter(p.id for p in problems).items() if n > 1]
+    if twice:
+        raise UserError(f"{settings.data}: problem id {twice[0]!r} appears twice; ids must be unique to resume and "
+                        "compare")
     out = Path(output_dir)
     config = {**asdict(settings), "problems": len(problems), "problems_sha256": fingerprint(problems)}
     done = prepare_output(out, config, problems)
@@ -426,7 +417,8 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     return summary
 
 
-def _pct(x: float) -> str:
+def pct(x: float) -> str:
+    """A fraction as a percentage with one decimal: ``0.125`` is ``"12.5%"``."""
     return f"{100 * x:.1f}%"
 
 
@@ -439,17 +431,17 @@ def format_summary(summary: dict, output_dir: str | os.PathLike | None = None) -
     prefill = f", prefill {s['prefill']!r}" if s.get("prefill") else ""
     lines = [
         f"{what} on {s['data']} ({summary['n']} problems, {decoding}, tag style {s['tag_style']}{prefill})",
-        f"  accuracy (strict)   {_pct(summary['accuracy']):>7}   95% CI {_pct(summary['ci_low'])} - "
-        f"{_pct(summary['ci_high'])} (Wilson)",
-        f"  accuracy (lenient)  {_pct(summary['lenient_accuracy']):>7}   last number anywhere (diagnostic)",
-        f"  format ok           {_pct(summary['format_rate']):>7}",
-        f"  truncated           {_pct(summary['truncation_rate']):>7}   at {s['max_new_tokens']} new tokens",
+        f"  accuracy (strict)   {pct(summary['accuracy']):>7}   95% CI {pct(summary['ci_low'])} - "
+        f"{pct(summary['ci_high'])} (Wilson)",
+        f"  accuracy (lenient)  {pct(summary['lenient_accuracy']):>7}   last number anywhere (diagnostic)",
+        f"  format ok           {pct(summary['format_rate']):>7}",
+        f"  truncated           {pct(summary['truncation_rate']):>7}   at {s['max_new_tokens']} new tokens",
         f"  mean length         {summary['mean_length']:7.1f}   tokens",
     ]
     if k > 1:
-        lines.append(f"  majority vote       {_pct(summary['majority_accuracy']):>7}   95% CI "
-                     f"{_pct(summary['majority_ci_low'])} - {_pct(summary['majority_ci_high'])}")
-        lines.extend(f"  {name:<19} {_pct(v):>7}" for name, v in summary["pass_at_k"].items())
+        lines.append(f"  majority vote       {pct(summary['majority_accuracy']):>7}   95% CI "
+                     f"{pct(summary['majority_ci_low'])} - {pct(summary['majority_ci_high'])}")
+        lines.extend(f"  {name:<19} {pct(v):>7}" for name, v in summary["pass_at_k"].items())
     if "tokens_per_second" in summary:
         lines.append(f"  speed               {summary['tokens_per_second']:7.0f}   generated tokens/s "
                      f"({summary['generated_problems']} problems in {summary['generation_seconds']:.1f} s)")
