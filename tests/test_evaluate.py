@@ -455,12 +455,15 @@ def test_bad_input_errors(tiny_model, tmp_path, capsys, no_model_load):
     empty.write_text("")
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"question": "q", "answer": "1"}\n{not json\n')
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text("".join(json.dumps({"id": i, "question": "q", "answer": "1"}) + "\n" for i in "abcb"))
     cases = [
         (["--model", str(tmp_path / "no-model")], ["model not found"]),
         (["--model", str(tiny_model), "--adapter", str(tmp_path / "no-adapter")], ["adapter not found"]),
         (["--model", str(tiny_model), "--data", str(empty)], ["no rows"]),
         (["--model", str(tiny_model), "--data", str(broken)], ["line 2 is not valid JSON"]),
         (["--model", str(tiny_model), "--data", str(tmp_path / "missing.jsonl")], ["data file not found"]),
+        (["--model", str(tiny_model), "--data", str(dup)], ["problem id 'b' appears twice"]),
         (["--model", str(tiny_model), "--samples", "2", "--temperature", "0"], ["needs --temperature above 0"]),
         (["--model", str(tiny_model), "--limit", "0"], ["--limit must be at least 1"]),
         (["--model", str(tiny_model), "--batch_size", "0"], ["--batch_size must be at least 1"]),

@@ -1,26 +1,20 @@
 """``minir1 compare``: two evaluations of the same problems, side by side, with a paired test.
 
-Problems are paired by id, so McNemar's test (:func:`minir1.stats.mcnemar`) asks whether the problems
-only one model solved outnumber those only the other solved by more than chance. A problem's verdict is
-its ``correct`` field (the majority vote's when K samples were drawn). Different problem sets (ids or
-golds differ), unfinished evaluations (no summary.json yet) and empty ones are refused: a difference
-between them says nothing about the models. A folder compared with itself is allowed, with a warning.
-
-    >>> result = compare_evals("runs/eval-base", "runs/eval-grpo")   # doctest: +SKIP
-    >>> sorted(result)[:4]                                           # doctest: +SKIP
-    ['a', 'a_only', 'b', 'b_only']
+Problems are paired by id; a problem's verdict is its ``correct`` field (the majority vote's when K samples
+were drawn). Different problem sets (ids or golds differ), unfinished evaluations (no summary.json yet) and
+empty ones are refused: a difference between them says nothing about the models. A folder compared with
+itself is allowed, with a warning.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 from .errors import UserError
-from .evaluate import CONFIG, SAMPLES, SUMMARY, read_samples
+from .evaluate import CONFIG, SAMPLES, SUMMARY, pct, read_json, read_samples
 from .stats import mcnemar, wilson
 
 
@@ -32,11 +26,7 @@ def load_eval(folder: str | os.PathLike) -> tuple[dict, list[dict]]:
     if not (path / SUMMARY).is_file():
         raise UserError(f"the evaluation in {folder} is not finished (no {SUMMARY}): run its minir1 eval command "
                         "again to finish it")
-    try:
-        summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"cannot read {path / SUMMARY} ({e})") from None
-    return summary, read_samples(path / SAMPLES)
+    return read_json(path / SUMMARY, ""), read_samples(path / SAMPLES)
 
 
 def _same_problems(a: str, ra: dict[str, dict], b: str, rb: dict[str, dict]) -> None:
@@ -64,7 +54,8 @@ def _example(a: dict, b: dict) -> dict:
 def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3) -> dict:
     """Accuracies of two evaluations of the same problems, their difference, McNemar's test and the flips.
 
-    ``a_only``: problems only A got right; ``b_only``: only B; ``difference``: accuracy B minus A.
+    ``a_only``: problems only A got right; ``b_only``: only B; ``difference``: accuracy B minus A. McNemar's
+    test asks whether the problems only one model solved outnumber those only the other solved by more than chance.
     """
     if examples < 0:
         raise UserError(f"--examples must be 0 or more, got {examples}")
@@ -86,7 +77,7 @@ def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3)
                 "samples_per_problem": summary.get("samples_per_problem", 1), "accuracy": accuracy,
                 "ci_low": low, "ci_high": high}
 
-    config_a, config_b = (_read_config(x) for x in (a, b))
+    config_a, config_b = (read_json(Path(x) / CONFIG) for x in (a, b))
     return {
         "n": n,
         "same_folder": same_folder(a, b),
@@ -113,13 +104,6 @@ def same_folder(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
-def _read_config(folder: str | os.PathLike) -> dict:
-    try:
-        return json.loads((Path(folder) / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 def _short(text: str, width: int = 100) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3] + "..."
@@ -135,8 +119,8 @@ def format_comparison(result: dict) -> str:
     def accuracy(label: str, side: dict) -> str:
         k = side["samples_per_problem"]
         how = f" (majority vote of {k} samples)" if k > 1 else ""
-        return (f"  accuracy {label}   {100 * side['accuracy']:6.1f}%   95% CI {100 * side['ci_low']:.1f}% - "
-                f"{100 * side['ci_high']:.1f}%{how}")
+        return (f"  accuracy {label}   {pct(side['accuracy']):>7}   95% CI {pct(side['ci_low'])} - "
+                f"{pct(side['ci_high'])}{how}")
 
     verdict = "significant at 5%" if t["p_exact"] < 0.05 else "not significant at 5%"
     lines = [

@@ -1,30 +1,16 @@
 """``minir1 eval``: accuracy on a problem set, with honest statistics, resumable.
 
-One evaluation is one folder:
+One evaluation is one folder: ``eval_config.json`` holds its settings (:class:`EvalSettings`) and a
+fingerprint of the problems, written before anything is generated (a folder holding anything but this
+evaluation is refused, never mixed); ``samples.jsonl`` gets one line per problem, flushed after every batch,
+so the same command run again does only what is missing; ``summary.json`` is written when all are done.
 
-* ``eval_config.json``: its settings (:class:`EvalSettings`) and a fingerprint of the problems, written
-  before anything is generated. A folder holding a different evaluation, or anything but an
-  evaluation, is an error, never a mix.
-* ``samples.jsonl``: one line per problem, appended and flushed after every batch. The same command run
-  again skips the problems already there (a line cut short by a kill is redone); when all are done the
-  file is rewritten in problem order, each problem once.
-* ``summary.json``: written when every problem is done.
-
-**Evaluation judges what training judges.** A completion runs to the end of the turn, as a rollout does,
-and all of it is judged: ``correct`` is :func:`minir1.rewards.correctness` (:func:`minir1.answers.check`,
-no second parser) and "format ok" is :func:`minir1.rewards.format_rubric` at full marks. ``stop_at_answer``
-is faster but can only overstate accuracy and format, so summary.json and the printed table name it. A
-*prefill* (e.g. ``"<think>\n"``; a run folder's own by default) ends the prompt; a sample keeps it beside
-the generated ``completion`` and is judged on ``prefill + completion``.
-
-With ``samples`` K > 1, accuracy is the mean over problems of the fraction of right samples (pass@1), a
-problem's ``correct`` (what ``minir1 compare`` pairs) is its majority vote, and pass@k is reported for
-k = 1, 2, 4, ..., K. The 95% interval is Wilson's; for K > 1 it treats each problem's mean score as one
-observation in [0, 1], whose variance is at most a coin's of the same accuracy: the interval is conservative.
-
-    >>> settings = EvalSettings("tiny", data="gsm8k:test", limit=5, max_new_tokens=32).resolve()  # doctest: +SKIP
-    >>> run_eval(settings, "runs/eval-tiny")["accuracy"]                                             # doctest: +SKIP
-    0.0
+Evaluation judges what training judges: a completion runs to the end of the turn and all of it, after its
+*prefill*, is judged by the rewards' own checks. ``stop_at_answer`` is faster but can only overstate accuracy
+and format, so summary.json and the printed table name it. With ``samples`` K > 1, accuracy is pass@1 (the
+mean fraction of right samples), a problem's ``correct`` (what ``minir1 compare`` pairs) is its majority vote,
+and pass@k is reported for k = 1, 2, 4, ..., K. The 95% interval is Wilson's; for K > 1 it treats each
+problem's mean score as one observation in [0, 1], which makes it conservative.
 """
 
 from __future__ import annotations
@@ -34,6 +20,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
@@ -47,11 +34,10 @@ from .generation import Generation
 from .jsonl import dumps, read_jsonl, write_atomic
 from .models import ModelSpec, check_dtype, model_spec
 from .prompts import build_prompt, get_style
-from .rewards import format_rubric, get_scheme, texts
+from .rewards import DEFAULT_STYLE, format_rubric, get_scheme, texts
 from .stats import majority_vote, pass_at_k, wilson
 
 CONFIG, SAMPLES, SUMMARY = "eval_config.json", "samples.jsonl", "summary.json"
-DEFAULT_STYLE = "think"  # the tag style when neither the settings nor a run folder name one
 STOP_NOTE = ("--stop_at_answer: generation stopped at the first </answer>, so text a model writes after it was "
              "neither generated nor judged (the training reward judges it): accuracy and format ok may be higher "
              "than the reward's")
@@ -69,12 +55,8 @@ def _f(default, help: str, **argparse):
 class EvalSettings:
     """How an evaluation is done: two evaluations with equal settings measure the same thing.
 
-    ``minir1 eval``'s options are these fields; the demo, training's periodic evaluation and the
-    benchmarks build one too. :meth:`resolve` makes what a user asks (a run folder as ``adapter``,
-    ``dtype="auto"``, a recipe's prompt) concrete. ``temperature`` applies only when ``samples`` > 1:
-
-        >>> EvalSettings("tiny", temperature=0.7).temperature
-        0.0
+    ``minir1 eval``'s options are these fields; the demo, training's periodic evaluation, chat and the
+    benchmarks build one too. ``temperature`` applies only when ``samples`` > 1 (it is 0.0 otherwise).
     """
 
     model: str | None = _f(None, "Hub id, local folder, or 'tiny'; default: the base model of --adapter")
@@ -116,11 +98,11 @@ class EvalSettings:
     def resolve(self, recipe: str | None = None) -> EvalSettings:
         """These settings made concrete, checked as far as they can be without loading the model.
 
-        ``adapter`` may be a run folder, which supplies the base model (unless ``model`` is given),
-        tag style, system prompt and prefill (``prefill=""``: none). ``recipe`` (``--recipe mini-r1``)
-        gives a base model the prompt (and, without ``model``, the model) a training run of it will
-        use, so that "before" and "after" differ only by the training. ``dtype`` "auto" is resolved and
-        stored, so a folder resumed where "auto" means another dtype is refused, never mixed.
+        Each prompt setting is the one given, else ``adapter``'s run folder's (which also supplies the base
+        model), else the default (``prefill=""``: none). ``recipe`` gives a base model the prompt (and, without
+        ``model``, the model) a run of that recipe will use, so "before" and "after" differ only by the
+        training. ``dtype`` "auto" is resolved and stored: a folder resumed where "auto" means another dtype is
+        refused, never mixed.
         """
         from .models import device_and_dtype, resolve_model
 
@@ -144,27 +126,18 @@ class EvalSettings:
         dtype = s.dtype
         if s.backend == "hf" and dtype == "auto":
             dtype = str(device_and_dtype("auto", resolved)[1]).removeprefix("torch.")
-        style, system = prompt_settings(spec, s.tag_style, s.system_prompt)
+        style = s.tag_style or spec.tag_style or (get_scheme(spec.scheme)["style"] if spec.scheme else DEFAULT_STYLE)
+        system = s.system_prompt if s.system_prompt is not None else (spec.system_prompt
+                                                                       or get_style(style).system_prompt)
         return replace(s, model=_identity(spec.model), adapter=_identity(spec.adapter) if spec.adapter else None,
-                       tag_style=style, system_prompt=system, prefill=resolve_prefill(spec, s.prefill), dtype=dtype)
-
-
-def prompt_settings(spec: ModelSpec, tag_style: str | None = None, system_prompt: str | None = None) -> tuple[str, str]:
-    """``(tag style, system prompt text)``: the arguments, else the run folder's (or its scheme's), else defaults."""
-    style = tag_style or spec.tag_style or (get_scheme(spec.scheme)["style"] if spec.scheme else DEFAULT_STYLE)
-    default = get_style(style).system_prompt
-    return style, system_prompt if system_prompt is not None else spec.system_prompt or default
+                       tag_style=style, system_prompt=system, dtype=dtype,
+                       prefill=(s.prefill if s.prefill is not None else spec.prefill) or None)
 
 
 def _identity(name: str) -> str:
     """A model or adapter name that means the same from any folder: local paths made absolute."""
     path = Path(name).expanduser()
     return str(path.resolve()) if path.exists() else name
-
-
-def resolve_prefill(spec: ModelSpec, prefill: str | None) -> str | None:
-    """The prefill to use: ``prefill`` when given (``""``: none), else the run folder's, else none."""
-    return (prefill if prefill is not None else spec.prefill) or None
 
 
 # --- scoring: pure functions of completions ---------------------------------------------------
@@ -215,12 +188,7 @@ def _mean(values) -> float:
 
 
 def summarize(records: list[dict]) -> dict:
-    """Accuracy and its Wilson interval, lenient accuracy, format rate, length and truncation, pass@k.
-
-    >>> summarize([{"correct": True, "lenient_correct": True, "format_ok": True, "tokens": 10,
-    ...             "truncated": False}])["accuracy"]
-    1.0
-    """
+    """Accuracy and its Wilson interval, lenient accuracy, format rate, length and truncation, pass@k."""
     n = len(records)
     k = len(_completions(records[0])) if records else 1
     per_problem = [_mean(c["correct"] for c in _completions(r)) for r in records]
@@ -252,42 +220,37 @@ def summarize(records: list[dict]) -> dict:
 # --- generation into records ------------------------------------------------------------------
 
 
-def _score_into(problems: list[Problem], generator: Generator, *, style: str, system_prompt: str | None,
-                max_new_tokens: int, batch_size: int | None, samples: int = 1, temperature: float = 0.0,
-                seed: int = 0, prefill: str | None = None, stop_at_answer: bool = False,
+def _score_into(problems: list[Problem], generator: Generator, s: EvalSettings, batch_size: int | None,
                 on_records: Callable[[list[dict]], None]) -> None:
-    prompts = [build_prompt(p.question, style, system_prompt, prefill=prefill) for p in problems]
+    prompts = [build_prompt(p.question, s.tag_style, s.system_prompt, prefill=s.prefill) for p in problems]
 
     def on_batch(indices: list[int], generations: list[list[Generation]]) -> None:
-        on_records([make_record(problems[i], g, style, prefill) for i, g in zip(indices, generations, strict=True)])
+        on_records([make_record(problems[i], g, s.tag_style, s.prefill)
+                    for i, g in zip(indices, generations, strict=True)])
 
-    generator(prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, num_samples=samples,
-              temperature=temperature, seed=seed, on_batch=on_batch,
-              stop=answers.ANSWER_CLOSE if stop_at_answer else None)
+    generator(prompts, max_new_tokens=s.max_new_tokens, batch_size=batch_size, num_samples=s.samples,
+              temperature=s.temperature, seed=s.seed, on_batch=on_batch,
+              stop=answers.ANSWER_CLOSE if s.stop_at_answer else None)
 
 
-def evaluate_problems(model, tokenizer, problems: list[Problem], *, style: str = "think",
+def evaluate_problems(model, tokenizer, problems: list[Problem], *, style: str = DEFAULT_STYLE,
                       system_prompt: str | None = None, max_new_tokens: int = 256,
                       batch_size: int | None = None, prefill: str | None = None,
                       stop_at_answer: bool = False, on_records: Callable[[list[dict]], None] | None = None) -> dict:
-    """Greedy evaluation of a loaded model, in memory: the :func:`summarize` figures plus speed.
-
-    Generated and judged as ``minir1 eval`` does, defaults included, for the training loop and the demo
-    (a PEFT model in training mode is switched to eval mode and back). ``on_records`` receives the
-    samples.jsonl records in problem order.
-
-        >>> evaluate_problems(model, tokenizer, load_problems("gsm8k:test", limit=8))["n"]  # doctest: +SKIP
-        8
+    """Greedy evaluation of a loaded model, in memory, generated and judged as ``minir1 eval`` does: the
+    :func:`summarize` figures plus speed. A PEFT model in training mode is switched to eval mode and back;
+    ``on_records`` receives the samples.jsonl records in problem order.
     """
     from .generation import generate
 
     if not problems:
         raise UserError("no problems to evaluate")
+    settings = EvalSettings(tag_style=style, system_prompt=system_prompt, max_new_tokens=max_new_tokens,
+                            prefill=prefill, stop_at_answer=stop_at_answer)
     records: dict[str, dict] = {}
     start = time.perf_counter()
-    _score_into(problems, partial(generate, model, tokenizer), style=style, system_prompt=system_prompt,
-                max_new_tokens=max_new_tokens, batch_size=batch_size, prefill=prefill,
-                stop_at_answer=stop_at_answer, on_records=lambda rs: records.update((r["id"], r) for r in rs))
+    _score_into(problems, partial(generate, model, tokenizer), settings, batch_size,
+                lambda rs: records.update((r["id"], r) for r in rs))
     seconds = time.perf_counter() - start
     summary = summarize([records[p.id] for p in problems])
     if on_records is not None:
@@ -308,6 +271,16 @@ def fingerprint(problems: list[Problem]) -> str:
 def read_samples(path: Path) -> list[dict]:
     """The complete records in a samples.jsonl; a line cut short by a kill (or otherwise unreadable) is skipped."""
     return [r for r in read_jsonl(path) if "id" in r and "correct" in r]
+
+
+def read_json(path: Path, hint: str | None = None):
+    """The JSON in ``path``; if it cannot be read, ``{}``, or given a ``hint``, a UserError that ends with it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        if hint is None:
+            return {}
+        raise UserError(f"cannot read {path} ({e}){hint}") from None
 
 
 def _differences(old: dict, new: dict) -> str:
@@ -350,10 +323,7 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
     records = read_samples(out / SAMPLES)
     config_path = out / CONFIG
     if config_path.is_file():
-        try:
-            old = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise UserError(f"cannot read {config_path} ({e}): pass another --output_dir") from None
+        old = read_json(config_path, ": pass another --output_dir")
         if not isinstance(old, dict) or not {"model", "data", "max_new_tokens"} <= set(old):
             raise UserError(f"{config_path} is not the settings file of an evaluation by minir1 eval, so {out} is "
                             "never written into: pass another --output_dir")
@@ -367,14 +337,6 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
     done = {r["id"]: r for r in reversed(records) if r["id"] in ids}  # reversed: a problem's first record wins
     write_atomic(out / SAMPLES, dumps([done[p.id] for p in problems if p.id in done]))
     return done
-
-
-def _check_unique_ids(problems: list[Problem], data: str) -> None:
-    seen = set()
-    for p in problems:
-        if p.id in seen:
-            raise UserError(f"{data}: problem id {p.id!r} appears twice; ids must be unique to resume and compare")
-        seen.add(p.id)
 
 
 def load_generator(settings: EvalSettings, *, trust_remote_code: bool = False) -> Generator:
@@ -408,14 +370,16 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     started = time.perf_counter()
     problems = load_problems(settings.data, question_field=settings.question_field,
                              answer_field=settings.answer_field, limit=settings.limit)
-    _check_unique_ids(problems, settings.data)
+    twice = [i for i, n in Counter(p.id for p in problems).items() if n > 1]
+    if twice:
+        raise UserError(f"{settings.data}: problem id {twice[0]!r} appears twice; ids must be unique to resume and "
+                        "compare")
     out = Path(output_dir)
     config = {**asdict(settings), "problems": len(problems), "problems_sha256": fingerprint(problems)}
     done = prepare_output(out, config, problems)
     resumed = len(done)
     todo = [p for p in problems if p.id not in done]
 
-    timing = {}
     if todo:
         (out / SUMMARY).unlink(missing_ok=True)  # summary.json present means finished: minir1 compare relies on it
         generator = generator or load_generator(settings, trust_remote_code=trust_remote_code)
@@ -430,20 +394,14 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
                 done.update((r["id"], r) for r in records)
                 bar.update(len(records))
 
-            _score_into(todo, generator, style=settings.tag_style, system_prompt=settings.system_prompt,
-                        max_new_tokens=settings.max_new_tokens, batch_size=batch_size, samples=settings.samples,
-                        temperature=settings.temperature, seed=settings.seed, prefill=settings.prefill,
-                        stop_at_answer=settings.stop_at_answer, on_records=save)
+            _score_into(todo, generator, settings, batch_size, save)
         seconds = time.perf_counter() - start
         tokens = sum(c["tokens"] for p in todo if p.id in done for c in _completions(done[p.id]))
         timing = {"generated_problems": len(todo), "generated_tokens": tokens, "generation_seconds": seconds,
                   "tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
                   "wall_seconds": time.perf_counter() - started}
     else:  # already finished: keep the timing of the run that generated
-        try:
-            old = json.loads((out / SUMMARY).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):  # e.g. killed between its last batch and its summary
-            old = {}
+        old = read_json(out / SUMMARY)  # {} when killed between its last batch and its summary
         timing = {k: old[k] for k in ("generated_problems", "generated_tokens", "generation_seconds",
                                       "tokens_per_second", "wall_seconds") if k in old}
 
@@ -459,7 +417,8 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     return summary
 
 
-def _pct(x: float) -> str:
+def pct(x: float) -> str:
+    """A fraction as a percentage with one decimal: ``0.125`` is ``"12.5%"``."""
     return f"{100 * x:.1f}%"
 
 
@@ -472,17 +431,17 @@ def format_summary(summary: dict, output_dir: str | os.PathLike | None = None) -
     prefill = f", prefill {s['prefill']!r}" if s.get("prefill") else ""
     lines = [
         f"{what} on {s['data']} ({summary['n']} problems, {decoding}, tag style {s['tag_style']}{prefill})",
-        f"  accuracy (strict)   {_pct(summary['accuracy']):>7}   95% CI {_pct(summary['ci_low'])} - "
-        f"{_pct(summary['ci_high'])} (Wilson)",
-        f"  accuracy (lenient)  {_pct(summary['lenient_accuracy']):>7}   last number anywhere (diagnostic)",
-        f"  format ok           {_pct(summary['format_rate']):>7}",
-        f"  truncated           {_pct(summary['truncation_rate']):>7}   at {s['max_new_tokens']} new tokens",
+        f"  accuracy (strict)   {pct(summary['accuracy']):>7}   95% CI {pct(summary['ci_low'])} - "
+        f"{pct(summary['ci_high'])} (Wilson)",
+        f"  accuracy (lenient)  {pct(summary['lenient_accuracy']):>7}   last number anywhere (diagnostic)",
+        f"  format ok           {pct(summary['format_rate']):>7}",
+        f"  truncated           {pct(summary['truncation_rate']):>7}   at {s['max_new_tokens']} new tokens",
         f"  mean length         {summary['mean_length']:7.1f}   tokens",
     ]
     if k > 1:
-        lines.append(f"  majority vote       {_pct(summary['majority_accuracy']):>7}   95% CI "
-                     f"{_pct(summary['majority_ci_low'])} - {_pct(summary['majority_ci_high'])}")
-        lines.extend(f"  {name:<19} {_pct(v):>7}" for name, v in summary["pass_at_k"].items())
+        lines.append(f"  majority vote       {pct(summary['majority_accuracy']):>7}   95% CI "
+                     f"{pct(summary['majority_ci_low'])} - {pct(summary['majority_ci_high'])}")
+        lines.extend(f"  {name:<19} {pct(v):>7}" for name, v in summary["pass_at_k"].items())
     if "tokens_per_second" in summary:
         lines.append(f"  speed               {summary['tokens_per_second']:7.0f}   generated tokens/s "
                      f"({summary['generated_problems']} problems in {summary['generation_seconds']:.1f} s)")

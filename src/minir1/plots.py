@@ -1,9 +1,7 @@
 """Plots of a run, drawn from its ``metrics.jsonl`` (never from a tracking service).
 
 Functions take records and return matplotlib figures; :func:`write_plots` (``minir1 plot RUN_DIR``)
-writes them to ``RUN_DIR/plots/``: ``rewards.png`` (each reward in points and the total per step, raw
-and smoothed, with held-out accuracy if the run evaluated) and ``diagnostics.png`` (completion length,
-truncated fraction, groups with no reward spread, and KL, or entropy when no KL was computed).
+writes them to ``RUN_DIR/plots/`` as ``rewards.png`` and ``diagnostics.png``.
 """
 
 from __future__ import annotations
@@ -45,7 +43,7 @@ def _line(ax, steps, values, label, color, window):
 
 def plot_rewards(records: list[dict], rewards: dict[str, float], title: str = "Reward progression",
                  window: int = 10):
-    """Each reward in points and the total per step; held-out accuracy on a second axis if logged."""
+    """Each reward in points and the total per step, raw and smoothed; held-out accuracy on a second axis."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 5))
@@ -86,7 +84,7 @@ def plot_diagnostics(records: list[dict], max_completion_length: int | None = No
     """Completion length, truncated fraction, zero-spread groups and KL (or entropy), one panel each."""
     import matplotlib.pyplot as plt
 
-    has_kl = any(isinstance(r.get("kl"), (int, float)) for r in records)
+    has_kl = any(_number(r.get("kl")) for r in records)
     panels = [
         ("completions/mean_length", "completion length (tokens)"),
         ("completions/clipped_ratio", "truncated fraction"),

@@ -14,15 +14,11 @@ if TYPE_CHECKING:
 TAGS = ["minir1", "grpo", "trl", "reasoning", "gsm8k"]
 
 
-def _data_name(data: str) -> str:
-    return "openai/gsm8k" if data.startswith("gsm8k") else data
-
-
 def model_card(cfg: TrainConfig, summary: dict, evaluation: dict | None = None, merged: bool = False) -> str:
     """The README.md of a trained adapter or model: base model, recipe, data, rewards, steps, results."""
     is_adapter = cfg.lora and not merged
     a = cfg.args  # TRL's settings
-    data = _data_name(cfg.data)
+    data = "openai/gsm8k" if cfg.data.startswith("gsm8k") else cfg.data  # the Hub's name of the bundled copy
     kind = "LoRA adapter" if is_adapter else ("merged model" if merged else "fully fine-tuned model")
     lines = [
         "---", f"base_model: {cfg.model}", f"library_name: {'peft' if is_adapter else 'transformers'}", "tags:",

@@ -1,8 +1,7 @@
-"""Honest statistics for accuracy figures: intervals, paired tests, pass@k, majority vote.
+"""Honest statistics for accuracy figures: Wilson intervals, McNemar's paired test, pass@k, majority vote.
 
-Pure Python (``math`` only), exact where it can be. The Wilson interval (:func:`wilson`), unlike the
-normal approximation, stays inside [0, 1] and is not zero-width at 0/n or n/n, where small evaluations
-live. McNemar's test (:func:`mcnemar`) compares two models on the problems where they disagree.
+Pure Python (``math`` only), exact where it can be. The Wilson interval, unlike the normal approximation,
+stays inside [0, 1] and is not zero-width at 0/n or n/n, where small evaluations live.
 """
 
 from __future__ import annotations
