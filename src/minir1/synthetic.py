@@ -43,8 +43,3 @@ def make_problems(n: int, seed: int = 0, ops: tuple[str, ...] = ("add", "sub", "
         solution = reasoning_t.format(**fields) + f"\n#### {c}"
         problems.append(Problem(f"{prefix}:{seed}:{k}", question_t.format(**fields), solution, c))
     return problems
-
-
-def corpus(n: int = 600) -> list[str]:
-    """Text of synthetic problems and solutions, for training the tiny model's tokenizer."""
-    return [text for p in make_problems(n, seed=12345) for text in (p.question, p.solution)]

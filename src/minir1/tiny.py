@@ -43,12 +43,12 @@ def _corpus() -> list[str]:
     """Text to train the tokenizer on: GSM8K train, the prompts and tags of every style, synthetic problems."""
     from .data import load_problems
     from .prompts import STYLES, format_completion, solution_steps
-    from .synthetic import corpus as synthetic_corpus
+    from .synthetic import make_problems
 
     texts = [text for p in load_problems("gsm8k:train") for text in (p.question, solution_steps(p.solution))]
     texts += [text for style in STYLES.values()
               for text in (style.system_prompt, format_completion("reasoning", "42", style.name))]
-    return texts + synthetic_corpus()
+    return texts + [text for p in make_problems(600, seed=12345) for text in (p.question, p.solution)]
 
 
 def train_tokenizer(vocab_size: int = 1024):
