@@ -1,25 +1,16 @@
 """``minir1 demo``: the whole method, offline, on a CPU, in a few minutes.
 
-1. Build a tiny Qwen2-architecture model with random weights and synthetic arithmetic word problems.
-2. Warm start (TRL's SFTTrainer) on worked solutions, half in the tag format and half in plain text
-   ("7 + 5 = 12. The answer is 12."): like a real instruct model, it then does some of the arithmetic but
-   uses the requested tags only part of the time.
-3. Evaluate held-out problems with ``minir1 eval``'s code: greedy, and pass@k at the GRPO temperature (the
-   headroom GRPO can turn into greedy accuracy).
-4. GRPO through ``minir1 train``'s code with the Mini-R1 rewards, evaluating held-out problems as it goes.
-5. Evaluate again; McNemar's paired test on the strict verdicts (answer in the tag format) and on the
-   lenient ones (the last number, format or not: the arithmetic).
-6. Write ``rewards.png``, ``results.json`` (with machine, versions and date) and ``report.md``.
-
-Expect the two phases of the Mini-R1 figure (the format's points pay on every prompt, so the format comes
-first, then correctness, the only reward left with spread), and the arithmetic moving much less than the
-format. The figures are in ``results.json`` (``docs/demo-results.json`` for the committed run), the
-trials behind the settings in BENCHMARKS.md, "Demo tuning trials". The held-out problems come from the
-training problems' distribution (other seeds).
+A tiny random Qwen2-architecture model is warm-started on synthetic arithmetic word problems, half of the
+solutions in the tag format and half in plain text, so that, like a real instruct model, it uses the tags
+only part of the time. It is evaluated on held-out problems (greedy, and pass@k at the GRPO temperature: the
+headroom GRPO can turn into greedy accuracy), trained by ``minir1 train``'s code with the Mini-R1 rewards,
+and evaluated again, with McNemar's paired test on the strict verdicts (answer in the tag format) and the
+lenient ones (the last number: the arithmetic). Expect the two phases of the Mini-R1 figure: format, then
+correctness. BENCHMARKS.md, "Demo tuning trials", holds the trials behind the settings.
 
 Everything lands in one folder (default ``runs/demo``): ``base-model/``, ``warmstart/``, ``data/``,
-``eval-before/``, ``eval-before-sampled/``, ``grpo/`` (a training run folder), ``eval-after/`` and the
-three files above. ``--overwrite`` replaces only a folder a demo wrote (it holds ``demo.json``).
+``eval-before/``, ``eval-before-sampled/``, ``grpo/`` (a training run folder), ``eval-after/``,
+``rewards.png``, ``results.json`` and ``report.md``. ``--overwrite`` replaces only a folder holding ``demo.json``.
 """
 
 from __future__ import annotations
@@ -34,15 +25,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .compare import compare_evals
-from .evaluate import SAMPLES, EvalSettings, read_samples, run_eval
+from .evaluate import SAMPLES, EvalSettings, read_samples, run_eval, summarize
 from .folders import check_replaceable
-from .jsonl import read_jsonl
+from .jsonl import dumps, read_jsonl, write_atomic
 from .machine import describe, load_average
 from .prompts import solution_steps
 from .rewards import SCHEMES
-from .stats import mcnemar, pass_at_k, wilson
+from .stats import mcnemar, wilson
 from .synthetic import make_problems
-from .tiny import build_tiny_model
+from .tiny import DEFAULT_SIZE, build_tiny_model
 from .warmstart import sft_rows
 
 log = logging.getLogger("minir1")
@@ -55,9 +46,8 @@ MARKER = "demo.json"  # written first into every demo folder: what --overwrite m
 class DemoSettings:
     """Sizes and settings of the demo; ``quick()`` shrinks them for smoke tests."""
 
-    model_size: dict = field(default_factory=lambda: {"hidden_size": 128, "intermediate_size": 256,
-                                                      "num_hidden_layers": 4, "num_attention_heads": 4,
-                                                      "num_key_value_heads": 2})
+    model_size: dict = field(default_factory=lambda: {**DEFAULT_SIZE, "hidden_size": 128, "intermediate_size": 256,
+                                                      "num_hidden_layers": 4})
     max_operand: int = 9  # operands 2..max_operand, for the warm start, GRPO and held-out problems alike
     warmstart_problems: int = 4000
     warmstart_epochs: float = 2.0
@@ -113,8 +103,7 @@ def warmstart_rows(problems, tagged_fraction: float, seed: int, plain_working: b
 
 def _write_problems(path: Path, problems) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps({"id": p.id, "question": p.question, "answer": p.solution}) + "\n"
-                            for p in problems), encoding="utf-8")
+    write_atomic(path, dumps([{"id": p.id, "question": p.question, "answer": p.solution} for p in problems]))
     return str(path)
 
 
@@ -240,13 +229,10 @@ def lenient_comparison(a: Path, b: Path) -> dict:
 
 def pass_at_k_summary(folder: Path, summary: dict, temperature: float) -> dict:
     """pass@1..k of a sampled evaluation, strict (from its summary) and lenient (from its samples)."""
-    records = list(_records(folder).values())
-    k = summary["samples_per_problem"]
-    ks = sorted({2**i for i in range(k.bit_length()) if 2**i <= k} | {k})
-    right = [sum(c["lenient_correct"] for c in r["samples"]) for r in records]
-    lenient = {f"pass@{j}": sum(pass_at_k(k, c, j) for c in right) / len(right) for j in ks}
-    return {"n": summary["n"], "k": k, "temperature": temperature, "strict": summary["pass_at_k"],
-            "lenient": lenient, "format_rate": summary["format_rate"]}
+    lenient = [{**r, "n_correct": sum(c["lenient_correct"] for c in r["samples"])} for r in _records(folder).values()]
+    return {"n": summary["n"], "k": summary["samples_per_problem"], "temperature": temperature,
+            "strict": summary["pass_at_k"], "lenient": summarize(lenient)["pass_at_k"],
+            "format_rate": summary["format_rate"]}
 
 
 def reward_curve(run_dir: Path, window: int = 10) -> dict:
