@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .compare import compare_evals
-from .evaluate import SAMPLES, EvalSettings, read_samples, run_eval, summarize
+from .evaluate import SAMPLES, EvalSettings, _pct, read_samples, run_eval, summarize
 from .folders import check_replaceable
 from .jsonl import dumps, read_jsonl, write_atomic
 from .machine import describe, load_average
@@ -75,29 +75,23 @@ class DemoSettings:
 
     @classmethod
     def quick(cls) -> DemoSettings:
-        s = cls(warmstart_problems=64, warmstart_epochs=1.0, grpo_problems=64, held_out=16, pass_k=2,
-                pass_k_problems=4)
-        s.model_size.update(hidden_size=64, intermediate_size=128, num_hidden_layers=2)
+        s = cls(model_size=dict(DEFAULT_SIZE), warmstart_problems=64, warmstart_epochs=1.0, grpo_problems=64,
+                held_out=16, pass_k=2, pass_k_problems=4)
         s.grpo.update(max_steps=2, per_device_train_batch_size=16, eval_every=1, eval_limit=8, save_steps=2,
                       sample_every=1)
         return s
 
 
-def plain_completion(problem, working: bool = True) -> str:
-    """An answer without tags, as a model that ignores the requested format writes it: after the worked steps
-    ("7 + 5 = 12\nThe answer is 12."), or without ``working`` the number at once ("The answer is 12.")."""
-    answer = f"The answer is {problem.answer}."
-    return f"{solution_steps(problem.solution)}\n{answer}" if working else answer
-
-
 def warmstart_rows(problems, tagged_fraction: float, seed: int, plain_working: bool = True) -> list[dict]:
-    """Prompt-completion rows: ``tagged_fraction`` of them in the tag format, the rest in plain text (see
-    :func:`plain_completion`)."""
+    """Prompt-completion rows: ``tagged_fraction`` of them in the tag format, the rest in plain text as a model
+    that ignores the format writes it: the worked steps then "The answer is 12.", or without ``plain_working``
+    that sentence alone."""
     rng = random.Random(seed)
     rows = sft_rows(problems, "think", SYSTEM_PROMPT)
     for p, row in zip(problems, rows, strict=True):
         if rng.random() >= tagged_fraction:
-            row["completion"][0]["content"] = plain_completion(p, plain_working)
+            answer = f"The answer is {p.answer}."
+            row["completion"][0]["content"] = f"{solution_steps(p.solution)}\n{answer}" if plain_working else answer
     return rows
 
 
@@ -289,13 +283,8 @@ def emergence(path: Path) -> dict | None:
                       for h in history]}
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _interval(b: dict, key: str) -> str:
-    low, high = ("ci_low", "ci_high") if key == "accuracy" else ("lenient_ci_low", "lenient_ci_high")
-    return f"{_pct(b[key])} ({_pct(b[low])} - {_pct(b[high])})"
+def _interval(b: dict, prefix: str = "") -> str:
+    return f"{_pct(b[prefix + 'accuracy'])} ({_pct(b[prefix + 'ci_low'])} - {_pct(b[prefix + 'ci_high'])})"
 
 
 def _verdict(h: dict) -> str:
@@ -356,7 +345,7 @@ def report(results: dict, s: DemoSettings) -> str:
         f"## Held-out accuracy ({b['n']} problems, greedy)",
         "\n".join(["| | strict (95% Wilson interval) | lenient, last number (95% Wilson interval) | format ok |",
                    "| --- | --- | --- | --- |",
-                   *(f"| {name} | {_interval(x, 'accuracy')} | {_interval(x, 'lenient_accuracy')} | "
+                   *(f"| {name} | {_interval(x)} | {_interval(x, 'lenient_')} | "
                      f"{_pct(x['format_rate'])} |" for name, x in (("before GRPO", b), ("after GRPO", a)))]),
         f"McNemar's paired test (exact, two-sided): strict, {results['fixed']} problems went from wrong to right and "
         f"{results['broken']} from right to wrong, p = {m['p_exact']:.2g}; lenient, {results['lenient_fixed']} and "
