@@ -67,11 +67,9 @@ def train_tokenizer(vocab_size: int = 1024):
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(_corpus(), trainer=trainer)
     merges = [tuple(pair) for pair in json.loads(tok.to_str())["model"]["merges"]]
-    hf = Qwen2Tokenizer(vocab=tok.get_vocab(), merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                        unk_token=None, additional_special_tokens=["<|im_start|>"])
-    hf.chat_template = CHAT_TEMPLATE
-    hf.model_max_length = 4096
-    return hf
+    return Qwen2Tokenizer(vocab=tok.get_vocab(), merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                          unk_token=None, additional_special_tokens=["<|im_start|>"], chat_template=CHAT_TEMPLATE,
+                          model_max_length=4096)
 
 
 def check_size(size: dict[str, int], vocab_size: int, seed: int) -> dict[str, int]:
