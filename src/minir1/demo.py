@@ -1,25 +1,16 @@
 """``minir1 demo``: the whole method, offline, on a CPU, in a few minutes.
 
-1. Build a tiny Qwen2-architecture model with random weights and synthetic arithmetic word problems.
-2. Warm start (TRL's SFTTrainer) on worked solutions, half in the tag format and half in plain text
-   ("7 + 5 = 12. The answer is 12."): like a real instruct model, it then does some of the arithmetic but
-   uses the requested tags only part of the time.
-3. Evaluate held-out problems with ``minir1 eval``'s code: greedy, and pass@k at the GRPO temperature (the
-   headroom GRPO can turn into greedy accuracy).
-4. GRPO through ``minir1 train``'s code with the Mini-R1 rewards, evaluating held-out problems as it goes.
-5. Evaluate again; McNemar's paired test on the strict verdicts (answer in the tag format) and on the
-   lenient ones (the last number, format or not: the arithmetic).
-6. Write ``rewards.png``, ``results.json`` (with machine, versions and date) and ``report.md``.
-
-Expect the two phases of the Mini-R1 figure (the format's points pay on every prompt, so the format comes
-first, then correctness, the only reward left with spread), and the arithmetic moving much less than the
-format. The figures are in ``results.json`` (``docs/demo-results.json`` for the committed run), the
-trials behind the settings in BENCHMARKS.md, "Demo tuning trials". The held-out problems come from the
-training problems' distribution (other seeds).
+A tiny random Qwen2-architecture model is warm-started on synthetic arithmetic word problems, half of the
+solutions in the tag format and half in plain text, so that, like a real instruct model, it uses the tags
+only part of the time. It is evaluated on held-out problems (greedy, and pass@k at the GRPO temperature: the
+headroom GRPO can turn into greedy accuracy), trained by ``minir1 train``'s code with the Mini-R1 rewards,
+and evaluated again, with McNemar's paired test on the strict verdicts (answer in the tag format) and the
+lenient ones (the last number: the arithmetic). Expect the two phases of the Mini-R1 figure: format, then
+correctness. BENCHMARKS.md, "Demo tuning trials", holds the trials behind the settings.
 
 Everything lands in one folder (default ``runs/demo``): ``base-model/``, ``warmstart/``, ``data/``,
-``eval-before/``, ``eval-before-sampled/``, ``grpo/`` (a training run folder), ``eval-after/`` and the
-three files above. ``--overwrite`` replaces only a folder a demo wrote (it holds ``demo.json``).
+``eval-before/``, ``eval-before-sampled/``, ``grpo/`` (a training run folder), ``eval-after/``,
+``rewards.png``, ``results.json`` and ``report.md``. ``--overwrite`` replaces only a folder holding ``demo.json``.
 """
 
 from __future__ import annotations
@@ -34,15 +25,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .compare import compare_evals
-from .evaluate import SAMPLES, EvalSettings, read_samples, run_eval
+from .evaluate import SAMPLES, EvalSettings, _pct, read_samples, run_eval, summarize
 from .folders import check_replaceable
-from .jsonl import read_jsonl
+from .jsonl import dumps, read_jsonl, write_atomic
 from .machine import describe, load_average
 from .prompts import solution_steps
 from .rewards import SCHEMES
-from .stats import mcnemar, pass_at_k, wilson
+from .stats import mcnemar, wilson
 from .synthetic import make_problems
-from .tiny import build_tiny_model
+from .tiny import DEFAULT_SIZE, build_tiny_model
 from .warmstart import sft_rows
 
 log = logging.getLogger("minir1")
@@ -55,9 +46,8 @@ MARKER = "demo.json"  # written first into every demo folder: what --overwrite m
 class DemoSettings:
     """Sizes and settings of the demo; ``quick()`` shrinks them for smoke tests."""
 
-    model_size: dict = field(default_factory=lambda: {"hidden_size": 128, "intermediate_size": 256,
-                                                      "num_hidden_layers": 4, "num_attention_heads": 4,
-                                                      "num_key_value_heads": 2})
+    model_size: dict = field(default_factory=lambda: {**DEFAULT_SIZE, "hidden_size": 128, "intermediate_size": 256,
+                                                      "num_hidden_layers": 4})
     max_operand: int = 9  # operands 2..max_operand, for the warm start, GRPO and held-out problems alike
     warmstart_problems: int = 4000
     warmstart_epochs: float = 2.0
@@ -85,36 +75,29 @@ class DemoSettings:
 
     @classmethod
     def quick(cls) -> DemoSettings:
-        s = cls(warmstart_problems=64, warmstart_epochs=1.0, grpo_problems=64, held_out=16, pass_k=2,
-                pass_k_problems=4)
-        s.model_size.update(hidden_size=64, intermediate_size=128, num_hidden_layers=2)
+        s = cls(model_size=dict(DEFAULT_SIZE), warmstart_problems=64, warmstart_epochs=1.0, grpo_problems=64,
+                held_out=16, pass_k=2, pass_k_problems=4)
         s.grpo.update(max_steps=2, per_device_train_batch_size=16, eval_every=1, eval_limit=8, save_steps=2,
                       sample_every=1)
         return s
 
 
-def plain_completion(problem, working: bool = True) -> str:
-    """An answer without tags, as a model that ignores the requested format writes it: after the worked steps
-    ("7 + 5 = 12\nThe answer is 12."), or without ``working`` the number at once ("The answer is 12.")."""
-    answer = f"The answer is {problem.answer}."
-    return f"{solution_steps(problem.solution)}\n{answer}" if working else answer
-
-
 def warmstart_rows(problems, tagged_fraction: float, seed: int, plain_working: bool = True) -> list[dict]:
-    """Prompt-completion rows: ``tagged_fraction`` of them in the tag format, the rest in plain text (see
-    :func:`plain_completion`)."""
+    """Prompt-completion rows: ``tagged_fraction`` of them in the tag format, the rest in plain text as a model
+    that ignores the format writes it: the worked steps then "The answer is 12.", or without ``plain_working``
+    that sentence alone."""
     rng = random.Random(seed)
     rows = sft_rows(problems, "think", SYSTEM_PROMPT)
     for p, row in zip(problems, rows, strict=True):
         if rng.random() >= tagged_fraction:
-            row["completion"][0]["content"] = plain_completion(p, plain_working)
+            answer = f"The answer is {p.answer}."
+            row["completion"][0]["content"] = f"{solution_steps(p.solution)}\n{answer}" if plain_working else answer
     return rows
 
 
 def _write_problems(path: Path, problems) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps({"id": p.id, "question": p.question, "answer": p.solution}) + "\n"
-                            for p in problems), encoding="utf-8")
+    write_atomic(path, dumps([{"id": p.id, "question": p.question, "answer": p.solution} for p in problems]))
     return str(path)
 
 
@@ -164,12 +147,10 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
                           learning_rate=s.warmstart_learning_rate, batch_size=16, seed=seed)
 
     def evaluate(name: str, model: str | None, adapter: str | None = None, **kw) -> dict:
-        t0 = time.perf_counter()
         summary = run_eval(held_out_eval_settings(model, adapter, held_out, s, seed, **kw), out / name,
                            progress=progress)
         log.info("%s: strict %s, lenient %s, format ok %s (%d problems, %.0f s)", name, _pct(summary["accuracy"]),
-                 _pct(summary["lenient_accuracy"]), _pct(summary["format_rate"]), summary["n"],
-                 time.perf_counter() - t0)
+                 _pct(summary["lenient_accuracy"]), _pct(summary["format_rate"]), summary["n"], summary["wall_seconds"])
         return summary
 
     temperature = s.grpo["temperature"]
@@ -240,13 +221,10 @@ def lenient_comparison(a: Path, b: Path) -> dict:
 
 def pass_at_k_summary(folder: Path, summary: dict, temperature: float) -> dict:
     """pass@1..k of a sampled evaluation, strict (from its summary) and lenient (from its samples)."""
-    records = list(_records(folder).values())
-    k = summary["samples_per_problem"]
-    ks = sorted({2**i for i in range(k.bit_length()) if 2**i <= k} | {k})
-    right = [sum(c["lenient_correct"] for c in r["samples"]) for r in records]
-    lenient = {f"pass@{j}": sum(pass_at_k(k, c, j) for c in right) / len(right) for j in ks}
-    return {"n": summary["n"], "k": k, "temperature": temperature, "strict": summary["pass_at_k"],
-            "lenient": lenient, "format_rate": summary["format_rate"]}
+    lenient = [{**r, "n_correct": sum(c["lenient_correct"] for c in r["samples"])} for r in _records(folder).values()]
+    return {"n": summary["n"], "k": summary["samples_per_problem"], "temperature": temperature,
+            "strict": summary["pass_at_k"], "lenient": summarize(lenient)["pass_at_k"],
+            "format_rate": summary["format_rate"]}
 
 
 def reward_curve(run_dir: Path, window: int = 10) -> dict:
@@ -303,13 +281,8 @@ def emergence(path: Path) -> dict | None:
                       for h in history]}
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _interval(b: dict, key: str) -> str:
-    low, high = ("ci_low", "ci_high") if key == "accuracy" else ("lenient_ci_low", "lenient_ci_high")
-    return f"{_pct(b[key])} ({_pct(b[low])} - {_pct(b[high])})"
+def _interval(b: dict, prefix: str = "") -> str:
+    return f"{_pct(b[prefix + 'accuracy'])} ({_pct(b[prefix + 'ci_low'])} - {_pct(b[prefix + 'ci_high'])})"
 
 
 def _verdict(h: dict) -> str:
@@ -370,7 +343,7 @@ def report(results: dict, s: DemoSettings) -> str:
         f"## Held-out accuracy ({b['n']} problems, greedy)",
         "\n".join(["| | strict (95% Wilson interval) | lenient, last number (95% Wilson interval) | format ok |",
                    "| --- | --- | --- | --- |",
-                   *(f"| {name} | {_interval(x, 'accuracy')} | {_interval(x, 'lenient_accuracy')} | "
+                   *(f"| {name} | {_interval(x)} | {_interval(x, 'lenient_')} | "
                      f"{_pct(x['format_rate'])} |" for name, x in (("before GRPO", b), ("after GRPO", a)))]),
         f"McNemar's paired test (exact, two-sided): strict, {results['fixed']} problems went from wrong to right and "
         f"{results['broken']} from right to wrong, p = {m['p_exact']:.2g}; lenient, {results['lenient_fixed']} and "

@@ -1,8 +1,5 @@
-"""A synthetic arithmetic word-problem task, in GSM8K's form, for offline demos.
-
-Each problem is a one-step word problem over small numbers with a worked solution ending ``#### N``,
-like a GSM8K row, so that ``minir1 demo`` can show the whole method on a CPU with no download: a warm
-start on worked examples, then GRPO raising held-out accuracy. Problems are a pure function of the seed.
+"""One-step arithmetic word problems over small numbers in GSM8K's form (a worked solution ending ``#### N``),
+so that ``minir1 demo`` runs with no download. Problems are a pure function of the seed.
 
     >>> p = make_problems(1, seed=0)[0]
     >>> p.solution.endswith(f"#### {p.answer}")
@@ -46,8 +43,3 @@ def make_problems(n: int, seed: int = 0, ops: tuple[str, ...] = ("add", "sub", "
         solution = reasoning_t.format(**fields) + f"\n#### {c}"
         problems.append(Problem(f"{prefix}:{seed}:{k}", question_t.format(**fields), solution, c))
     return problems
-
-
-def corpus(n: int = 600) -> list[str]:
-    """Text of synthetic problems and solutions, for training the tiny model's tokenizer."""
-    return [text for p in make_problems(n, seed=12345) for text in (p.question, p.solution)]

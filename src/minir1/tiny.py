@@ -1,15 +1,6 @@
-"""A tiny Qwen2-architecture model with random weights, built offline in seconds.
-
-Tests, the ``tiny`` recipe and ``minir1 demo`` run on it: it has the architecture and chat template of
-Qwen2.5-Instruct, so every code path of a real run (LoRA targets, chat prompts, generation, saving) is
-exercised at a size a CPU trains in seconds. The same seed gives the same files.
-
-The tokenizer is a byte-level BPE trained on the bundled GSM8K text with exactly the normalizer and
-pre-tokenizer that transformers' ``Qwen2Tokenizer`` rebuilds when it reloads a ``qwen2`` folder, so
-token ids are the same before and after a reload.
-
-    >>> path = build_tiny_model("/tmp/tiny")            # doctest: +SKIP
-    >>> AutoModelForCausalLM.from_pretrained(path)     # doctest: +SKIP
+"""A tiny Qwen2-architecture model with random weights, built offline in seconds; the same seed gives the
+same files. It has Qwen2.5-Instruct's architecture and chat template, so tests, the ``tiny`` recipe and
+``minir1 demo`` exercise every code path of a real run at a size a CPU trains in seconds.
 """
 
 from __future__ import annotations
@@ -38,10 +29,6 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-# Qwen2Tokenizer's pre-tokenizer pattern (transformers/models/qwen2/tokenization_qwen2.py).
-PRETOKENIZE_REGEX = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
 
 # Default size: two layers, enough to exercise every path, trained in seconds.
 DEFAULT_SIZE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -54,48 +41,41 @@ MIN_VOCAB = 256 + len(SPECIAL_TOKENS)
 
 def _corpus() -> list[str]:
     """Text to train the tokenizer on: GSM8K train, the prompts and tags of every style, synthetic problems."""
-    from .data import BUNDLED, bundled_path
+    from .data import load_problems
     from .prompts import STYLES, format_completion, solution_steps
-    from .synthetic import corpus as synthetic_corpus
+    from .synthetic import make_problems
 
-    with bundled_path(BUNDLED["gsm8k:train"]).open(encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f]
-    texts = [text for row in rows for text in (row["question"], solution_steps(row["answer"]))]
+    texts = [text for p in load_problems("gsm8k:train") for text in (p.question, solution_steps(p.solution))]
     texts += [text for style in STYLES.values()
               for text in (style.system_prompt, format_completion("reasoning", "42", style.name))]
-    return texts + synthetic_corpus()
+    return texts + [text for p in make_problems(600, seed=12345) for text in (p.question, p.solution)]
 
 
 def train_tokenizer(vocab_size: int = 1024):
-    """A byte-level BPE tokenizer wrapped as transformers' Qwen2Tokenizer, with the ChatML template."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    """A byte-level BPE tokenizer wrapped as transformers' Qwen2Tokenizer, with the ChatML template.
+
+    It is trained with Qwen2Tokenizer's own normalizer, pre-tokenizer and decoder, the ones it rebuilds when
+    it reloads a ``qwen2`` folder, so token ids are the same before and after a reload.
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
 
+    qwen2 = Qwen2Tokenizer().backend_tokenizer
     tok = Tokenizer(models.BPE())
-    tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    tok.decoder = decoders.ByteLevel()
+    tok.normalizer, tok.pre_tokenizer, tok.decoder = qwen2.normalizer, qwen2.pre_tokenizer, qwen2.decoder
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(_corpus(), trainer=trainer)
     merges = [tuple(pair) for pair in json.loads(tok.to_str())["model"]["merges"]]
-    hf = Qwen2Tokenizer(vocab=tok.get_vocab(), merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                        unk_token=None, additional_special_tokens=["<|im_start|>"])
-    hf.chat_template = CHAT_TEMPLATE
-    hf.model_max_length = 4096
-    return hf
+    return Qwen2Tokenizer(vocab=tok.get_vocab(), merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                          unk_token=None, additional_special_tokens=["<|im_start|>"], chat_template=CHAT_TEMPLATE,
+                          model_max_length=4096)
 
 
 def check_size(size: dict[str, int], vocab_size: int, seed: int) -> dict[str, int]:
-    """The full size settings (:data:`DEFAULT_SIZE` updated by ``size``); a UserError naming an impossible one.
-
-    Attention splits ``hidden_size`` into ``num_attention_heads`` heads whose width
-    must be even (rotary embeddings rotate pairs), and the heads share
-    ``num_key_value_heads`` key/value heads evenly.
-    """
+    """The full size settings (:data:`DEFAULT_SIZE` updated by ``size``); a UserError naming an impossible one:
+    each attention head's width must be even (rotary embeddings rotate pairs), and the heads share the
+    key/value heads evenly."""
     if unknown := set(size) - set(DEFAULT_SIZE):
         raise TypeError(f"unknown tiny-model size settings: {sorted(unknown)}")
     full = {**DEFAULT_SIZE, **size}
@@ -118,13 +98,9 @@ def check_size(size: dict[str, int], vocab_size: int, seed: int) -> dict[str, in
 
 def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024, overwrite: bool = False,
                      **size: int) -> Path:
-    """Build the tiny model and tokenizer into ``out_dir`` and return its path.
-
-    ``size`` overrides any of :data:`DEFAULT_SIZE` (e.g. ``num_hidden_layers=4``). ``out_dir`` must be absent
-    or empty, or, with ``overwrite``, a tiny model built here before (it holds :data:`MARKER`); anything else
-    is a UserError, raised before anything is written. The model is built beside ``out_dir`` and moved in
-    when complete, so a failure leaves what was there.
-    """
+    """Build the tiny model and tokenizer into ``out_dir`` (the folder rule of :mod:`minir1.folders`) and return
+    its path. ``size`` overrides any of :data:`DEFAULT_SIZE`. The model is built beside ``out_dir`` and moved
+    in when complete, so a failure leaves what was there."""
     full = check_size(size, vocab_size, seed)
     out = Path(out_dir)
     check_replaceable(out, MARKER, overwrite, "a tiny model built by minir1")
@@ -132,7 +108,7 @@ def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: i
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
     try:
         _build(tmp, seed, vocab_size, full)
-        move_into_place(tmp, out)  # what was there is empty, or a tiny model built here (checked above)
+        move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -1,12 +1,7 @@
-"""Warm start: a short supervised pass on worked solutions in the tag format (TRL's SFTTrainer).
-
-GRPO learns only from differences between completions of the same prompt: a model that never writes an
-``<answer>`` block earns zero reward on every completion, and nothing moves. A few hundred worked examples
-in the exact format give it a starting point. ``minir1 demo`` starts its tiny model so, and it helps real
-models too (``minir1 warmstart --model Qwen/Qwen2.5-0.5B-Instruct --data gsm8k:train ...``).
-
-Each example is GRPO's chat prompt and the worked solution in the tag format; the loss covers the
-completion only.
+"""Warm start: a short supervised pass (TRL's SFTTrainer, loss on the completion only) from GRPO's chat prompts
+to worked solutions in the tag format. GRPO learns only from differences between completions of one prompt:
+a model that never writes an ``<answer>`` block earns zero reward on all of them and nothing moves, so a few
+hundred worked examples give it a starting point.
 """
 
 from __future__ import annotations
