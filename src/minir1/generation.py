@@ -53,11 +53,9 @@ OnBatch = Callable[[list[int], list[list[Generation]]], None]
 def default_batch_size(device_type: str, num_samples: int = 1) -> int:
     """Sequences generated together by default: 64 on a CPU, 128 on a GPU, rounded down to whole prompts.
 
-    Decoding a small model with transformers is bound by per-step overhead and weight reads, not by
-    arithmetic, and with long replies almost every batch has a row that runs to the limit, so a larger
-    batch shares each step among more rows. On a CPU, 64 beat 32 for a real 0.5B model in
-    ``bench/real_eval_speed.py``; ``bench/generation_throughput.py --gpu`` measures GPU batches. 128 rows
-    keep the KV cache small beside training on a 16 GB GPU; large evaluations want ``--backend vllm``.
+    Decoding a small model is bound by per-step overhead and weight reads, so a larger batch shares each
+    step among more rows (``bench/real_eval_speed.py`` and ``bench/generation_throughput.py`` measure it);
+    128 rows keep the KV cache small beside training on a 16 GB GPU.
 
         >>> default_batch_size("cpu", num_samples=3)
         63
@@ -123,34 +121,25 @@ def _pad_id(tokenizer) -> int:
 def _stopping_criteria(model, tokenizer, stop: str | None):
     """A StoppingCriteria class bound to this tokenizer: stops rows at EOS or ``stop``, recording the step.
 
-    A row's tail is decoded only after a token holding the last character of ``stop`` (a table
-    look-up per step). Not transformers' ``stop_strings``, which does not say where each row
-    ended: the token counts and the truncation rate need that.
+    transformers' ``StopStringCriteria`` finds ``stop`` (also ending inside a token); it is wrapped,
+    not passed as ``stop_strings``, because the token counts and the truncation rate need each row's end.
     """
     import torch
-    from transformers import StoppingCriteria
+    from transformers import StoppingCriteria, StopStringCriteria
 
-    size = max(model.config.get_text_config().vocab_size, len(tokenizer))
-    closing = torch.zeros(size, dtype=torch.bool)
-    if stop:
-        pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-        closing[: len(pieces)] = torch.tensor([stop[-1] in (p or "") for p in pieces])
+    stop_string = StopStringCriteria(tokenizer, [stop]) if stop else None
     eos = torch.tensor(_eos_ids(model, tokenizer), dtype=torch.long)
 
     class StopAndRecord(StoppingCriteria):
         def __init__(self, prompt_len: int, rows: int, device):
             self.prompt_len = prompt_len
-            self.closing, self.eos = closing.to(device), eos.to(device)
+            self.eos = eos.to(device)
             self.finished_at = torch.zeros(rows, dtype=torch.long, device=device)  # 0: not finished
 
         def __call__(self, input_ids, scores, **kwargs):
-            last = input_ids[:, -1]
-            done = torch.isin(last, self.eos)
-            if stop:
-                # each token adds at least one byte, so the stop string lies within its length in tokens
-                for row in torch.nonzero(self.closing[last] & ~done).flatten().tolist():
-                    if stop in tokenizer.decode(input_ids[row, -len(stop):]):
-                        done[row] = True
+            done = torch.isin(input_ids[:, -1], self.eos)
+            if stop_string is not None:
+                done |= stop_string(input_ids, scores)
             step = input_ids.shape[1] - self.prompt_len
             self.finished_at = torch.where(done & (self.finished_at == 0), step, self.finished_at)
             return self.finished_at > 0
@@ -250,11 +239,10 @@ def _seeded(sampling: bool, seed: int, device) -> Iterator[None]:
     """Seed the random state for sampling, inside a fork that restores the caller's state afterwards."""
     import torch
 
-    if not sampling:  # greedy draws no random numbers
-        yield
-        return
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    # greedy draws no random numbers: nothing to fork or seed
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], enabled=sampling):
+        if sampling:
+            torch.manual_seed(seed)
         yield
 
 
