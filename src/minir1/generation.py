@@ -16,8 +16,6 @@ order. Evaluation, training and the demo see only this contract, so a test can h
   ``Generation.text`` is what comes after it.
 * **Batches of similar length:** prompts are sorted by token length, longest first (running out of
   memory shows in the first batch, not after an hour), and left-padded; results keep prompt order.
-* **Speed settings** are measured by ``bench/generation_throughput.py`` and ``bench/real_eval_speed.py``
-  (figures in BENCHMARKS.md); the defaults are transformers' dynamic cache and no compile.
 
     >>> gens = generate(model, tokenizer, [build_prompt("What is 2 + 3?")], max_new_tokens=64)  # doctest: +SKIP
     >>> gens[0][0].text, gens[0][0].tokens, gens[0][0].truncated                            # doctest: +SKIP
@@ -178,11 +176,12 @@ def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int
 def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_tokens: int, batch_size: int | None = None,
                     num_samples: int = 1, temperature: float = 0.0, seed: int = 0, on_batch: OnBatch | None = None,
                     stop: str | None = None, min_new_tokens: int = 0, cache: str | None = None,
-                    compile: bool = False) -> list[list[Generation]]:
+                    compile: bool = False, streamer=None) -> list[list[Generation]]:
     """:func:`generate` on prompts that are already token ids.
 
     ``cache`` (``"static"``, or None for the dynamic cache) and ``compile`` are what the benchmarks
-    compare; ``min_new_tokens`` with ``stop=None`` forces full-length generation.
+    compare; ``min_new_tokens`` with ``stop=None`` forces full-length generation. A ``streamer`` (one
+    prompt, one sample) receives the tokens as they come.
     """
     import torch
 
@@ -215,7 +214,7 @@ def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_token
                                 dtype=torch.long)
             stopper = criteria(width, len(batch) * num_samples, device)
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config,
-                                 stopping_criteria=[stopper])
+                                 stopping_criteria=[stopper], streamer=streamer)
             gens = _decode(tokenizer, out[:, width:].tolist(), stopper.finished_at.tolist(), stop)
             grouped = [gens[k * num_samples : (k + 1) * num_samples] for k in range(len(batch))]
             for i, g in zip(batch, grouped, strict=True):
@@ -250,7 +249,6 @@ def stream(model, tokenizer, messages: list[dict], *, on_text: Callable[[str], N
            temperature: float = 0.0, seed: int = 0, stop: str | None = None) -> Generation:
     """Generate one completion, handing its text to ``on_text`` word by word (nothing after ``stop``);
     returns the :class:`Generation` that :func:`generate` would."""
-    import torch
     from transformers import TextStreamer
 
     class Streamer(TextStreamer):
@@ -263,15 +261,9 @@ def stream(model, tokenizer, messages: list[dict], *, on_text: Callable[[str], N
                 on_text(full[len(self.sent) :])
                 self.sent = full
 
-    device = next(model.parameters()).device
-    config = _generation_config(model, tokenizer, max_new_tokens, 1, temperature, 0, None, False)
-    ids = torch.tensor([encode_chat(tokenizer, messages)], device=device)
-    stopper = _stopping_criteria(model, tokenizer, stop)(ids.shape[1], 1, device)
     streamer = Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-    with inference_mode(model), _seeded(temperature > 0, seed, device):
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config,
-                             stopping_criteria=[stopper], streamer=streamer)
-    return _decode(tokenizer, out[:, ids.shape[1] :].tolist(), stopper.finished_at.tolist(), stop)[0]
+    return generate_tokens(model, tokenizer, [encode_chat(tokenizer, messages)], max_new_tokens=max_new_tokens,
+                           temperature=temperature, seed=seed, stop=stop, streamer=streamer)[0][0]
 
 
 # --- vLLM ---------------------------------------------------------------------------------

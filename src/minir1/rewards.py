@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from . import answers
 from .errors import UserError
-from .prompts import STYLES
+from .prompts import get_style
 
 ANSWER_OPEN, ANSWER_CLOSE = answers.ANSWER_OPEN, answers.ANSWER_CLOSE
 DEFAULT_STYLE = "think"
@@ -70,10 +70,7 @@ def _check_styles(tag_style) -> None:
 
 
 def _tags(style: str | None) -> tuple[str, str]:
-    style = DEFAULT_STYLE if style is None else style
-    s = STYLES.get(style) if isinstance(style, str) else None
-    if s is None:  # never a silent fallback: a typo in a recipe or a column would score every completion 0
-        raise UserError(f"unknown tag style {style!r}: choose one of {', '.join(STYLES)}")
+    s = get_style(DEFAULT_STYLE if style is None else style)
     return s.open, s.close
 
 
