@@ -204,7 +204,11 @@ def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_token
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
     results: list[list[Generation]] = [[] for _ in encoded]
 
-    with inference_mode(model), _seeded(temperature > 0, seed, device):
+    # sampling draws from a seeded fork of the random state; greedy draws no random numbers
+    forked = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], enabled=temperature > 0)
+    with inference_mode(model), forked:
+        if temperature > 0:
+            torch.manual_seed(seed)
         for start in range(0, len(order), per_batch):
             batch = order[start : start + per_batch]
             width = max(len(encoded[i]) for i in batch)
@@ -231,18 +235,6 @@ def _decode(tokenizer, rows: list[list[int]], finished_at: list[int], stop: str 
         n = at or len(tokens)
         out.append(Generation(_trim(tokenizer.decode(tokens[:n], skip_special_tokens=True), stop), n, at == 0))
     return out
-
-
-@contextlib.contextmanager
-def _seeded(sampling: bool, seed: int, device) -> Iterator[None]:
-    """Seed the random state for sampling, inside a fork that restores the caller's state afterwards."""
-    import torch
-
-    # greedy draws no random numbers: nothing to fork or seed
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], enabled=sampling):
-        if sampling:
-            torch.manual_seed(seed)
-        yield
 
 
 def stream(model, tokenizer, messages: list[dict], *, on_text: Callable[[str], None], max_new_tokens: int,
