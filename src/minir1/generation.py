@@ -53,7 +53,7 @@ def default_batch_size(device_type: str, num_samples: int = 1) -> int:
 
     Decoding a small model is bound by per-step overhead and weight reads, so a larger batch shares each
     step among more rows (``bench/real_eval_speed.py`` and ``bench/generation_throughput.py`` measure it);
-    128 rows keep the KV cache small beside training on a 16 GB GPU.
+    128 rows keep the KV cache small beside training on a 16 GB GPU; large evaluations want ``--backend vllm``.
 
         >>> default_batch_size("cpu", num_samples=3)
         63
