@@ -280,10 +280,8 @@ def parse_gold(text: str | int | float | Fraction) -> Number | None:
         return _settle(int(text))
     if isinstance(text, numbers.Rational):
         return _settle(Fraction(text.numerator, text.denominator))
-    if isinstance(text, float):
-        return parse_number(repr(float(text)))  # 'nan' and 'inf' hold no digits: None
-    if isinstance(text, numbers.Number):  # decimal.Decimal, numpy floats: their own shortest text
-        return parse_number(str(text))
+    if isinstance(text, numbers.Number):  # floats, decimal.Decimal, numpy floats: their own shortest text
+        return parse_number(str(text))  # 'nan' and 'inf' hold no digits: None
     return None
 
 

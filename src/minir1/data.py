@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import numbers
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -163,8 +162,7 @@ def load_problems(source: str = "gsm8k:train", *, question_field: str = "questio
         if not isinstance(question, str) or not question.strip():
             raise UserError(f"{where}: row {n + 1} has no question in field {question_field!r}")
         solution = row.get(answer_field)
-        is_number = isinstance(solution, numbers.Number) and not isinstance(solution, bool)
-        gold = parse_gold(solution) if isinstance(solution, str) or is_number else None
+        gold = parse_gold(solution)  # None for anything but a number or a text holding one
         if gold is None:
             raise UserError(f"{where}: row {n + 1} has no parseable gold answer in field {answer_field!r} "
                             "(expected a number, or a solution ending '#### N')")

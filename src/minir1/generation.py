@@ -16,8 +16,6 @@ order. Evaluation, training and the demo see only this contract, so a test can h
   ``Generation.text`` is what comes after it.
 * **Batches of similar length:** prompts are sorted by token length, longest first (running out of
   memory shows in the first batch, not after an hour), and left-padded; results keep prompt order.
-* **Speed settings** are measured by ``bench/generation_throughput.py`` and ``bench/real_eval_speed.py``
-  (figures in BENCHMARKS.md); the defaults are transformers' dynamic cache and no compile.
 
     >>> gens = generate(model, tokenizer, [build_prompt("What is 2 + 3?")], max_new_tokens=64)  # doctest: +SKIP
     >>> gens[0][0].text, gens[0][0].tokens, gens[0][0].truncated                            # doctest: +SKIP
@@ -53,11 +51,9 @@ OnBatch = Callable[[list[int], list[list[Generation]]], None]
 def default_batch_size(device_type: str, num_samples: int = 1) -> int:
     """Sequences generated together by default: 64 on a CPU, 128 on a GPU, rounded down to whole prompts.
 
-    Decoding a small model with transformers is bound by per-step overhead and weight reads, not by
-    arithmetic, and with long replies almost every batch has a row that runs to the limit, so a larger
-    batch shares each step among more rows. On a CPU, 64 beat 32 for a real 0.5B model in
-    ``bench/real_eval_speed.py``; ``bench/generation_throughput.py --gpu`` measures GPU batches. 128 rows
-    keep the KV cache small beside training on a 16 GB GPU; large evaluations want ``--backend vllm``.
+    Decoding a small model is bound by per-step overhead and weight reads, so a larger batch shares each
+    step among more rows (``bench/real_eval_speed.py`` and ``bench/generation_throughput.py`` measure it);
+    128 rows keep the KV cache small beside training on a 16 GB GPU; large evaluations want ``--backend vllm``.
 
         >>> default_batch_size("cpu", num_samples=3)
         63
@@ -123,34 +119,25 @@ def _pad_id(tokenizer) -> int:
 def _stopping_criteria(model, tokenizer, stop: str | None):
     """A StoppingCriteria class bound to this tokenizer: stops rows at EOS or ``stop``, recording the step.
 
-    A row's tail is decoded only after a token holding the last character of ``stop`` (a table
-    look-up per step). Not transformers' ``stop_strings``, which does not say where each row
-    ended: the token counts and the truncation rate need that.
+    transformers' ``StopStringCriteria`` finds ``stop`` (also ending inside a token); it is wrapped,
+    not passed as ``stop_strings``, because the token counts and the truncation rate need each row's end.
     """
     import torch
-    from transformers import StoppingCriteria
+    from transformers import StoppingCriteria, StopStringCriteria
 
-    size = max(model.config.get_text_config().vocab_size, len(tokenizer))
-    closing = torch.zeros(size, dtype=torch.bool)
-    if stop:
-        pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-        closing[: len(pieces)] = torch.tensor([stop[-1] in (p or "") for p in pieces])
+    stop_string = StopStringCriteria(tokenizer, [stop]) if stop else None
     eos = torch.tensor(_eos_ids(model, tokenizer), dtype=torch.long)
 
     class StopAndRecord(StoppingCriteria):
         def __init__(self, prompt_len: int, rows: int, device):
             self.prompt_len = prompt_len
-            self.closing, self.eos = closing.to(device), eos.to(device)
+            self.eos = eos.to(device)
             self.finished_at = torch.zeros(rows, dtype=torch.long, device=device)  # 0: not finished
 
         def __call__(self, input_ids, scores, **kwargs):
-            last = input_ids[:, -1]
-            done = torch.isin(last, self.eos)
-            if stop:
-                # each token adds at least one byte, so the stop string lies within its length in tokens
-                for row in torch.nonzero(self.closing[last] & ~done).flatten().tolist():
-                    if stop in tokenizer.decode(input_ids[row, -len(stop):]):
-                        done[row] = True
+            done = torch.isin(input_ids[:, -1], self.eos)
+            if stop_string is not None:
+                done |= stop_string(input_ids, scores)
             step = input_ids.shape[1] - self.prompt_len
             self.finished_at = torch.where(done & (self.finished_at == 0), step, self.finished_at)
             return self.finished_at > 0
@@ -189,11 +176,12 @@ def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int
 def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_tokens: int, batch_size: int | None = None,
                     num_samples: int = 1, temperature: float = 0.0, seed: int = 0, on_batch: OnBatch | None = None,
                     stop: str | None = None, min_new_tokens: int = 0, cache: str | None = None,
-                    compile: bool = False) -> list[list[Generation]]:
+                    compile: bool = False, streamer=None) -> list[list[Generation]]:
     """:func:`generate` on prompts that are already token ids.
 
     ``cache`` (``"static"``, or None for the dynamic cache) and ``compile`` are what the benchmarks
-    compare; ``min_new_tokens`` with ``stop=None`` forces full-length generation.
+    compare; ``min_new_tokens`` with ``stop=None`` forces full-length generation. A ``streamer`` (one
+    prompt, one sample) receives the tokens as they come.
     """
     import torch
 
@@ -216,7 +204,11 @@ def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_token
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
     results: list[list[Generation]] = [[] for _ in encoded]
 
-    with inference_mode(model), _seeded(temperature > 0, seed, device):
+    # sampling draws from a seeded fork of the random state; greedy draws no random numbers
+    forked = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], enabled=temperature > 0)
+    with inference_mode(model), forked:
+        if temperature > 0:
+            torch.manual_seed(seed)
         for start in range(0, len(order), per_batch):
             batch = order[start : start + per_batch]
             width = max(len(encoded[i]) for i in batch)
@@ -226,7 +218,7 @@ def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_token
                                 dtype=torch.long)
             stopper = criteria(width, len(batch) * num_samples, device)
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config,
-                                 stopping_criteria=[stopper])
+                                 stopping_criteria=[stopper], streamer=streamer)
             gens = _decode(tokenizer, out[:, width:].tolist(), stopper.finished_at.tolist(), stop)
             grouped = [gens[k * num_samples : (k + 1) * num_samples] for k in range(len(batch))]
             for i, g in zip(batch, grouped, strict=True):
@@ -245,24 +237,10 @@ def _decode(tokenizer, rows: list[list[int]], finished_at: list[int], stop: str 
     return out
 
 
-@contextlib.contextmanager
-def _seeded(sampling: bool, seed: int, device) -> Iterator[None]:
-    """Seed the random state for sampling, inside a fork that restores the caller's state afterwards."""
-    import torch
-
-    if not sampling:  # greedy draws no random numbers
-        yield
-        return
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        yield
-
-
 def stream(model, tokenizer, messages: list[dict], *, on_text: Callable[[str], None], max_new_tokens: int,
            temperature: float = 0.0, seed: int = 0, stop: str | None = None) -> Generation:
     """Generate one completion, handing its text to ``on_text`` word by word (nothing after ``stop``);
     returns the :class:`Generation` that :func:`generate` would."""
-    import torch
     from transformers import TextStreamer
 
     class Streamer(TextStreamer):
@@ -275,15 +253,9 @@ def stream(model, tokenizer, messages: list[dict], *, on_text: Callable[[str], N
                 on_text(full[len(self.sent) :])
                 self.sent = full
 
-    device = next(model.parameters()).device
-    config = _generation_config(model, tokenizer, max_new_tokens, 1, temperature, 0, None, False)
-    ids = torch.tensor([encode_chat(tokenizer, messages)], device=device)
-    stopper = _stopping_criteria(model, tokenizer, stop)(ids.shape[1], 1, device)
     streamer = Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-    with inference_mode(model), _seeded(temperature > 0, seed, device):
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config,
-                             stopping_criteria=[stopper], streamer=streamer)
-    return _decode(tokenizer, out[:, ids.shape[1] :].tolist(), stopper.finished_at.tolist(), stop)[0]
+    return generate_tokens(model, tokenizer, [encode_chat(tokenizer, messages)], max_new_tokens=max_new_tokens,
+                           temperature=temperature, seed=seed, stop=stop, streamer=streamer)[0][0]
 
 
 # --- vLLM ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ which readers skip; rewrites go through a temporary file and a rename.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -19,10 +20,8 @@ def read_jsonl(path: Path) -> list[dict]:
     out = []
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
     return [r for r in out if isinstance(r, dict)]
 
 

@@ -39,11 +39,12 @@ _CALCULATOR = re.compile(r"<<[^<>]*>>")
 
 
 def get_style(name: str) -> TagStyle:
-    """The tag style called ``name``; a UserError listing the choices otherwise."""
-    try:
-        return STYLES[name]
-    except KeyError:
-        raise UserError(f"unknown tag style {name!r}: choose one of {', '.join(STYLES)}") from None
+    """The tag style called ``name``; a UserError listing the choices otherwise (never a silent fallback:
+    a typo in a recipe or a dataset column would score every completion 0)."""
+    style = STYLES.get(name) if isinstance(name, str) else None
+    if style is None:
+        raise UserError(f"unknown tag style {name!r}: choose one of {', '.join(STYLES)}")
+    return style
 
 
 def strip_calculator(text: str) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from . import answers
 from .errors import UserError
-from .prompts import STYLES
+from .prompts import get_style
 
 ANSWER_OPEN, ANSWER_CLOSE = answers.ANSWER_OPEN, answers.ANSWER_CLOSE
 DEFAULT_STYLE = "think"
@@ -46,9 +46,7 @@ def texts(completions, prefill=None) -> list[str]:
     ['<think>9 = 9</think>']
     """
     out = [completion_text(c) for c in completions]
-    if prefill is None or isinstance(prefill, str):
-        return [(prefill or "") + t for t in out]
-    return [_prefix(p) + t for p, t in zip(prefill, out, strict=True)]
+    return [_prefix(p) + t for p, t in zip(_per_row(prefill, len(out)), out, strict=True)]
 
 
 def _prefix(prefill) -> str:
@@ -57,23 +55,19 @@ def _prefix(prefill) -> str:
     return prefill or ""
 
 
-def _styles(tag_style, n: int) -> Sequence[str]:
-    if tag_style is None or isinstance(tag_style, str):
-        return [DEFAULT_STYLE if tag_style is None else tag_style] * n
-    return tag_style
+def _per_row(column, n: int) -> Sequence:
+    """A column as TRL may pass it: None or one string stands for all ``n`` rows, else one value per row."""
+    return [column] * n if column is None or isinstance(column, str) else column
 
 
 def _check_styles(tag_style) -> None:
     """Refuse an unknown tag style, also in rewards that read only the answer block."""
-    for style in set(_styles(tag_style, 1)):
+    for style in set(_per_row(tag_style, 1)):
         _tags(style)
 
 
 def _tags(style: str | None) -> tuple[str, str]:
-    style = DEFAULT_STYLE if style is None else style
-    s = STYLES.get(style) if isinstance(style, str) else None
-    if s is None:  # never a silent fallback: a typo in a recipe or a column would score every completion 0
-        raise UserError(f"unknown tag style {style!r}: choose one of {', '.join(STYLES)}")
+    s = get_style(DEFAULT_STYLE if style is None else style)
     return s.open, s.close
 
 
@@ -117,7 +111,7 @@ def rubric_points(text: str, style: str = DEFAULT_STYLE) -> list[int]:
 
 def format_rubric(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
     """Mini-R1's strict format score as a fraction of :data:`RUBRIC_POINTS` (see :data:`RUBRIC`)."""
-    styles = _styles(tag_style, len(completions))
+    styles = _per_row(tag_style, len(completions))
     return [sum(rubric_points(t, s)) / RUBRIC_POINTS for t, s in zip(texts(completions, prefill), styles, strict=True)]
 
 
@@ -138,7 +132,7 @@ def xml_count(completions, tag_style=None, prefill=None, **kwargs) -> list[float
     """A quarter for each of the four newline-framed tags found exactly once, less 0.002 per
     character after the final ``</answer>`` (never below zero)."""
     out = []
-    for text, style in zip(texts(completions, prefill), _styles(tag_style, len(completions)), strict=True):
+    for text, style in zip(texts(completions, prefill), _per_row(tag_style, len(completions)), strict=True):
         r_open, r_close = _tags(style)
         pieces = (f"{r_open}\n", f"\n{r_close}\n", f"\n{ANSWER_OPEN}\n", f"\n{ANSWER_CLOSE}")
         score = 0.25 * sum(text.count(p) == 1 for p in pieces)
@@ -164,7 +158,7 @@ def soft_format(completions, tag_style=None, prefill=None, **kwargs) -> list[flo
     """1.0 when the completion opens with the reasoning block and the answer block follows it
     (any whitespace, multi-line content, each tag once); trailing text is allowed."""
     out = []
-    for text, style in zip(texts(completions, prefill), _styles(tag_style, len(completions)), strict=True):
+    for text, style in zip(texts(completions, prefill), _per_row(tag_style, len(completions)), strict=True):
         pos = _blocks_in_order(text, style)
         r_close = _tags(style)[1]
         ok = pos is not None and not text[: pos[0]].strip() and not text[pos[1] + len(r_close) : pos[2]].strip()
@@ -176,7 +170,7 @@ def strict_format(completions, tag_style=None, prefill=None, **kwargs) -> list[f
     """1.0 for exactly ``<R>\\n…\\n</R>\\n<answer>\\n…\\n</answer>`` (one final newline allowed),
     both blocks non-empty and each tag once."""
     out = []
-    for text, style in zip(texts(completions, prefill), _styles(tag_style, len(completions)), strict=True):
+    for text, style in zip(texts(completions, prefill), _per_row(tag_style, len(completions)), strict=True):
         r_open, r_close = _tags(style)
         body = text.removesuffix("\n")
         head, tail, sep = f"{r_open}\n", f"\n{ANSWER_CLOSE}", f"\n{r_close}\n{ANSWER_OPEN}\n"

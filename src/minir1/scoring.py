@@ -10,13 +10,12 @@ after every line before it has been written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import TextIO
 
 from . import answers
 from .errors import UserError
-from .jsonl import loads
+from .jsonl import dumps, loads
 from .prompts import get_style
 from .rewards import get_scheme, score, texts
 
@@ -36,7 +35,7 @@ def _parse(line: str, n: int, prefill: str | None) -> Row:
     completion, gold = row["completion"], row["answer"]
     if not isinstance(completion, (str, list)):
         raise UserError(f"line {n}: completion must be a string or a list of chat messages")
-    value = answers.parse_gold(gold) if isinstance(gold, (str, int, float)) else None
+    value = answers.parse_gold(gold)  # None for anything but a number or a text holding one
     if value is None:
         shown = repr(gold) if len(repr(gold)) <= 80 else repr(gold)[:77] + "..."
         raise UserError(f"line {n}: answer {shown} holds no number (give a number or a solution ending '#### N')")
@@ -53,8 +52,8 @@ def _emit(batch: list[Row], rewards: dict[str, float], style: str, out: TextIO) 
     prefills = prefills if any(prefills) else None  # the common case: nothing to join
     scored = score(completions, golds, rewards, tag_style=style, prefill=prefills)
     verdicts = [answers.check(text, gold) for text, gold in zip(texts(completions, prefills), golds, strict=True)]
-    out.write("".join(json.dumps({"correct": v.correct, "extracted": v.extracted, **points}) + "\n"
-                      for v, points in zip(verdicts, scored, strict=True)))
+    out.write(dumps([{"correct": v.correct, "extracted": v.extracted, **points}
+                     for v, points in zip(verdicts, scored, strict=True)]))
     out.flush()
 
 
