@@ -279,7 +279,7 @@ def time_to_accuracy() -> list[str]:
                         f"{PROMPTS_TO_PLATEAU:,} prompts take about {hours:.1f} GPU-hours on this GPU, against the "
                         f"published runs' {PUBLISHED_GPU_HOURS}. Real completions are shorter than random weights' "
                         "near-full length, so this is an upper bound.", ""]
-    from minir1.config import read_recipe
+    from minir1.recipes import read_recipe
 
     memory, recipe = load("recipe_memory-mini-r1-gpu"), read_recipe("mini-r1")
     setting = f"mb{recipe['per_device_train_batch_size']}" + ("-ckpt" if recipe.get("activation_checkpointing") else "")

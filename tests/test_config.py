@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from minir1 import runs
-from minir1.config import TRL_DEFAULTS, from_command_line, list_recipes, load_config, save_config
+from minir1.config import TRL_DEFAULTS, from_command_line, load_config, save_config
 from minir1.errors import UserError
 from minir1.machine import validate
+from minir1.recipes import list_recipes
 
 RECIPES = Path(__file__).parents[1] / "src/minir1/recipes"
 

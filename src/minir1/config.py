@@ -1,15 +1,11 @@
-"""Training settings on TRL's own machinery: ``GRPOConfig`` with minir1's defaults, beside minir1's own.
-
-:class:`GRPOSettings` (a ``GRPOConfig`` whose defaults are minir1's where they differ, listed by ``minir1 train
---help``) is what the trainer receives; :class:`TrainConfig` holds what is minir1's own, with ``cfg.args`` its
-``GRPOSettings``. ``TrlParser`` fills both from one flat set of names, in layers: TRL's defaults < minir1's <
-recipe < overrides < command line (the recipe and overrides become the parser's defaults, as in ``trl --config``).
+"""Training settings: :class:`GRPOSettings` (TRL's ``GRPOConfig`` with minir1's defaults), which the trainer
+receives as ``cfg.args``, beside :class:`TrainConfig` (minir1's own). ``TrlParser`` fills both from one flat set of
+names, in layers: TRL's defaults < minir1's < recipe < overrides < command line. Each dataclass checks its values
+when built; :func:`minir1.machine.validate` checks what depends on the machine.
 
     >>> cfg = load_config("tiny", ["--max_steps", "3", "--lora", "false", "--top_k", "50"])
     >>> cfg.lora, cfg.args.max_steps, cfg.args.top_k
     (False, 3, 50)
-
-Each dataclass checks its values when built; :func:`minir1.machine.validate` checks what depends on the machine.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ import difflib
 import math
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,6 +25,7 @@ from trl import GRPOConfig, TrlParser
 
 from . import runs
 from .errors import UserError, first_line
+from .recipes import read_recipe, recipe_path
 from .rewards import get_scheme
 
 ALIASES = ("gradient_checkpointing", "activation_checkpointing")  # TRL's old and new names of one setting
@@ -44,8 +40,7 @@ def _f(default, help: str):
 
 
 def _trl(name: str, default):
-    """A GRPOConfig field with minir1's default and TRL's help text (a bare ``--name`` flag means true, as it does
-    for a boolean field whose default is true)."""
+    """A GRPOConfig field with minir1's default and TRL's help text (a bare ``--name`` flag means true)."""
     flag = {"nargs": "?", "const": True} if default is None and name in ("use_cpu", "gradient_checkpointing") else {}
     return field(default=default, metadata={**GRPOConfig.__dataclass_fields__[name].metadata, **flag})
 
@@ -152,12 +147,12 @@ def _gpu_has_bf16() -> bool:
     return gpu_has_bf16()
 
 
-def _defaults(cls) -> dict:
+def defaults(cls) -> dict:
     return {f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
             for f in dataclasses.fields(cls) if f.init}
 
 
-TRL_DEFAULTS = {k: v for k, v in _defaults(GRPOSettings).items() if v != _defaults(GRPOConfig)[k] and v is not None}
+TRL_DEFAULTS = {k: v for k, v in defaults(GRPOSettings).items() if v != defaults(GRPOConfig)[k] and v is not None}
 
 
 @dataclass
@@ -290,7 +285,7 @@ class _Parser(TrlParser):
         raise UserError(message)
 
 
-def _parser(*classes) -> _Parser:
+def parser(*classes) -> _Parser:
     return _Parser(classes or (TrainConfig, GRPOSettings), prog="minir1 train", allow_abbrev=False, add_help=False)
 
 
@@ -300,38 +295,6 @@ def _unknown(key: str, where: str, known) -> UserError:
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else " (see minir1 train --help-all)"
     return UserError(f"{where}: unknown setting {key!r}{hint}")
-
-
-def recipe_path(recipe: str) -> Path:
-    """A recipe's YAML file: a path when it ends in .yaml or .yml, else a bundled recipe's name."""
-    if recipe.endswith((".yaml", ".yml")):
-        path = Path(recipe).expanduser()
-        if not path.is_file():
-            raise UserError(f"recipe file not found: {recipe}")
-        return path
-    if recipe not in list_recipes():
-        hint = f"; to use the file {recipe}, name it with .yaml" if Path(recipe).exists() else ""
-        raise UserError(f"unknown recipe {recipe!r}: choose one of {', '.join(list_recipes())}, or give a path "
-                        f"ending in .yaml{hint}")
-    return Path(str(resources.files("minir1") / "recipes" / f"{recipe}.yaml"))
-
-
-def list_recipes() -> list[str]:
-    root = Path(str(resources.files("minir1") / "recipes"))
-    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
-
-
-def read_recipe(recipe: str) -> dict:
-    """A recipe's settings as written (its name becomes ``recipe`` unless it names one)."""
-    path = recipe_path(recipe)
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise UserError(f"recipe {path}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from None
-    if not isinstance(loaded, dict):
-        raise UserError(f"recipe {path}: expected a mapping of settings")
-    return {"recipe": path.stem, **loaded}
 
 
 def load_config(recipe: str | None = None, overrides: list[str] | dict | None = None) -> TrainConfig:
@@ -398,20 +361,20 @@ def _typed(action, value, where: str):
 
 
 def _parse(layers: list[tuple[str, dict]], argv: list[str]) -> TrainConfig:
-    parser = _parser()
-    actions = {a.dest: a for a in reversed(parser._actions)}  # a field's own action, not its --no_X twin
+    p = parser()
+    actions = {a.dest: a for a in reversed(p._actions)}  # a field's own action, not its --no_X twin
     known = set(actions) - {"help"}
     for where, values in layers:
         for key in values:
             if key not in known:
                 raise _unknown(key, where, known)
         if set(ALIASES) & set(values):  # one name of the checkpointing setting replaces a lower layer's other
-            parser.set_defaults(**dict.fromkeys(ALIASES))
-        parser.set_defaults(**{k: _typed(actions[k], v, where) for k, v in values.items()})
+            p.set_defaults(**dict.fromkeys(ALIASES))
+        p.set_defaults(**{k: _typed(actions[k], v, where) for k, v in values.items()})
     cli = _given(argv, known)
     if set(ALIASES) & cli:
-        parser.set_defaults(**dict.fromkeys(ALIASES))
-    ns, extra = parser.parse_known_args(argv)
+        p.set_defaults(**dict.fromkeys(ALIASES))
+    ns, extra = p.parse_known_args(argv)
     for token in extra:
         if token.startswith("-"):
             raise _unknown(token.lstrip("-").partition("=")[0].replace("-", "_"), "command line", known)
@@ -454,28 +417,3 @@ def load_run(run_dir: str | os.PathLike) -> TrainConfig:
     cfg = TrainConfig(**{k: v for k, v in saved.items() if k in mine})
     cfg.args = SimpleNamespace(**{k: v for k, v in saved.items() if k not in mine})
     return cfg
-
-
-# --- help -------------------------------------------------------------------------------------
-
-
-def settings_help(everything: bool = False) -> str:
-    """``minir1 train --help``: minir1's settings and minir1's choices for TRL's; ``--help-all``: every field."""
-    if everything:
-        return _parser().format_help()
-    parser = _parser(TrainConfig)
-    parser.usage = ("minir1 train --config RECIPE [--setting value ...]\n"
-                    "       minir1 train --resume --output_dir RUN_DIR")
-    parser.description = ("RECIPE is a bundled recipe (" + ", ".join(list_recipes()) + ") or a path ending in .yaml. "
-                          "Every setting, minir1's below and every TRL GRPOConfig field, can be set in a recipe or on "
-                          "the command line (--name value, lists as --name a b, booleans true/false).")
-    trl = _defaults(GRPOConfig)
-    text = lambda v: str(v).lower() if isinstance(v, bool) else str(v)  # noqa: E731
-    choices = "\n".join(f"  --{k} {text(v)}  (TRL's: {text(trl[k])})" for k, v in TRL_DEFAULTS.items())
-    return (parser.format_help() + "\nTRL settings minir1 chooses (between TRL's defaults and the recipe):\n" + choices
-            + "\n  --activation_checkpointing false  (TRL's: true, as gradient_checkpointing)"
-            + "\n  --use_cpu true without CUDA; --bf16 true on a GPU with bf16, else false; model_init_kwargs"
-            + " {dtype: ...} to match (on a CPU: bf16 for the frozen base of a LoRA run on a bf16-saved model where the"
-            + " CPU has bf16 instructions, else fp32)\n"
-            + f"\nEvery GRPOConfig field ({len(trl)} of them, e.g. --num_train_epochs 1, --warmup_steps 0.1, "
-            "--top_k 50, --log_completions true): minir1 train --help-all\n")

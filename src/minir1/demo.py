@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .compare import compare_evals
-from .evaluate import SAMPLES, EvalSettings, _pct, read_samples, run_eval, summarize
+from .evaluate import SAMPLES, EvalSettings, pct, read_samples, run_eval, summarize
 from .folders import check_replaceable
 from .jsonl import dumps, read_jsonl, write_atomic
 from .machine import describe, load_average
@@ -149,8 +149,8 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
     def evaluate(name: str, model: str | None, adapter: str | None = None, **kw) -> dict:
         summary = run_eval(held_out_eval_settings(model, adapter, held_out, s, seed, **kw), out / name,
                            progress=progress)
-        log.info("%s: strict %s, lenient %s, format ok %s (%d problems, %.0f s)", name, _pct(summary["accuracy"]),
-                 _pct(summary["lenient_accuracy"]), _pct(summary["format_rate"]), summary["n"], summary["wall_seconds"])
+        log.info("%s: strict %s, lenient %s, format ok %s (%d problems, %.0f s)", name, pct(summary["accuracy"]),
+                 pct(summary["lenient_accuracy"]), pct(summary["format_rate"]), summary["n"], summary["wall_seconds"])
         return summary
 
     temperature = s.grpo["temperature"]
@@ -282,7 +282,7 @@ def emergence(path: Path) -> dict | None:
 
 
 def _interval(b: dict, prefix: str = "") -> str:
-    return f"{_pct(b[prefix + 'accuracy'])} ({_pct(b[prefix + 'ci_low'])} - {_pct(b[prefix + 'ci_high'])})"
+    return f"{pct(b[prefix + 'accuracy'])} ({pct(b[prefix + 'ci_low'])} - {pct(b[prefix + 'ci_high'])})"
 
 
 def _verdict(h: dict) -> str:
@@ -323,9 +323,9 @@ def report(results: dict, s: DemoSettings) -> str:
         f"{pk['n']} held-out problems, {pk['k']} samples each at temperature {pk['temperature']:g}:",
         "\n".join(["| | " + " | ".join(pk["strict"]) + " |",
                    "| --- |" + " --- |" * len(pk["strict"]),
-                   "| strict | " + " | ".join(_pct(v) for v in pk["strict"].values()) + " |",
-                   "| lenient (last number) | " + " | ".join(_pct(v) for v in pk["lenient"].values()) + " |"]),
-        f"Greedy decoding gets {_pct(b['accuracy'])} strict and {_pct(b['lenient_accuracy'])} lenient on all "
+                   "| strict | " + " | ".join(pct(v) for v in pk["strict"].values()) + " |",
+                   "| lenient (last number) | " + " | ".join(pct(v) for v in pk["lenient"].values()) + " |"]),
+        f"Greedy decoding gets {pct(b['accuracy'])} strict and {pct(b['lenient_accuracy'])} lenient on all "
         f"{b['n']}: the gap to pass@{pk['k']} is what GRPO can turn into greedy accuracy.",
         "## Reward curve",
         "![rewards](rewards.png)",
@@ -337,20 +337,20 @@ def report(results: dict, s: DemoSettings) -> str:
         f"{g['eval_limit']} held-out problems; the red lines of the plot):",
         "\n".join(["| step | strict | lenient (last number) | format ok |",
                    "| --- | --- | --- | --- |",
-                   *(f"| {e['step']} | {_pct(e['strict'])} | {_pct(e['lenient'])} | {_pct(e['format'])} |"
+                   *(f"| {e['step']} | {pct(e['strict'])} | {pct(e['lenient'])} | {pct(e['format'])} |"
                      for e in c["held_out_during_training"])]),
         _phases(c["quarters"]),
         f"## Held-out accuracy ({b['n']} problems, greedy)",
         "\n".join(["| | strict (95% Wilson interval) | lenient, last number (95% Wilson interval) | format ok |",
                    "| --- | --- | --- | --- |",
                    *(f"| {name} | {_interval(x)} | {_interval(x, 'lenient_')} | "
-                     f"{_pct(x['format_rate'])} |" for name, x in (("before GRPO", b), ("after GRPO", a)))]),
+                     f"{pct(x['format_rate'])} |" for name, x in (("before GRPO", b), ("after GRPO", a)))]),
         f"McNemar's paired test (exact, two-sided): strict, {results['fixed']} problems went from wrong to right and "
         f"{results['broken']} from right to wrong, p = {m['p_exact']:.2g}; lenient, {results['lenient_fixed']} and "
         f"{results['lenient_broken']}, p = {ml['p_exact']:.2g}.",
         f"The arithmetic itself (lenient accuracy) moved {100 * (a['lenient_accuracy'] - b['lenient_accuracy']):+.1f} "
-        f"points (McNemar p = {ml['p_exact']:.2g}); format compliance went from {_pct(b['format_rate'])} to "
-        f"{_pct(a['format_rate'])}.",
+        f"points (McNemar p = {ml['p_exact']:.2g}); format compliance went from {pct(b['format_rate'])} to "
+        f"{pct(a['format_rate'])}.",
         "The strict rule counts an answer only inside one `<answer>` block; the lenient rule takes the last number "
         "anywhere, format or not, so it measures the arithmetic alone. Both are judged on the whole completion, "
         "generated to the end of the turn as in training.",
@@ -384,9 +384,9 @@ def cli_demo(args) -> int:
         f" --seed {args.seed}" if args.seed else "")
     results = run_demo(args.output_dir, seed=args.seed, overwrite=args.overwrite, settings=settings, command=command)
     b, a, m, ml = results["before"], results["after"], results["mcnemar"], results["lenient_mcnemar"]
-    print(f"held-out strict accuracy: {_pct(b['accuracy'])} ({_pct(b['ci_low'])}-{_pct(b['ci_high'])}) before GRPO, "
-          f"{_pct(a['accuracy'])} ({_pct(a['ci_low'])}-{_pct(a['ci_high'])}) after; McNemar p = {m['p_exact']:.2g}")
-    print(f"held-out lenient accuracy (the arithmetic): {_pct(b['lenient_accuracy'])} before, "
-          f"{_pct(a['lenient_accuracy'])} after; McNemar p = {ml['p_exact']:.2g}")
+    print(f"held-out strict accuracy: {pct(b['accuracy'])} ({pct(b['ci_low'])}-{pct(b['ci_high'])}) before GRPO, "
+          f"{pct(a['accuracy'])} ({pct(a['ci_low'])}-{pct(a['ci_high'])}) after; McNemar p = {m['p_exact']:.2g}")
+    print(f"held-out lenient accuracy (the arithmetic): {pct(b['lenient_accuracy'])} before, "
+          f"{pct(a['lenient_accuracy'])} after; McNemar p = {ml['p_exact']:.2g}")
     print(f"report: {Path(args.output_dir) / 'report.md'} ({results['seconds']['total']:.0f} s)")
     return 0

@@ -35,7 +35,7 @@ from .callbacks import (
     mean_of,
     use_progress_bar,
 )
-from .config import TrainConfig, from_command_line, save_config, settings_help
+from .config import TrainConfig, from_command_line, save_config
 from .data import load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
@@ -313,9 +313,6 @@ def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, inter
 def cli_train(args) -> int:
     """``minir1 train --config RECIPE [--setting value ...]`` or ``minir1 train --resume --output_dir RUN``."""
     argv = list(args.argv)
-    if not argv or "-h" in argv or "--help" in argv or "--help-all" in argv:
-        print(settings_help(everything="--help-all" in argv))
-        return 0
     cfg = from_command_line(argv)
     command = "minir1 train " + shlex.join(argv)
     configure_logging()
