@@ -11,10 +11,12 @@ import pytest
 import yaml
 
 from minir1 import runs
-from minir1.config import TRL_DEFAULTS, from_command_line, load_config, save_config
+from minir1.cli import train_settings
+from minir1.config import TRL_DEFAULTS, load_config
 from minir1.errors import UserError
 from minir1.machine import validate
 from minir1.recipes import list_recipes
+from minir1.runs import save_config
 
 RECIPES = Path(__file__).parents[1] / "src/minir1/recipes"
 
@@ -50,7 +52,7 @@ def test_precision_follows_the_device(monkeypatch):
     cpu = load_config("tiny")
     assert cpu.args.bf16 is False and cpu.args.model_init_kwargs == {"dtype": "float32"} and cpu.args.use_cpu
     monkeypatch.setattr("minir1.config._has_cuda", lambda: True)
-    monkeypatch.setattr("minir1.config._gpu_has_bf16", lambda: True)
+    monkeypatch.setattr("minir1.models.gpu_has_bf16", lambda: True)
     monkeypatch.setattr("transformers.training_args.is_torch_bf16_gpu_available", lambda: True)
     gpu = load_config("tiny")
     assert gpu.args.bf16 is True and gpu.args.model_init_kwargs == {"dtype": "bfloat16"}
@@ -62,26 +64,26 @@ def test_precision_follows_the_device(monkeypatch):
 
 
 def test_config_flag_with_equals_or_space_and_resume_reads_the_run(tmp_path):
-    a = from_command_line(["--config=tiny", "--max_steps", "3"])
-    b = from_command_line(["--config", "tiny", "--max_steps=3"])
+    a = train_settings(["--config=tiny", "--max_steps", "3"])
+    b = train_settings(["--config", "tiny", "--max_steps=3"])
     assert a.recipe == b.recipe == "tiny" and a.args.max_steps == b.args.max_steps == 3
     with pytest.raises(UserError, match="no recipe: pass --config mini-r1"):
-        from_command_line(["--max_steps", "3"])
+        train_settings(["--max_steps", "3"])
     run = tmp_path / "run"
     run.mkdir()
     runs.mark(run)
     (run / "config.yaml").write_text(yaml.safe_dump({"recipe": "tiny", "model": "tiny", "max_steps": 4,
                                                      "output_dir": "elsewhere"}))
-    resumed = from_command_line(["--resume", "--output_dir", str(run), "--max_steps", "6"])
+    resumed = train_settings(["--resume", "--output_dir", str(run), "--max_steps", "6"])
     assert resumed.resume and resumed.args.max_steps == 6 and resumed.run_dir == run and resumed.recipe == "tiny"
     for flag in (["--resume=true"], ["--resume", "yes"]):
-        assert from_command_line([*flag, f"--output_dir={run}"]).run_dir == run
-    assert not from_command_line(["--resume", "f", "--config", "tiny"]).resume  # false: a new run of the recipe
+        assert train_settings([*flag, f"--output_dir={run}"]).run_dir == run
+    assert not train_settings(["--resume", "f", "--config", "tiny"]).resume  # false: a new run of the recipe
     with pytest.raises(UserError, match="none is not a minir1 run folder .*nothing to resume"):
-        from_command_line(["--resume", "--output_dir", str(tmp_path / "none")])
+        train_settings(["--resume", "--output_dir", str(tmp_path / "none")])
     (run / ".minir1-run").unlink()  # a config.yaml alone is not a run
     with pytest.raises(UserError, match="run is not a minir1 run folder .*nothing to resume"):
-        from_command_line(["--resume", "--output_dir", str(run)])
+        train_settings(["--resume", "--output_dir", str(run)])
 
 
 def test_a_bundled_recipe_name_is_never_a_file_of_the_current_folder(tmp_path, monkeypatch):

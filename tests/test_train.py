@@ -13,10 +13,11 @@ import torch
 from transformers import TrainerCallback
 
 from minir1 import runs
-from minir1.config import load_config, load_run
+from minir1.config import load_config
 from minir1.data import load_problems
 from minir1.errors import UserError
 from minir1.jsonl import read_jsonl
+from minir1.runs import load_run
 from minir1.train import check_run_dir, train
 
 TESTS = Path(__file__).parent

@@ -13,18 +13,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
-import yaml
 from transformers.trainer_utils import SchedulerType
 from trl import GRPOConfig, TrlParser
 
-from . import runs
-from .errors import UserError, first_line
+from . import models
+from .errors import UserError, check_number, check_whole, first_line
 from .recipes import read_recipe, recipe_path
 from .rewards import get_scheme
 
@@ -45,22 +41,6 @@ def _trl(name: str, default):
     return field(default=default, metadata={**GRPOConfig.__dataclass_fields__[name].metadata, **flag})
 
 
-def _number(name: str, value, low: float | None = None, above: bool = False, high: float | None = None,
-            below: bool = False, hint: str = "") -> None:
-    """Refuse NaN, infinity and values outside [low, high] (ends excluded with ``above``/``below``), in one line."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (low is None or (value > low if above else value >= low))
-    if not ok or (high is not None and (value >= high if below else value > high)):
-        bounds = " and ".join(x for x in ("" if low is None else f"{'above' if above else 'at least'} {low:g}",
-                                          "" if high is None else f"{'below' if below else 'at most'} {high:g}") if x)
-        raise UserError(f"{name} must be {'a number ' + bounds if bounds else 'a finite number'}, got {value}{hint}")
-
-
-def _whole(name: str, value, low: int = 1, hint: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise UserError(f"{name} must be at least {low}, got {value}{hint}")
-
-
 @dataclass
 class GRPOSettings(GRPOConfig):
     """TRL's ``GRPOConfig`` with minir1's defaults; every other field and check is TRL's."""
@@ -73,14 +53,13 @@ class GRPOSettings(GRPOConfig):
     num_generations: int | None = _trl("num_generations", 8)
     max_completion_length: int | None = _trl("max_completion_length", 256)
     beta: float = _trl("beta", 0.0)  # no KL term, so no reference model in memory
-    # pinned: a TRL release that changes its default must not change minir1 runs silently
-    loss_type: str = _trl("loss_type", "dapo")
+    loss_type: str = _trl("loss_type", "dapo")  # pinned: a change of TRL's default must not change minir1 runs
     logging_steps: float = _trl("logging_steps", 1)  # every step in metrics.jsonl, the bar and the plots
     save_steps: float = _trl("save_steps", 50)
     save_total_limit: int | None = _trl("save_total_limit", 2)
     # Checkpoints keep the optimizer and scheduler state (LoRA saves only the adapter), so resume is exact.
     save_only_model: bool = _trl("save_only_model", False)
-    # Every trainable parameter takes part in every forward pass: no search for unused ones under DDP.
+    # every trainable parameter takes part in every forward pass: no search for unused ones under DDP
     ddp_find_unused_parameters: bool | None = _trl("ddp_find_unused_parameters", False)
     # TRL hides tqdm when logging is quieter than WARN; minir1 swaps in its own bar (callbacks.ProgressBar).
     disable_tqdm: bool | None = _trl("disable_tqdm", False)
@@ -92,25 +71,25 @@ class GRPOSettings(GRPOConfig):
         # whole numbers TRL divides by before its own checks (0 or None would be a traceback there)
         for name in ("per_device_train_batch_size", "gradient_accumulation_steps", "num_generations",
                      "num_iterations"):
-            _whole(name, getattr(self, name))
+            check_whole(name, getattr(self, name))
         if self.max_steps == 0 or self.max_steps < -1:
             raise UserError(f"max_steps must be at least 1, or -1 to train for num_train_epochs; got {self.max_steps}")
         if self.max_steps == -1:
-            _number("num_train_epochs", self.num_train_epochs, 0, above=True, hint=" (or set max_steps)")
+            check_number("num_train_epochs", self.num_train_epochs, 0, above=True, hint=" (or set max_steps)")
         if self.max_completion_length is None or self.max_completion_length < 16:
             raise UserError(f"max_completion_length {self.max_completion_length} is too short for reasoning plus an "
                             "answer block: use at least 16 (256 to 1024 is typical)")
-        _number("learning_rate", self.learning_rate, 0, above=True)
-        _number("temperature", self.temperature, 0, above=True, hint=" (use a small value like 0.1 for near-greedy)")
-        _number("top_p", self.top_p, 0, above=True, high=1)
+        check_number("learning_rate", self.learning_rate, 0, above=True)
+        check_number("temperature", self.temperature, 0, above=True, hint=" (use a small value like 0.1 for near-greedy)")
+        check_number("top_p", self.top_p, 0, above=True, high=1)
         for name, label, hint in (("beta", " (the KL coefficient)", ""), ("epsilon", " (the clipping range)", ""),
                                   ("max_grad_norm", "", " (0 turns clipping off)"),
                                   ("warmup_steps", "", " (a value below 1 is a fraction of the steps)"),
                                   ("weight_decay", "", "")):
-            _number(name + label, getattr(self, name), 0, hint=hint)
+            check_number(name + label, getattr(self, name), 0, hint=hint)
         for name in ("logging_steps", "save_steps"):
-            _number(name, getattr(self, name), 0, above=True)
-        _whole("top_k", self.top_k, 0, " (0 is off, else a number of tokens)")
+            check_number(name, getattr(self, name), 0, above=True)
+        check_whole("top_k", self.top_k, 0, " (0 is off, else a number of tokens)")
         if isinstance(self.reward_weights, (int, float)):
             self.reward_weights = [self.reward_weights]
         # Device and precision: without CUDA, use_cpu (transformers then sets up the gloo process group torchrun
@@ -119,7 +98,7 @@ class GRPOSettings(GRPOConfig):
         if self.use_cpu is None:
             self.use_cpu = not _has_cuda()
         if self.bf16 is None and not self.fp16:
-            self.bf16 = _has_cuda() and _gpu_has_bf16()
+            self.bf16 = models.gpu_has_bf16()
         if self.model_init_kwargs is None:
             self.model_init_kwargs = {"dtype": "bfloat16" if self.bf16 else "float16" if self.fp16 else "float32"}
         # Recomputing every activation is for memory, not speed (BENCHMARKS.md rows minir1 and
@@ -139,12 +118,6 @@ def _has_cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
-
-
-def _gpu_has_bf16() -> bool:
-    from .models import gpu_has_bf16
-
-    return gpu_has_bf16()
 
 
 def defaults(cls) -> dict:
@@ -203,10 +176,6 @@ class TrainConfig:
     args: GRPOSettings | None = field(default=None, init=False, repr=False)  # TRL's settings, typed
     asked: dict = field(default_factory=dict, init=False, repr=False)  # what the recipe or user set, typed
 
-    @property
-    def given(self) -> frozenset:
-        return frozenset(self.asked)
-
     def __post_init__(self):
         from .prompts import get_style
 
@@ -220,13 +189,13 @@ class TrainConfig:
         if self.lora:
             if self.lora_r < 1 or self.lora_alpha < 1:
                 raise UserError("lora_r and lora_alpha must be at least 1 (or set --lora false for full fine-tuning)")
-            _number("lora_dropout", self.lora_dropout, 0, high=1, below=True)
+            check_number("lora_dropout", self.lora_dropout, 0, high=1, below=True)
         for name in ("data_limit", "eval_limit"):
             if getattr(self, name) is not None:
-                _whole(name, getattr(self, name), hint=" (leave it unset, or null, for all problems)")
+                check_whole(name, getattr(self, name), hint=" (leave it unset, or null, for all problems)")
         for name in ("sample_every", "eval_every", "num_samples"):
-            _whole(name, getattr(self, name), 0, " (0 turns it off)")
-        _whole("health_window", self.health_window)
+            check_whole(name, getattr(self, name), 0, " (0 turns it off)")
+        check_whole("health_window", self.health_window)
         if self.push_final_to is not None and self.push_final_to.count("/") != 1:
             raise UserError(f"push_final_to must be a Hub repository id like you/model, got {self.push_final_to!r}")
 
@@ -280,13 +249,13 @@ RENAMED = {
 }
 
 
-class _Parser(TrlParser):
+class Parser(TrlParser):
     def error(self, message):  # argparse would print usage and exit; minir1 reports one line
         raise UserError(message)
 
 
-def parser(*classes) -> _Parser:
-    return _Parser(classes or (TrainConfig, GRPOSettings), prog="minir1 train", allow_abbrev=False, add_help=False)
+def parser(*classes) -> Parser:
+    return Parser(classes or (TrainConfig, GRPOSettings), prog="minir1 train", allow_abbrev=False, add_help=False)
 
 
 def _unknown(key: str, where: str, known) -> UserError:
@@ -310,31 +279,6 @@ def load_config(recipe: str | None = None, overrides: list[str] | dict | None = 
     return _parse(layers, argv)
 
 
-def from_command_line(argv: list[str]) -> TrainConfig:
-    """``minir1 train`` settings: ``--config RECIPE`` (or ``--resume`` and a run folder) and ``--name value``s.
-
-    With ``--resume`` the settings are the run's own ``config.yaml`` (the run is ``--output_dir``, or
-    ``runs/<recipe>``); what the command line may still change is checked by :func:`minir1.train.train`.
-    """
-    from transformers.hf_argparser import string_to_bool
-
-    pick = _Parser(add_help=False, allow_abbrev=False)  # the three options that choose where settings come from
-    pick.add_argument("--config")
-    pick.add_argument("--resume", nargs="?", const=True, default=False, type=string_to_bool)
-    pick.add_argument("--output_dir", "--output-dir")
-    first, argv = pick.parse_known_args(argv)  # the rest are settings for the settings parser
-    recipe, run = first.config, first.output_dir
-    if first.resume:
-        run = run or (str(Path("runs") / Path(recipe).stem) if recipe else None)
-        if run is None:
-            raise UserError("--resume needs the run: minir1 train --resume --output_dir RUN_DIR")
-        runs.require_run(run, "nothing to resume there (drop --resume to start a new run)")
-        recipe, argv = str(Path(run) / runs.CONFIG), [*argv, "--resume"]
-    elif not recipe:
-        raise UserError("no recipe: pass --config mini-r1 (or grpo-demo, tiny, or a path ending in .yaml)")
-    return load_config(recipe, [*argv, "--output_dir", run] if run else argv)
-
-
 def _given(argv: list[str], known: set) -> set:
     """The setting names a command line sets (``--name v``, ``--name=v``, ``--no_name``)."""
     names = {a[2:].partition("=")[0].replace("-", "_") for a in argv if a.startswith("--")}
@@ -342,8 +286,8 @@ def _given(argv: list[str], known: set) -> set:
 
 
 def _typed(action, value, where: str):
-    """A recipe or override value, typed as the parser types the command line (``1e-5``, ``true``, each item
-    of a list); a mapping, null, or a list for a one-value field (report_to) as it is."""
+    """A recipe or override value typed as the command line's (``1e-5``, ``true``, each item of a list); a
+    mapping, null, or a list for a one-value field (report_to) as it is."""
     if value is None or isinstance(value, dict) or (isinstance(value, list) and action.nargs not in ("+", "*")):
         return value
     convert = action.type or str
@@ -400,20 +344,4 @@ def _check_rewards(cfg: TrainConfig) -> None:
                         f"{cfg.scheme!r} ({', '.join(cfg.reward_names)}): give one weight per reward")
     resolve(cfg.reward_names, cfg.weights)
     for w in cfg.weights:
-        _number("each reward weight", w)
-
-
-def save_config(cfg: TrainConfig, path: Path, command: str | None = None) -> None:
-    """Write the resolved settings as YAML, headed by the command that produced them."""
-    head = f"# {command}\n" if command else ""
-    path.write_text(head + yaml.safe_dump(cfg.resolved(), sort_keys=False, allow_unicode=True), encoding="utf-8")
-
-
-def load_run(run_dir: str | os.PathLike) -> TrainConfig:
-    """A run folder's settings as saved: minir1's from ``config.yaml``; ``args`` holds TRL's as a namespace, from
-    ``grpo_config.json`` (what TRL ended with) over the TRL settings ``config.yaml`` names."""
-    saved = runs.saved_settings(run_dir)
-    mine = {f.name for f in dataclasses.fields(TrainConfig) if f.init}
-    cfg = TrainConfig(**{k: v for k, v in saved.items() if k in mine})
-    cfg.args = SimpleNamespace(**{k: v for k, v in saved.items() if k not in mine})
-    return cfg
+        check_number("each reward weight", w)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from . import answers
 from .data import Problem, load_problems
-from .errors import UserError
+from .errors import UserError, check_whole
 from .folders import check_replaceable
 from .generation import Generation
 from .jsonl import dumps, read_jsonl, write_atomic
@@ -80,15 +80,13 @@ class EvalSettings:
                             "in bf16; else fp32), float32, bfloat16 or float16 (or fp32, bf16, fp16)")
 
     def __post_init__(self):
-        if self.samples < 1:
-            raise UserError(f"--samples must be at least 1, got {self.samples}")
+        check_whole("--samples", self.samples)
         if self.samples > 1 and self.temperature <= 0:
             raise UserError(f"--samples {self.samples} needs --temperature above 0 (greedy decoding gives one "
                             "answer)")
-        if self.limit is not None and self.limit < 1:
-            raise UserError(f"--limit must be at least 1, got {self.limit}")
-        if self.max_new_tokens < 1:
-            raise UserError(f"--max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if self.limit is not None:
+            check_whole("--limit", self.limit)
+        check_whole("--max_new_tokens", self.max_new_tokens)
         if self.backend not in ("hf", "vllm"):
             raise UserError(f"unknown backend {self.backend!r}: choose hf or vllm")
         object.__setattr__(self, "dtype", check_dtype(self.dtype))
@@ -361,8 +359,8 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     """
     from tqdm.auto import tqdm
 
-    if batch_size is not None and batch_size < 1:
-        raise UserError(f"--batch_size must be at least 1, got {batch_size}")
+    if batch_size is not None:
+        check_whole("--batch_size", batch_size)
     if settings.model is None:
         raise UserError("no model in the evaluation settings: pass model, or an adapter and call .resolve()")
     if settings.tag_style is None:  # built without resolve(): the default style, written out

@@ -94,11 +94,10 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
     ``evaluation`` (e.g. what :func:`minir1.evaluate.run_eval` returns) goes into the card, else the run's
     last evaluation during training, if any. ``push_to_hub`` is a Hub repository id (``you/model``).
     """
-    from .config import load_run
 
     run, out = Path(run_dir), Path(out_dir)
     final = check_paths(run, out, overwrite)
-    cfg = load_run(run)
+    cfg = runs.load_run(run)
     merged = (final / "adapter_config.json").is_file()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.partial-", ignore_cleanup_errors=True) as tmp:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
+from .errors import UserError, check_whole
 from .prompts import prompt_prefill, render_prompt
 
 
@@ -185,14 +185,12 @@ def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_token
     """
     import torch
 
-    if num_samples < 1:
-        raise UserError(f"num_samples must be at least 1, got {num_samples}")
+    check_whole("num_samples", num_samples)
     if temperature < 0:
         raise UserError(f"temperature must be 0 (greedy) or more, got {temperature}")
     if temperature == 0 and num_samples > 1:
         raise UserError(f"{num_samples} samples per prompt need a temperature above 0 (greedy gives one answer)")
-    if max_new_tokens < 1:
-        raise UserError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    check_whole("max_new_tokens", max_new_tokens)
     if not encoded:
         return []
     device = next(model.parameters()).device

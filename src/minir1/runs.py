@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
@@ -74,3 +76,22 @@ def latest_checkpoint(run: Path) -> Path:
         raise UserError(f"nothing to resume in {run}: it has no complete checkpoint-N folder "
                         "(drop --resume to start over with --overwrite)")
     return max(found)[1]
+
+
+def save_config(cfg, path: Path, command: str | None = None) -> None:
+    """Write a :class:`~minir1.config.TrainConfig`'s resolved settings as YAML, headed by the command that
+    produced them."""
+    head = f"# {command}\n" if command else ""
+    path.write_text(head + yaml.safe_dump(cfg.resolved(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def load_run(run_dir: str | os.PathLike):
+    """A run folder's settings as saved, as a :class:`~minir1.config.TrainConfig`: minir1's from ``config.yaml``;
+    ``args`` holds TRL's as a namespace, from ``grpo_config.json`` (what TRL ended with) over ``config.yaml``'s."""
+    from .config import TrainConfig
+
+    saved = saved_settings(run_dir)
+    mine = {f.name for f in dataclasses.fields(TrainConfig) if f.init}
+    cfg = TrainConfig(**{k: v for k, v in saved.items() if k in mine})
+    cfg.args = SimpleNamespace(**{k: v for k, v in saved.items() if k not in mine})
+    return cfg

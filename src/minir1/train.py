@@ -35,7 +35,8 @@ from .callbacks import (
     mean_of,
     use_progress_bar,
 )
-from .config import TrainConfig, from_command_line, save_config
+from .cli import train_settings
+from .config import TrainConfig
 from .data import load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
@@ -73,7 +74,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     checkpoint = None
     if cfg.resume:
         saved = runs.saved_settings(cfg.run_dir)
-        if "model_init_kwargs" not in cfg.given and saved.get("model_init_kwargs") is not None:
+        if "model_init_kwargs" not in cfg.asked and saved.get("model_init_kwargs") is not None:
             args.model_init_kwargs = saved["model_init_kwargs"]  # the dtype the run chose (cpu_training_dtype)
         check_resume(cfg, args, saved)
         done = finished_run(cfg, args)
@@ -93,7 +94,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
                                 max_new_tokens=args.max_completion_length)
         held_out = load_problems(periodic.data, limit=periodic.limit)
     model_path = resolve_model(cfg.model)
-    if args.use_cpu and not cfg.resume and not {"model_init_kwargs", "bf16", "fp16"} & cfg.given:
+    if args.use_cpu and not cfg.resume and not cfg.asked.keys() & {"model_init_kwargs", "bf16", "fp16"}:
         args.model_init_kwargs = {"dtype": cpu_training_dtype(model_path, cfg.lora)}
     check_lora_targets(cfg, model_path, args.trust_remote_code)
     reward_fns, weights = rewards.resolve(cfg.reward_names, cfg.weights)
@@ -260,7 +261,7 @@ def prepare_run_dir(cfg: TrainConfig, command: str | None, args, replace: bool) 
             shutil.rmtree(run)
         run.mkdir(parents=True, exist_ok=True)
         runs.mark(run)
-        save_config(cfg, run / runs.CONFIG, command)
+        runs.save_config(cfg, run / runs.CONFIG, command)
         (run / runs.TRL_CONFIG).write_text(json.dumps(_json(args.to_dict()), indent=2) + "\n", encoding="utf-8")
         launch = {"command": command, "resumed": cfg.resume, "processes": world_size(), "host": platform.node()}
         with (run / runs.LAUNCHES).open("a", encoding="utf-8") as f:
@@ -313,7 +314,7 @@ def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, inter
 def cli_train(args) -> int:
     """``minir1 train --config RECIPE [--setting value ...]`` or ``minir1 train --resume --output_dir RUN``."""
     argv = list(args.argv)
-    cfg = from_command_line(argv)
+    cfg = train_settings(argv)
     command = "minir1 train " + shlex.join(argv)
     configure_logging()
     result = train(cfg, command)
