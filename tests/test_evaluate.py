@@ -717,3 +717,12 @@ def test_results_come_back_in_prompt_order_whatever_the_batching(loaded):
                     on_batch=lambda idx, g: seen.append(idx))
     assert len(gens) == 3 and seen == [[1, 2], [0]]  # longest first
     assert sorted(i for batch in seen for i in batch) == [0, 1, 2]
+
+
+def test_an_unknown_tag_style_is_refused_before_anything_is_written_even_with_a_system_prompt(tiny_model, tmp_path):
+    settings = EvalSettings(model=str(tiny_model), tag_style="bogus", system_prompt="x", limit=1)
+    with pytest.raises(UserError, match="unknown tag style 'bogus'"):
+        settings.resolve()
+    with pytest.raises(UserError, match="unknown tag style 'bogus'"):
+        run_eval(settings, tmp_path / "e")
+    assert not (tmp_path / "e").exists()

@@ -125,8 +125,8 @@ class EvalSettings:
         if s.backend == "hf" and dtype == "auto":
             dtype = str(device_and_dtype("auto", resolved)[1]).removeprefix("torch.")
         style = s.tag_style or spec.tag_style or (get_scheme(spec.scheme)["style"] if spec.scheme else DEFAULT_STYLE)
-        system = s.system_prompt if s.system_prompt is not None else (spec.system_prompt
-                                                                       or get_style(style).system_prompt)
+        own = get_style(style).system_prompt  # an unknown style fails here, even with a system prompt given
+        system = s.system_prompt if s.system_prompt is not None else (spec.system_prompt or own)
         return replace(s, model=_identity(spec.model), adapter=_identity(spec.adapter) if spec.adapter else None,
                        tag_style=style, system_prompt=system, dtype=dtype,
                        prefill=(s.prefill if s.prefill is not None else spec.prefill) or None)
@@ -365,6 +365,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
         raise UserError("no model in the evaluation settings: pass model, or an adapter and call .resolve()")
     if settings.tag_style is None:  # built without resolve(): the default style, written out
         settings = replace(settings, tag_style=DEFAULT_STYLE)
+    get_style(settings.tag_style)  # an unknown style fails here, before anything is written
     started = time.perf_counter()
     problems = load_problems(settings.data, question_field=settings.question_field,
                              answer_field=settings.answer_field, limit=settings.limit)
