@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 from minir1 import runs
-from minir1.cli import train_settings
 from minir1.config import TRL_DEFAULTS, load_config
 from minir1.errors import UserError
 from minir1.machine import validate
 from minir1.recipes import list_recipes
 from minir1.runs import save_config
+from minir1.train import train_settings
 
 RECIPES = Path(__file__).parents[1] / "src/minir1/recipes"
 

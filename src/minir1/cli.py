@@ -169,34 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def train_settings(argv: list[str]):
-    """``minir1 train``'s settings: ``--config RECIPE``, or ``--resume`` and the run (``--output_dir``, or
-    ``runs/<recipe>``) whose ``config.yaml`` is then the recipe, then ``--name value``s. What a resume may still
-    change is checked by :func:`minir1.train.train`."""
-    from pathlib import Path
-
-    from transformers.hf_argparser import string_to_bool
-
-    from . import runs
-    from .config import Parser, load_config
-
-    pick = Parser(add_help=False, allow_abbrev=False)  # the three options that choose where settings come from
-    pick.add_argument("--config")
-    pick.add_argument("--resume", nargs="?", const=True, default=False, type=string_to_bool)
-    pick.add_argument("--output_dir", "--output-dir")
-    first, argv = pick.parse_known_args(argv)  # the rest are settings for the settings parser
-    recipe, run = first.config, first.output_dir
-    if first.resume:
-        run = run or (str(Path("runs") / Path(recipe).stem) if recipe else None)
-        if run is None:
-            raise UserError("--resume needs the run: minir1 train --resume --output_dir RUN_DIR")
-        runs.require_run(run, "nothing to resume there (drop --resume to start a new run)")
-        recipe, argv = str(Path(run) / runs.CONFIG), [*argv, "--resume"]
-    elif not recipe:
-        raise UserError("no recipe: pass --config mini-r1 (or grpo-demo, tiny, or a path ending in .yaml)")
-    return load_config(recipe, [*argv, "--output_dir", run] if run else argv)
-
-
 def _train(args: argparse.Namespace) -> int:
     """``minir1 train``; ``--help``: minir1's settings and its choices for TRL's; ``--help-all``: every field."""
     if args.argv and not {"-h", "--help", "--help-all"} & set(args.argv):

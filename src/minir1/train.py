@@ -35,8 +35,7 @@ from .callbacks import (
     mean_of,
     use_progress_bar,
 )
-from .cli import train_settings
-from .config import TrainConfig
+from .config import Parser, TrainConfig, load_config
 from .data import load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
@@ -309,6 +308,29 @@ def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, inter
 
 
 # --- command line -------------------------------------------------------------------------------
+
+
+def train_settings(argv: list[str]):
+    """``minir1 train``'s settings: ``--config RECIPE``, or ``--resume`` and the run (``--output_dir``, or
+    ``runs/<recipe>``) whose ``config.yaml`` is then the recipe, then ``--name value``s. What a resume may still
+    change is checked by :func:`minir1.train.train`."""
+    from transformers.hf_argparser import string_to_bool
+
+    pick = Parser(add_help=False, allow_abbrev=False)  # the three options that choose where settings come from
+    pick.add_argument("--config")
+    pick.add_argument("--resume", nargs="?", const=True, default=False, type=string_to_bool)
+    pick.add_argument("--output_dir", "--output-dir")
+    first, argv = pick.parse_known_args(argv)  # the rest are settings for the settings parser
+    recipe, run = first.config, first.output_dir
+    if first.resume:
+        run = run or (str(Path("runs") / Path(recipe).stem) if recipe else None)
+        if run is None:
+            raise UserError("--resume needs the run: minir1 train --resume --output_dir RUN_DIR")
+        runs.require_run(run, "nothing to resume there (drop --resume to start a new run)")
+        recipe, argv = str(Path(run) / runs.CONFIG), [*argv, "--resume"]
+    elif not recipe:
+        raise UserError("no recipe: pass --config mini-r1 (or grpo-demo, tiny, or a path ending in .yaml)")
+    return load_config(recipe, [*argv, "--output_dir", run] if run else argv)
 
 
 def cli_train(args) -> int:
