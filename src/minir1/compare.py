@@ -80,7 +80,7 @@ def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3)
     config_a, config_b = (read_json(Path(x) / CONFIG) for x in (a, b))
     return {
         "n": n,
-        "same_folder": same_folder(a, b),
+        "same_folder": os.path.samefile(a, b),  # both exist: load_eval found their files
         "a": side(a, sa, acc_a),
         "b": side(b, sb, acc_b),
         "difference": acc_b - acc_a,
@@ -94,14 +94,6 @@ def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3)
         "examples": {"a_only": [_example(by_a[i], by_b[i]) for i in a_only[:examples]],
                      "b_only": [_example(by_a[i], by_b[i]) for i in b_only[:examples]]},
     }
-
-
-def same_folder(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """True when ``a`` and ``b`` are one folder (under any spelling of its path)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def _short(text: str, width: int = 100) -> str:
