@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 Z95 = 1.959963984540054  # the 97.5th percentile of the standard normal: a two-sided 95% interval
 
@@ -83,10 +82,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)  # comb is 0 when every draw holds a right one
 
 
-T = TypeVar("T", bound=Hashable)
-
-
-def majority_vote(answers: Sequence[T | None]) -> T | None:
+def majority_vote(answers: Sequence[str | None]) -> str | None:
     """The most frequent answer, ignoring None; a tie goes to the answer that appears first.
 
     >>> majority_vote(["18", None, "19", "19", "18"]), majority_vote([None, None])
