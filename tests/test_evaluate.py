@@ -208,6 +208,16 @@ def test_a_run_folder_supplies_model_adapter_and_prompt_settings(run_folder, tmp
         models.model_spec(adapter=str(stray))
 
 
+def test_a_run_trained_with_an_empty_system_prompt_is_evaluated_with_one(run_folder, tmp_path):
+    """Training's prompt has an empty system message when the run's system_prompt is '': so has evaluation's."""
+    run = tmp_path / "run"
+    shutil.copytree(run_folder, run)
+    (run / "config.yaml").write_text(yaml.safe_dump({**yaml.safe_load((run / "config.yaml").read_text()),
+                                                     "system_prompt": ""}))
+    assert EvalSettings(adapter=str(run)).resolve().system_prompt == ""
+    assert EvalSettings(adapter=str(run), system_prompt="Be brief.").resolve().system_prompt == "Be brief."
+
+
 def test_evaluate_problems_on_a_peft_model_in_training_mode(tiny_model):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer

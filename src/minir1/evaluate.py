@@ -105,28 +105,28 @@ class EvalSettings:
         from .models import device_and_dtype, resolve_model
 
         s = self
-        if recipe is not None:
-            if s.adapter:
-                raise UserError("--recipe gives a base model a recipe's prompt settings, and --adapter's run "
-                                "folder has its own: drop one of them")
-            from .config import load_config
-
-            cfg = load_config(recipe)
-            s = replace(s, model=s.model or cfg.model, tag_style=s.tag_style or cfg.style,
-                        system_prompt=s.system_prompt if s.system_prompt is not None else cfg.system_prompt,
-                        prefill=s.prefill if s.prefill is not None else cfg.prefill)
         if s.backend == "vllm":
             from .generation import import_vllm
 
             import_vllm()
-        spec = model_spec(s.model, s.adapter)
+        if recipe is None:
+            spec = model_spec(s.model, s.adapter)
+        elif s.adapter:
+            raise UserError("--recipe gives a base model a recipe's prompt settings, and --adapter's run "
+                            "folder has its own: drop one of them")
+        else:  # the recipe's settings, as a run folder of it would hold them
+            from .config import load_config
+
+            cfg = load_config(recipe)
+            spec = replace(model_spec(s.model or cfg.model), tag_style=cfg.tag_style, scheme=cfg.scheme,
+                           system_prompt=cfg.system_prompt, prefill=cfg.prefill)
         resolved = resolve_model(spec.model)  # a missing model fails here, before anything is written
         dtype = s.dtype
         if s.backend == "hf" and dtype == "auto":
             dtype = str(device_and_dtype("auto", resolved)[1]).removeprefix("torch.")
         style = s.tag_style or spec.tag_style or (get_scheme(spec.scheme)["style"] if spec.scheme else DEFAULT_STYLE)
         own = get_style(style).system_prompt  # an unknown style fails here, even with a system prompt given
-        system = s.system_prompt if s.system_prompt is not None else (spec.system_prompt or own)
+        system = next(p for p in (s.system_prompt, spec.system_prompt, own) if p is not None)  # '' as in training
         return replace(s, model=_identity(spec.model), adapter=_identity(spec.adapter) if spec.adapter else None,
                        tag_style=style, system_prompt=system, dtype=dtype,
                        prefill=(s.prefill if s.prefill is not None else spec.prefill) or None)
