@@ -137,7 +137,6 @@ def format_comparison(result: dict) -> str:
 
 
 def cli_compare(args) -> int:
-    """``minir1 compare OUT_A OUT_B``."""
     result = compare_evals(args.out_a, args.out_b, args.examples)
     if result["same_folder"]:
         print(f"minir1: warning: {args.out_a} and {args.out_b} are the same folder: an evaluation compared with "

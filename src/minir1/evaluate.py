@@ -338,7 +338,6 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
 
 
 def load_generator(settings: EvalSettings, *, trust_remote_code: bool = False) -> Generator:
-    """The generation backend the settings ask for, with its model loaded."""
     from .generation import VLLMGenerator, generate
     from .models import load_for_inference, resolve_model
 
@@ -382,8 +381,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     if todo:
         (out / SUMMARY).unlink(missing_ok=True)  # summary.json present means finished: minir1 compare relies on it
         generator = generator or load_generator(settings, trust_remote_code=trust_remote_code)
-        bar = tqdm(total=len(problems), initial=resumed, desc="eval", unit="problem", disable=not progress,
-                   file=sys.stderr)
+        bar = tqdm(total=len(problems), initial=resumed, desc="eval", unit="problem", disable=not progress)
         start = time.perf_counter()
         with (out / SAMPLES).open("a", encoding="utf-8") as f, bar:
 
@@ -454,7 +452,6 @@ def format_summary(summary: dict, output_dir: str | os.PathLike | None = None) -
 
 
 def cli_eval(args) -> int:
-    """``minir1 eval``: parse, evaluate (resuming), print the table."""
     check_output_dir(Path(args.output_dir))
     settings = EvalSettings(**{f.name: getattr(args, f.name) for f in fields(EvalSettings)}).resolve(args.recipe)
     try:

@@ -134,7 +134,6 @@ def write_plots(run_dir: str | Path) -> list[Path]:
 
 
 def cli_plot(args) -> int:
-    """``minir1 plot RUN_DIR``."""
     runs.require_run(args.run_dir)
     for path in write_plots(args.run_dir):
         print(path)
