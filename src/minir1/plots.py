@@ -117,16 +117,15 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     if not any(_number(r.get("step")) and "reward" in r for r in records):
         raise UserError(f"{run / METRICS} has rewards but no 'step' in any of its records: is it a minir1 "
                         "metrics file?")
-    mine, trl = runs.read_settings(run)
+    settings = runs.saved_settings(run)  # config.yaml's, overlaid with what TRL ended with
     out = run / "plots"
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file: move it away so that the plots can be written there")
     out.mkdir(exist_ok=True)
-    model = mine.get("model", "")
-    title = f"{mine.get('recipe') or run.name}: {Path(model).name if Path(model).exists() else model}"
-    max_length = trl.get("max_completion_length") or mine.get("max_completion_length")
+    model = settings.get("model", "")
+    title = f"{settings.get('recipe') or run.name}: {Path(model).name if Path(model).exists() else model}"
     figures = {"rewards.png": plot_rewards(records, runs.reward_points(run), title=title),
-               "diagnostics.png": plot_diagnostics(records, max_length)}
+               "diagnostics.png": plot_diagnostics(records, settings.get("max_completion_length"))}
     for name, fig in figures.items():
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
