@@ -75,10 +75,8 @@ def model_card(cfg: TrainConfig, summary: dict, evaluation: dict | None = None, 
 
 
 def write_model_card(folder: Path, cfg: TrainConfig, summary: dict, evaluation: dict | None = None,
-                     merged: bool = False) -> Path:
-    path = Path(folder) / "README.md"
-    path.write_text(model_card(cfg, summary, evaluation, merged), encoding="utf-8")
-    return path
+                     merged: bool = False) -> None:
+    (Path(folder) / "README.md").write_text(model_card(cfg, summary, evaluation, merged), encoding="utf-8")
 
 
 RUN_README = """# minir1 run folder
