@@ -191,12 +191,11 @@ def summarize(records: list[dict]) -> dict:
     k = len(_completions(records[0])) if records else 1
     per_problem = [_mean(c["correct"] for c in _completions(r)) for r in records]
     completions = [c for r in records for c in _completions(r)]
-    accuracy = _mean(per_problem)
     low, high = wilson(sum(per_problem), n)
     summary = {
         "n": n,
         "samples_per_problem": k,
-        "accuracy": accuracy,
+        "accuracy": _mean(per_problem),
         "ci_low": low,
         "ci_high": high,
         "lenient_accuracy": _mean(c["lenient_correct"] for c in completions),
@@ -204,12 +203,12 @@ def summarize(records: list[dict]) -> dict:
         "mean_length": _mean(c["tokens"] for c in completions),
         "truncation_rate": _mean(c["truncated"] for c in completions),
     }
-    if k > 1:
+    if k > 1:  # so there are records
         majority = sum(r["correct"] for r in records)
         m_low, m_high = wilson(majority, n)
         ks = sorted({2**i for i in range(k.bit_length())} | {k})
         summary.update(
-            majority_accuracy=majority / n if n else 0.0, majority_ci_low=m_low, majority_ci_high=m_high,
+            majority_accuracy=majority / n, majority_ci_low=m_low, majority_ci_high=m_high,
             pass_at_k={f"pass@{j}": _mean(pass_at_k(k, r["n_correct"], j) for r in records) for j in ks},
         )
     return summary
