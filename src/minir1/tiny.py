@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -95,32 +96,33 @@ def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: i
     full = check_size(size, vocab_size, seed)
     out = Path(out_dir)
     check_replaceable(out, MARKER, overwrite, "a tiny model built by minir1")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
-    try:
-        _build(tmp, seed, vocab_size, full)
-        move_into_place(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    _build(out, move_into_place, seed, vocab_size, full)
     return out
 
 
-def _build(out: Path, seed: int, vocab_size: int, size: dict[str, int]) -> None:
+def _build(out: Path, place: Callable[[Path, Path], None], seed: int, vocab_size: int, size: dict[str, int]) -> None:
+    """Build into a new folder beside ``out``, then ``place(new, out)``."""
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    tokenizer = train_tokenizer(vocab_size)
-    config = Qwen2Config(vocab_size=len(tokenizer), max_position_embeddings=4096, tie_word_embeddings=True,
-                         bos_token_id=None, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-                         pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), **size)
-    torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config)
-    model.generation_config = GenerationConfig(eos_token_id=[config.eos_token_id, config.pad_token_id],
-                                               pad_token_id=config.pad_token_id, do_sample=False)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    marker = {"built_by": "minir1 tiny-model", "version": VERSION, "seed": seed, "vocab_size": vocab_size, **size}
-    (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
+    try:
+        tokenizer = train_tokenizer(vocab_size)
+        config = Qwen2Config(vocab_size=len(tokenizer), max_position_embeddings=4096, tie_word_embeddings=True,
+                             bos_token_id=None, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+                             pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), **size)
+        torch.manual_seed(seed)
+        model = Qwen2ForCausalLM(config)
+        model.generation_config = GenerationConfig(eos_token_id=[config.eos_token_id, config.pad_token_id],
+                                                   pad_token_id=config.pad_token_id, do_sample=False)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        marker = {"built_by": "minir1 tiny-model", "version": VERSION, "seed": seed, "vocab_size": vocab_size, **size}
+        (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        place(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def tiny_cache_path(seed: int = 0) -> Path:
@@ -132,17 +134,14 @@ def tiny_cache_path(seed: int = 0) -> Path:
 def cached_tiny_model(seed: int = 0) -> Path:
     """The default tiny model, built once into the user cache (``$MINIR1_CACHE`` or ``~/.cache/minir1``)."""
     path = tiny_cache_path(seed)
-    if (path / "config.json").exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=".building-"))
-    try:
-        build_tiny_model(tmp, seed=seed)
-        with suppress(OSError):  # another process finished first; theirs is identical
-            tmp.rename(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if not (path / "config.json").exists():
+        _build(path, _first_wins, seed, 1024, DEFAULT_SIZE)
     return path
+
+
+def _first_wins(new: Path, out: Path) -> None:
+    with suppress(OSError):  # another process finished first; theirs is identical
+        new.rename(out)
 
 
 def cli_tiny_model(args) -> int:
