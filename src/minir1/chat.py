@@ -65,13 +65,12 @@ def cli_chat(args) -> int:
         raise UserError(f"--temperature must be 0 (greedy) or more, got {args.temperature}")
     s = EvalSettings(**{name: getattr(args, name) for name in SETTINGS}).resolve()  # a run folder's prompt too
     model, tokenizer = load_for_inference(ModelSpec(s.model, s.adapter), s.dtype, args.trust_remote_code)
-    settings = {"style": s.tag_style, "system_prompt": s.system_prompt, "prefill": s.prefill,
-                "stop_at_answer": s.stop_at_answer, "max_new_tokens": s.max_new_tokens,
-                "temperature": args.temperature}
+    ask = partial(chat, model, tokenizer, style=s.tag_style, system_prompt=s.system_prompt, prefill=s.prefill,
+                  stop_at_answer=s.stop_at_answer, max_new_tokens=s.max_new_tokens, temperature=args.temperature)
     if args.question is not None:
-        chat(model, tokenizer, args.question, **settings)
+        ask(args.question)
         return 0
     with contextlib.suppress(EOFError):
         while (question := input("question> ")).strip():
-            chat(model, tokenizer, question, **settings)
+            ask(question)
     return 0

@@ -9,10 +9,11 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
-from .errors import UserError
+from .errors import UserError, check_whole
 from .folders import check_replaceable, move_into_place
 
 # Qwen2.5's ChatML template, without tool calls: what the real model's prompts look like.
@@ -52,24 +53,18 @@ def _corpus() -> list[str]:
 
 
 def train_tokenizer(vocab_size: int = 1024):
-    """A byte-level BPE tokenizer wrapped as transformers' Qwen2Tokenizer, with the ChatML template.
+    """A byte-level BPE tokenizer: transformers' Qwen2Tokenizer trained anew, with the ChatML template.
 
-    It is trained with Qwen2Tokenizer's own normalizer, pre-tokenizer and decoder, the ones it rebuilds when
-    it reloads a ``qwen2`` folder, so token ids are the same before and after a reload.
+    ``train_new_from_iterator`` keeps Qwen2Tokenizer's own normalizer, pre-tokenizer and decoder, the ones it
+    rebuilds when it reloads a ``qwen2`` folder, so token ids are the same before and after a reload. The
+    special tokens come first, in the order of :data:`SPECIAL_TOKENS`.
     """
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
 
-    qwen2 = Qwen2Tokenizer().backend_tokenizer
-    tok = Tokenizer(models.BPE())
-    tok.normalizer, tok.pre_tokenizer, tok.decoder = qwen2.normalizer, qwen2.pre_tokenizer, qwen2.decoder
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(_corpus(), trainer=trainer)
-    merges = [tuple(pair) for pair in json.loads(tok.to_str())["model"]["merges"]]
-    return Qwen2Tokenizer(vocab=tok.get_vocab(), merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                          unk_token=None, additional_special_tokens=["<|im_start|>"], chat_template=CHAT_TEMPLATE,
-                          model_max_length=4096)
+    untrained = Qwen2Tokenizer(vocab={token: i for i, token in enumerate(SPECIAL_TOKENS)}, eos_token="<|im_end|>",
+                               pad_token="<|endoftext|>", unk_token=None, additional_special_tokens=["<|im_start|>"],
+                               chat_template=CHAT_TEMPLATE, model_max_length=4096)
+    return untrained.train_new_from_iterator(_corpus(), vocab_size, show_progress=False)
 
 
 def check_size(size: dict[str, int], vocab_size: int, seed: int) -> dict[str, int]:
@@ -80,17 +75,14 @@ def check_size(size: dict[str, int], vocab_size: int, seed: int) -> dict[str, in
         raise TypeError(f"unknown tiny-model size settings: {sorted(unknown)}")
     full = {**DEFAULT_SIZE, **size}
     for name, value in full.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise UserError(f"tiny-model {name} must be a whole number of at least 1, got {value!r}")
+        check_whole(f"tiny-model {name}", value)
     heads, kv = full["num_attention_heads"], full["num_key_value_heads"]
     if full["hidden_size"] % (2 * heads):
         raise UserError(f"tiny-model hidden size {full['hidden_size']} must be a multiple of {2 * heads} "
                         f"({heads} attention heads of even width), e.g. --hidden {max(2 * heads, 64)}")
     if heads % kv:
         raise UserError(f"tiny-model num_attention_heads {heads} must be a multiple of num_key_value_heads {kv}")
-    if vocab_size < MIN_VOCAB:
-        raise UserError(f"--vocab_size must be at least {MIN_VOCAB} (256 bytes and {len(SPECIAL_TOKENS)} special "
-                        f"tokens), got {vocab_size}")
+    check_whole("--vocab_size", vocab_size, MIN_VOCAB, f" (256 bytes and {len(SPECIAL_TOKENS)} special tokens)")
     if not 0 <= seed < 2**64:
         raise UserError(f"--seed must be between 0 and 2**64 - 1, got {seed}")
     return full
@@ -104,32 +96,33 @@ def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: i
     full = check_size(size, vocab_size, seed)
     out = Path(out_dir)
     check_replaceable(out, MARKER, overwrite, "a tiny model built by minir1")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
-    try:
-        _build(tmp, seed, vocab_size, full)
-        move_into_place(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    _build(out, move_into_place, seed, vocab_size, full)
     return out
 
 
-def _build(out: Path, seed: int, vocab_size: int, size: dict[str, int]) -> None:
+def _build(out: Path, place: Callable[[Path, Path], None], seed: int, vocab_size: int, size: dict[str, int]) -> None:
+    """Build into a new folder beside ``out``, then ``place(new, out)``."""
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    tokenizer = train_tokenizer(vocab_size)
-    config = Qwen2Config(vocab_size=len(tokenizer), max_position_embeddings=4096, tie_word_embeddings=True,
-                         bos_token_id=None, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-                         pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), **size)
-    torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config)
-    model.generation_config = GenerationConfig(eos_token_id=[config.eos_token_id, config.pad_token_id],
-                                               pad_token_id=config.pad_token_id, do_sample=False)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    marker = {"built_by": "minir1 tiny-model", "version": VERSION, "seed": seed, "vocab_size": vocab_size, **size}
-    (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
+    try:
+        tokenizer = train_tokenizer(vocab_size)
+        config = Qwen2Config(vocab_size=len(tokenizer), max_position_embeddings=4096, tie_word_embeddings=True,
+                             bos_token_id=None, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+                             pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"), **size)
+        torch.manual_seed(seed)
+        model = Qwen2ForCausalLM(config)
+        model.generation_config = GenerationConfig(eos_token_id=[config.eos_token_id, config.pad_token_id],
+                                                   pad_token_id=config.pad_token_id, do_sample=False)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        marker = {"built_by": "minir1 tiny-model", "version": VERSION, "seed": seed, "vocab_size": vocab_size, **size}
+        (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        place(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def tiny_cache_path(seed: int = 0) -> Path:
@@ -141,17 +134,14 @@ def tiny_cache_path(seed: int = 0) -> Path:
 def cached_tiny_model(seed: int = 0) -> Path:
     """The default tiny model, built once into the user cache (``$MINIR1_CACHE`` or ``~/.cache/minir1``)."""
     path = tiny_cache_path(seed)
-    if (path / "config.json").exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=".building-"))
-    try:
-        build_tiny_model(tmp, seed=seed)
-        with suppress(OSError):  # another process finished first; theirs is identical
-            tmp.rename(path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if not (path / "config.json").exists():
+        _build(path, _first_wins, seed, 1024, DEFAULT_SIZE)
     return path
+
+
+def _first_wins(new: Path, out: Path) -> None:
+    with suppress(OSError):  # another process finished first; theirs is identical
+        new.rename(out)
 
 
 def cli_tiny_model(args) -> int:

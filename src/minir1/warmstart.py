@@ -31,33 +31,29 @@ def sft_rows(problems: list[Problem], style: str = "think", system_prompt: str |
 
 
 def warm_start(model: str, rows: list[dict], output_dir: str | Path, *, epochs: float = 1.0,
-               learning_rate: float = 2e-5, batch_size: int = 8, lora: bool = False, seed: int = 0,
-               max_length: int = 1024, warmup_steps: int = 0, callbacks: list | None = None) -> Path:
+               learning_rate: float = 2e-5, batch_size: int = 8, lora: bool = False, seed: int = 0) -> Path:
     """Fine-tune ``model`` on prompt-completion ``rows`` (see :func:`sft_rows`) and save a standalone model
-    (with ``lora=True`` a LoRA adapter is trained, then merged)."""
+    (with ``lora=True`` an adapter of ``minir1 train``'s default LoRA settings is trained, then merged)."""
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     from .callbacks import ProgressBar, use_progress_bar
+    from .config import TrainConfig
     from .models import gpu_has_bf16, resolve_model
+    from .train import lora_config
 
     model_path = resolve_model(model)
     out = Path(output_dir)
     args = SFTConfig(
         output_dir=str(out / "sft-checkpoints"), num_train_epochs=epochs, learning_rate=learning_rate,
-        per_device_train_batch_size=batch_size, lr_scheduler_type="cosine", warmup_steps=warmup_steps,
-        logging_steps=10, save_strategy="no", report_to="none", seed=seed, use_cpu=not torch.cuda.is_available(),
+        per_device_train_batch_size=batch_size, lr_scheduler_type="cosine", logging_steps=10, save_strategy="no",
+        report_to="none", seed=seed, use_cpu=not torch.cuda.is_available(),
         bf16=gpu_has_bf16(),  # as train and eval decide: emulated bf16 is not counted
-        max_length=max_length, completion_only_loss=True, disable_tqdm=False, model_init_kwargs={"dtype": "float32"},
+        completion_only_loss=True, disable_tqdm=False, model_init_kwargs={"dtype": "float32"},
     )
-    peft_config = None
-    if lora:
-        from peft import LoraConfig
-
-        peft_config = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
     trainer = SFTTrainer(model=model_path, args=args, train_dataset=Dataset.from_list(rows),
-                         peft_config=peft_config, callbacks=callbacks)
+                         peft_config=lora_config(TrainConfig(lora=lora)))
     use_progress_bar(trainer, ProgressBar("warm start", {"loss": ("loss", "{:.3f}"),
                                                          "token acc": ("mean_token_accuracy", "{:.0%}")}))
     trainer.train()
