@@ -138,7 +138,7 @@ class TrainConfig:
     resume: bool = _f(False, "continue the run in output_dir from its latest checkpoint, with its saved settings")
 
     # --- model and LoRA --------------------------------------------------------------------
-    model: str = _f("Qwen/Qwen2.5-0.5B-Instruct", "Hub id, local folder, or 'tiny' (offline tiny model)")
+    model: str = _f(models.BASE_MODEL, "Hub id, local folder, or 'tiny' (offline tiny model)")
     lora: bool = _f(True, "train a LoRA adapter (false: full fine-tuning)")
     lora_r: int = _f(16, "LoRA rank")
     lora_alpha: int = _f(32, "LoRA alpha")

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 
 from .errors import first_line
 from .machine import PACKAGES, version
-from .models import gpu_has_bf16, is_cached
+from .models import BASE_MODEL, gpu_has_bf16, is_cached
 
-BASE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # the bundled recipes' model
 TORCH_BUILDS = "https://pytorch.org/get-started/locally"
 LEVELS = ("error", "warning", "note")  # blocks training, limits what runs, worth knowing
 
