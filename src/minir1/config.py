@@ -16,13 +16,15 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from transformers.trainer_utils import SchedulerType
 from trl import GRPOConfig, TrlParser
 
 from . import models
 from .errors import UserError, check_number, check_whole, first_line
+from .prompts import get_style
 from .recipes import read_recipe, recipe_path
-from .rewards import get_scheme
+from .rewards import get_scheme, resolve, reward_key
 
 ALIASES = ("gradient_checkpointing", "activation_checkpointing")  # TRL's old and new names of one setting
 # Set by minir1 when the user leaves them unset; saved in the run so that a resume keeps them.
@@ -115,8 +117,6 @@ class GRPOSettings(GRPOConfig):
 
 
 def _has_cuda() -> bool:
-    import torch
-
     return torch.cuda.is_available()
 
 
@@ -177,8 +177,6 @@ class TrainConfig:
     asked: dict = field(default_factory=dict, init=False, repr=False)  # what the recipe or user set, typed
 
     def __post_init__(self):
-        from .prompts import get_style
-
         for name in ("lora_target_modules", "rewards"):  # one name in a recipe is a list of one
             if isinstance(getattr(self, name), str):
                 setattr(self, name, [getattr(self, name)])
@@ -218,8 +216,6 @@ class TrainConfig:
     @property
     def reward_points(self) -> dict[str, float]:
         """Metric key of each reward and its weight in points, e.g. ``{"format_rubric": 13.0, ...}``."""
-        from .rewards import reward_key
-
         return {reward_key(n): w for n, w in zip(self.reward_names, self.weights, strict=True)}
 
     @property
@@ -332,16 +328,10 @@ def _parse(layers: list[tuple[str, dict]], argv: list[str]) -> TrainConfig:
     if values["reward_weights"] is None:
         values["reward_weights"] = cfg.weights
     cfg.args = GRPOSettings(**{f.name: values[f.name] for f in dataclasses.fields(GRPOSettings) if f.init})
-    _check_rewards(cfg)
-    return cfg
-
-
-def _check_rewards(cfg: TrainConfig) -> None:
-    from .rewards import resolve
-
     if cfg.rewards is None and len(cfg.weights) != len(cfg.reward_names):
         raise UserError(f"got {len(cfg.weights)} reward weights for the {len(cfg.reward_names)} rewards of scheme "
                         f"{cfg.scheme!r} ({', '.join(cfg.reward_names)}): give one weight per reward")
-    resolve(cfg.reward_names, cfg.weights)
+    resolve(cfg.reward_names, cfg.weights)  # each reward exists, under a name of its own
     for w in cfg.weights:
         check_number("each reward weight", w)
+    return cfg
