@@ -36,17 +36,10 @@ class Exported:
     url: str | None = None
 
 
-def _local_base(model: str) -> Path | None:
-    """The folder of the run's base model when it is a local one (the tiny model included), else None."""
-    path = tiny_cache_path() if model == TINY else Path(model).expanduser()
-    return path.resolve() if path.exists() else None
-
-
-def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
-    """The run's ``final/`` folder, once ``run_dir`` is a finished run and ``out_dir`` may be written; a one-line
+def check_paths(run_dir: Path, out_dir: Path, overwrite: bool):
+    """The run's saved settings, once ``run_dir`` is a finished run and ``out_dir`` may be written; a one-line
     UserError otherwise."""
-    runs.require_run(run_dir)
-    final = run_dir / runs.FINAL
+    final = runs.require_run(run_dir) / runs.FINAL
     if not final.is_dir():
         raise UserError(f"run folder {run_dir} has no final/ model yet: finish the run first "
                         f"(minir1 train --resume --output_dir {run_dir})")
@@ -55,13 +48,13 @@ def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
     run, out = run_dir.resolve(), out_dir.resolve()
     if run.is_relative_to(out) or out.is_relative_to(run):
         raise UserError(f"OUT_DIR {out_dir} would overwrite the run {run_dir}: choose a folder outside it")
-    base_model = runs.read_settings(run_dir)[0].get("model")
-    base = _local_base(str(base_model)) if base_model else None
-    if base is not None and (base.is_relative_to(out) or out.is_relative_to(base)):
-        raise UserError(f"OUT_DIR {out_dir} would overwrite the run's base model {base_model}: choose another "
+    cfg = runs.load_run(run_dir)
+    base = (tiny_cache_path() if cfg.model == TINY else Path(cfg.model).expanduser()).resolve()  # a local base
+    if base.exists() and (base.is_relative_to(out) or out.is_relative_to(base)):
+        raise UserError(f"OUT_DIR {out_dir} would overwrite the run's base model {cfg.model}: choose another "
                         "folder")
     check_replaceable(out_dir, MARKER, overwrite, "an export of minir1")
-    return final
+    return cfg
 
 
 def _read_summary(run_dir: Path) -> dict:
@@ -94,10 +87,9 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
     ``evaluation`` (e.g. what :func:`minir1.evaluate.run_eval` returns) goes into the card, else the run's
     last evaluation during training, if any. ``push_to_hub`` is a Hub repository id (``you/model``).
     """
-
-    run, out = Path(run_dir), Path(out_dir)
-    final = check_paths(run, out, overwrite)
-    cfg = runs.load_run(run)
+    run, out = Path(run_dir).expanduser(), Path(out_dir)
+    cfg = check_paths(run, out, overwrite)
+    final = run / runs.FINAL
     merged = (final / "adapter_config.json").is_file()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.partial-", ignore_cleanup_errors=True) as tmp:
