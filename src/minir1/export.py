@@ -19,7 +19,7 @@ from pathlib import Path
 from . import report, runs
 from .errors import UserError
 from .folders import check_replaceable, move_into_place
-from .models import TINY, load_for_inference, model_spec, resolve_model, saved_dtype
+from .models import TINY, ModelSpec, load_for_inference, resolve_model, saved_dtype
 from .tiny import tiny_cache_path
 
 MARKER = "minir1-export.json"  # the run and base model an export came from; --overwrite replaces only such folders
@@ -64,20 +64,17 @@ def _read_summary(run_dir: Path) -> dict:
         return {}
 
 
-def merge_adapter(run_dir: Path, out_dir: Path, trust_remote_code: bool = False) -> str:
-    """Merge the run's LoRA adapter into its base model, save model and tokenizer to ``out_dir``, and return
-    the base model's name as the run's configuration gives it."""
+def merge_adapter(adapter: Path, base: str, out_dir: Path, trust_remote_code: bool = False) -> None:
+    """Merge the LoRA ``adapter`` into the model ``base``; save the merged model and the tokenizer training used
+    (the adapter's, else the base model's) to ``out_dir``."""
     import torch
     from transformers import AutoTokenizer
 
-    spec = model_spec(adapter=str(run_dir))
-    model, _ = load_for_inference(spec, dtype="float32", trust_remote_code=trust_remote_code)
-    dtype = getattr(torch, saved_dtype(spec.model, trust_remote_code) or "float32")
+    model, _ = load_for_inference(ModelSpec(base, str(adapter)), dtype="float32", trust_remote_code=trust_remote_code)
+    dtype = getattr(torch, saved_dtype(base, trust_remote_code) or "float32")
     model.merge_and_unload().to(device="cpu", dtype=dtype).save_pretrained(out_dir)
-    final = Path(spec.adapter)
-    tokenizer_dir = final if (final / "tokenizer_config.json").is_file() else resolve_model(spec.model)
+    tokenizer_dir = adapter if (adapter / "tokenizer_config.json").is_file() else resolve_model(base)
     AutoTokenizer.from_pretrained(tokenizer_dir, trust_remote_code=trust_remote_code).save_pretrained(out_dir)
-    return spec.model
 
 
 def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwrite: bool = False,
@@ -95,17 +92,16 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.partial-", ignore_cleanup_errors=True) as tmp:
         partial = Path(tmp)
         if merged:
-            base = merge_adapter(run, partial, getattr(cfg.args, "trust_remote_code", False))
+            merge_adapter(final, cfg.model, partial, getattr(cfg.args, "trust_remote_code", False))
         else:
             shutil.copytree(final, partial, ignore=shutil.ignore_patterns("training_args.bin"), dirs_exist_ok=True)
-            base = cfg.model
         report.write_model_card(partial, cfg, _read_summary(run), evaluation, merged=merged)
-        marker = {"exported_by": "minir1 export", "run": str(run.resolve()), "base_model": base, "merged": merged}
+        marker = {"exported_by": "minir1 export", "run": str(run.resolve()), "base_model": cfg.model, "merged": merged}
         (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         move_into_place(partial, out)  # on a failure before this, leaving the block removes the partial export
     message = f"minir1 export of {run.name} ({cfg.recipe or 'run'})"
     url = report.push_folder(out, push_to_hub, message) if push_to_hub else None
-    return Exported(out, merged, base, url)
+    return Exported(out, merged, cfg.model, url)
 
 
 def cli_export(args) -> int:
