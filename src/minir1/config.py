@@ -275,12 +275,6 @@ def load_config(recipe: str | None = None, overrides: list[str] | dict | None = 
     return _parse(layers, argv)
 
 
-def _given(argv: list[str], known: set) -> set:
-    """The setting names a command line sets (``--name v``, ``--name=v``, ``--no_name``)."""
-    names = {a[2:].partition("=")[0].replace("-", "_") for a in argv if a.startswith("--")}
-    return {n[3:] if n.startswith("no_") and n[3:] in known else n for n in names} & known
-
-
 def _typed(action, value, where: str):
     """A recipe or override value typed as the command line's (``1e-5``, ``true``, each item of a list); a
     mapping, null, or a list for a one-value field (report_to) as it is."""
@@ -302,22 +296,22 @@ def _typed(action, value, where: str):
 
 def _parse(layers: list[tuple[str, dict]], argv: list[str]) -> TrainConfig:
     p = parser()
-    actions = {a.dest: a for a in reversed(p._actions)}  # a field's own action, not its --no_X twin
-    known = set(actions) - {"help"}
+    actions = {a.dest: a for a in reversed(p._actions)}  # each setting's own action, not its --no_X twin
     for where, values in layers:
         for key in values:
-            if key not in known:
-                raise _unknown(key, where, known)
+            if key not in actions:
+                raise _unknown(key, where, actions)
         if set(ALIASES) & set(values):  # one name of the checkpointing setting replaces a lower layer's other
             p.set_defaults(**dict.fromkeys(ALIASES))
         p.set_defaults(**{k: _typed(actions[k], v, where) for k, v in values.items()})
-    cli = _given(argv, known)
+    options = p._option_string_actions  # --name, --name-with-dashes, --no_name: the setting's action
+    cli = {options[a.partition("=")[0]].dest for a in argv if a.partition("=")[0] in options}  # what argv sets
     if set(ALIASES) & cli:
         p.set_defaults(**dict.fromkeys(ALIASES))
     ns, extra = p.parse_known_args(argv)
     for token in extra:
         if token.startswith("-"):
-            raise _unknown(token.lstrip("-").partition("=")[0].replace("-", "_"), "command line", known)
+            raise _unknown(token.lstrip("-").partition("=")[0].replace("-", "_"), "command line", actions)
         raise UserError(f"command line: unexpected argument {token!r}: settings are written --name value")
     values = vars(ns)
     asked = {k: values[k] for where, layer in layers for k in layer} | {k: values[k] for k in cli}
