@@ -16,13 +16,15 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from transformers.trainer_utils import SchedulerType
 from trl import GRPOConfig, TrlParser
 
 from . import models
 from .errors import UserError, check_number, check_whole, first_line
+from .prompts import get_style
 from .recipes import read_recipe, recipe_path
-from .rewards import get_scheme
+from .rewards import get_scheme, resolve, reward_key
 
 ALIASES = ("gradient_checkpointing", "activation_checkpointing")  # TRL's old and new names of one setting
 # Set by minir1 when the user leaves them unset; saved in the run so that a resume keeps them.
@@ -115,8 +117,6 @@ class GRPOSettings(GRPOConfig):
 
 
 def _has_cuda() -> bool:
-    import torch
-
     return torch.cuda.is_available()
 
 
@@ -138,7 +138,7 @@ class TrainConfig:
     resume: bool = _f(False, "continue the run in output_dir from its latest checkpoint, with its saved settings")
 
     # --- model and LoRA --------------------------------------------------------------------
-    model: str = _f("Qwen/Qwen2.5-0.5B-Instruct", "Hub id, local folder, or 'tiny' (offline tiny model)")
+    model: str = _f(models.BASE_MODEL, "Hub id, local folder, or 'tiny' (offline tiny model)")
     lora: bool = _f(True, "train a LoRA adapter (false: full fine-tuning)")
     lora_r: int = _f(16, "LoRA rank")
     lora_alpha: int = _f(32, "LoRA alpha")
@@ -177,8 +177,6 @@ class TrainConfig:
     asked: dict = field(default_factory=dict, init=False, repr=False)  # what the recipe or user set, typed
 
     def __post_init__(self):
-        from .prompts import get_style
-
         for name in ("lora_target_modules", "rewards"):  # one name in a recipe is a list of one
             if isinstance(getattr(self, name), str):
                 setattr(self, name, [getattr(self, name)])
@@ -218,8 +216,6 @@ class TrainConfig:
     @property
     def reward_points(self) -> dict[str, float]:
         """Metric key of each reward and its weight in points, e.g. ``{"format_rubric": 13.0, ...}``."""
-        from .rewards import reward_key
-
         return {reward_key(n): w for n, w in zip(self.reward_names, self.weights, strict=True)}
 
     @property
@@ -279,12 +275,6 @@ def load_config(recipe: str | None = None, overrides: list[str] | dict | None = 
     return _parse(layers, argv)
 
 
-def _given(argv: list[str], known: set) -> set:
-    """The setting names a command line sets (``--name v``, ``--name=v``, ``--no_name``)."""
-    names = {a[2:].partition("=")[0].replace("-", "_") for a in argv if a.startswith("--")}
-    return {n[3:] if n.startswith("no_") and n[3:] in known else n for n in names} & known
-
-
 def _typed(action, value, where: str):
     """A recipe or override value typed as the command line's (``1e-5``, ``true``, each item of a list); a
     mapping, null, or a list for a one-value field (report_to) as it is."""
@@ -306,22 +296,22 @@ def _typed(action, value, where: str):
 
 def _parse(layers: list[tuple[str, dict]], argv: list[str]) -> TrainConfig:
     p = parser()
-    actions = {a.dest: a for a in reversed(p._actions)}  # a field's own action, not its --no_X twin
-    known = set(actions) - {"help"}
+    actions = {a.dest: a for a in reversed(p._actions)}  # each setting's own action, not its --no_X twin
     for where, values in layers:
         for key in values:
-            if key not in known:
-                raise _unknown(key, where, known)
+            if key not in actions:
+                raise _unknown(key, where, actions)
         if set(ALIASES) & set(values):  # one name of the checkpointing setting replaces a lower layer's other
             p.set_defaults(**dict.fromkeys(ALIASES))
         p.set_defaults(**{k: _typed(actions[k], v, where) for k, v in values.items()})
-    cli = _given(argv, known)
+    options = p._option_string_actions  # --name, --name-with-dashes, --no_name: the setting's action
+    cli = {options[a.partition("=")[0]].dest for a in argv if a.partition("=")[0] in options}  # what argv sets
     if set(ALIASES) & cli:
         p.set_defaults(**dict.fromkeys(ALIASES))
     ns, extra = p.parse_known_args(argv)
     for token in extra:
         if token.startswith("-"):
-            raise _unknown(token.lstrip("-").partition("=")[0].replace("-", "_"), "command line", known)
+            raise _unknown(token.lstrip("-").partition("=")[0].replace("-", "_"), "command line", actions)
         raise UserError(f"command line: unexpected argument {token!r}: settings are written --name value")
     values = vars(ns)
     asked = {k: values[k] for where, layer in layers for k in layer} | {k: values[k] for k in cli}
@@ -332,16 +322,10 @@ def _parse(layers: list[tuple[str, dict]], argv: list[str]) -> TrainConfig:
     if values["reward_weights"] is None:
         values["reward_weights"] = cfg.weights
     cfg.args = GRPOSettings(**{f.name: values[f.name] for f in dataclasses.fields(GRPOSettings) if f.init})
-    _check_rewards(cfg)
-    return cfg
-
-
-def _check_rewards(cfg: TrainConfig) -> None:
-    from .rewards import resolve
-
     if cfg.rewards is None and len(cfg.weights) != len(cfg.reward_names):
         raise UserError(f"got {len(cfg.weights)} reward weights for the {len(cfg.reward_names)} rewards of scheme "
                         f"{cfg.scheme!r} ({', '.join(cfg.reward_names)}): give one weight per reward")
-    resolve(cfg.reward_names, cfg.weights)
+    resolve(cfg.reward_names, cfg.weights)  # each reward exists, under a name of its own
     for w in cfg.weights:
         check_number("each reward weight", w)
+    return cfg

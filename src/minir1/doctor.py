@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 
 from .errors import first_line
 from .machine import PACKAGES, version
-from .models import gpu_has_bf16, is_cached
+from .models import BASE_MODEL, gpu_has_bf16, is_cached
 
-BASE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # the bundled recipes' model
 TORCH_BUILDS = "https://pytorch.org/get-started/locally"
 LEVELS = ("error", "warning", "note")  # blocks training, limits what runs, worth knowing
 
@@ -146,13 +145,13 @@ def trl_vllm_range() -> str | None:
     return None
 
 
-def torch_facts() -> tuple[str | None, list[GPU], Finding | None]:
-    """``(CUDA version torch was built for, visible GPUs, a finding when torch does not import)``."""
+def torch_facts() -> tuple[str | None, list[GPU], list[Finding]]:
+    """``(torch's version and build, visible GPUs, what they mean for training or that torch does not import)``."""
     try:
         import torch
     except Exception as e:  # missing, or a broken build (OSError or ImportError with an undefined symbol)
-        return None, [], Finding("error", f"torch does not import ({first_line(e)})", "install or reinstall it: "
-                                 f"pip install --force-reinstall torch (builds: {TORCH_BUILDS})")
+        return None, [], [Finding("error", f"torch does not import ({first_line(e)})", "install or reinstall it: "
+                                  f"pip install --force-reinstall torch (builds: {TORCH_BUILDS})")]
     gpus = []
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
@@ -160,7 +159,10 @@ def torch_facts() -> tuple[str | None, list[GPU], Finding | None]:
             with torch.cuda.device(i):
                 bf16 = gpu_has_bf16()
             gpus.append(GPU(props.name, props.total_memory / 2**30, (props.major, props.minor), bf16))
-    return torch.version.cuda, gpus, None
+    cuda = torch.version.cuda
+    build = f"CUDA {cuda} build" if cuda else "GPU build" if gpus else "CPU-only build"  # ROCm: no CUDA version
+    findings = hardware_findings(cuda, gpus, shutil.which("nvidia-smi") is not None, version("flash-attn"))
+    return f"{version('torch')} ({build})", gpus, findings
 
 
 def hardware_findings(torch_cuda: str | None, gpus: list[GPU], nvidia_smi: bool,
@@ -226,14 +228,8 @@ def check_environment(network: bool = True) -> EnvironmentReport:
     versions = "pip check: " + (f"{len(found)} conflicts (below)" if found else "not run" if conflicts else
                                 "no conflicts") + "; every version: trl env"
     findings = conflicts + vllm_findings(version("vllm"), trl_vllm_range())
-    torch_cuda, gpus, broken = torch_facts()
-    if broken:
-        findings.append(broken)
-        torch = None
-    else:
-        findings += hardware_findings(torch_cuda, gpus, shutil.which("nvidia-smi") is not None, version("flash-attn"))
-        build = f"CUDA {torch_cuda} build" if torch_cuda else "GPU build" if gpus else "CPU-only build"  # ROCm: no CUDA
-        torch = f"{version('torch')} ({build})"
+    torch, gpus, about_torch = torch_facts()
+    findings += about_torch
     if not network:
         hub = "not checked (--no_network)"
     elif os.environ.get("HF_HUB_OFFLINE") == "1":

@@ -19,7 +19,7 @@ from pathlib import Path
 from . import report, runs
 from .errors import UserError
 from .folders import check_replaceable, move_into_place
-from .models import TINY, load_for_inference, model_spec, resolve_model, saved_dtype
+from .models import TINY, ModelSpec, load_for_inference, resolve_model, saved_dtype
 from .tiny import tiny_cache_path
 
 MARKER = "minir1-export.json"  # the run and base model an export came from; --overwrite replaces only such folders
@@ -36,17 +36,10 @@ class Exported:
     url: str | None = None
 
 
-def _local_base(model: str) -> Path | None:
-    """The folder of the run's base model when it is a local one (the tiny model included), else None."""
-    path = tiny_cache_path() if model == TINY else Path(model).expanduser()
-    return path.resolve() if path.exists() else None
-
-
-def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
-    """The run's ``final/`` folder, once ``run_dir`` is a finished run and ``out_dir`` may be written; a one-line
+def check_paths(run_dir: Path, out_dir: Path, overwrite: bool):
+    """The run's saved settings, once ``run_dir`` is a finished run and ``out_dir`` may be written; a one-line
     UserError otherwise."""
-    runs.require_run(run_dir)
-    final = run_dir / runs.FINAL
+    final = runs.require_run(run_dir) / runs.FINAL
     if not final.is_dir():
         raise UserError(f"run folder {run_dir} has no final/ model yet: finish the run first "
                         f"(minir1 train --resume --output_dir {run_dir})")
@@ -55,13 +48,13 @@ def check_paths(run_dir: Path, out_dir: Path, overwrite: bool) -> Path:
     run, out = run_dir.resolve(), out_dir.resolve()
     if run.is_relative_to(out) or out.is_relative_to(run):
         raise UserError(f"OUT_DIR {out_dir} would overwrite the run {run_dir}: choose a folder outside it")
-    base_model = runs.read_settings(run_dir)[0].get("model")
-    base = _local_base(str(base_model)) if base_model else None
-    if base is not None and (base.is_relative_to(out) or out.is_relative_to(base)):
-        raise UserError(f"OUT_DIR {out_dir} would overwrite the run's base model {base_model}: choose another "
+    cfg = runs.load_run(run_dir)
+    base = (tiny_cache_path() if cfg.model == TINY else Path(cfg.model).expanduser()).resolve()  # a local base
+    if base.exists() and (base.is_relative_to(out) or out.is_relative_to(base)):
+        raise UserError(f"OUT_DIR {out_dir} would overwrite the run's base model {cfg.model}: choose another "
                         "folder")
     check_replaceable(out_dir, MARKER, overwrite, "an export of minir1")
-    return final
+    return cfg
 
 
 def _read_summary(run_dir: Path) -> dict:
@@ -71,20 +64,17 @@ def _read_summary(run_dir: Path) -> dict:
         return {}
 
 
-def merge_adapter(run_dir: Path, out_dir: Path, trust_remote_code: bool = False) -> str:
-    """Merge the run's LoRA adapter into its base model, save model and tokenizer to ``out_dir``, and return
-    the base model's name as the run's configuration gives it."""
+def merge_adapter(adapter: Path, base: str, out_dir: Path, trust_remote_code: bool = False) -> None:
+    """Merge the LoRA ``adapter`` into the model ``base``; save the merged model and the tokenizer training used
+    (the adapter's, else the base model's) to ``out_dir``."""
     import torch
     from transformers import AutoTokenizer
 
-    spec = model_spec(adapter=str(run_dir))
-    model, _ = load_for_inference(spec, dtype="float32", trust_remote_code=trust_remote_code)
-    dtype = getattr(torch, saved_dtype(spec.model, trust_remote_code) or "float32")
+    model, _ = load_for_inference(ModelSpec(base, str(adapter)), dtype="float32", trust_remote_code=trust_remote_code)
+    dtype = getattr(torch, saved_dtype(base, trust_remote_code) or "float32")
     model.merge_and_unload().to(device="cpu", dtype=dtype).save_pretrained(out_dir)
-    final = Path(spec.adapter)
-    tokenizer_dir = final if (final / "tokenizer_config.json").is_file() else resolve_model(spec.model)
+    tokenizer_dir = adapter if (adapter / "tokenizer_config.json").is_file() else resolve_model(base)
     AutoTokenizer.from_pretrained(tokenizer_dir, trust_remote_code=trust_remote_code).save_pretrained(out_dir)
-    return spec.model
 
 
 def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwrite: bool = False,
@@ -94,26 +84,24 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
     ``evaluation`` (e.g. what :func:`minir1.evaluate.run_eval` returns) goes into the card, else the run's
     last evaluation during training, if any. ``push_to_hub`` is a Hub repository id (``you/model``).
     """
-
-    run, out = Path(run_dir), Path(out_dir)
-    final = check_paths(run, out, overwrite)
-    cfg = runs.load_run(run)
+    run, out = Path(run_dir).expanduser(), Path(out_dir)
+    cfg = check_paths(run, out, overwrite)
+    final = run / runs.FINAL
     merged = (final / "adapter_config.json").is_file()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.partial-", ignore_cleanup_errors=True) as tmp:
         partial = Path(tmp)
         if merged:
-            base = merge_adapter(run, partial, getattr(cfg.args, "trust_remote_code", False))
+            merge_adapter(final, cfg.model, partial, getattr(cfg.args, "trust_remote_code", False))
         else:
             shutil.copytree(final, partial, ignore=shutil.ignore_patterns("training_args.bin"), dirs_exist_ok=True)
-            base = cfg.model
         report.write_model_card(partial, cfg, _read_summary(run), evaluation, merged=merged)
-        marker = {"exported_by": "minir1 export", "run": str(run.resolve()), "base_model": base, "merged": merged}
+        marker = {"exported_by": "minir1 export", "run": str(run.resolve()), "base_model": cfg.model, "merged": merged}
         (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         move_into_place(partial, out)  # on a failure before this, leaving the block removes the partial export
     message = f"minir1 export of {run.name} ({cfg.recipe or 'run'})"
     url = report.push_folder(out, push_to_hub, message) if push_to_hub else None
-    return Exported(out, merged, base, url)
+    return Exported(out, merged, cfg.model, url)
 
 
 def cli_export(args) -> int:

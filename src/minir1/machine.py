@@ -28,16 +28,10 @@ PACKAGES = ("minir1", "torch", "transformers", "trl", "peft", "accelerate", "dat
 
 
 def version(name: str) -> str | None:
-    """The installed version of package ``name``, or None."""
     try:
         return md.version(name)
     except md.PackageNotFoundError:
         return None
-
-
-def versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
-    """Each installed package's version (one that is not installed is left out)."""
-    return {name: v for name in names if (v := version(name))}
 
 
 def load_average() -> list[float] | None:
@@ -46,8 +40,8 @@ def load_average() -> list[float] | None:
 
 
 def describe() -> dict:
-    """Date, Python, platform, CPU, cores, memory, torch's threads, GPU (None without one), load average and
-    :func:`versions`."""
+    """Date, Python, platform, CPU, cores, memory, torch's threads, GPU (None without one), load average and the
+    version of each of :data:`PACKAGES` that is installed."""
     info = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
             "platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "gpu": None, "load_average": load_average()}
@@ -61,7 +55,7 @@ def describe() -> dict:
         info["torch_threads"] = torch.get_num_threads()
         if torch.cuda.is_available():
             info["gpu"], info["cuda"] = torch.cuda.get_device_name(0), torch.version.cuda
-    info["versions"] = versions()
+    info["versions"] = {name: v for name in PACKAGES if (v := version(name))}
     return info
 
 

@@ -16,10 +16,12 @@ from .errors import UserError, first_line
 from .tiny import cached_tiny_model
 
 TINY = "tiny"
+BASE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # minir1 train's default model, and the bundled recipes'
 
 
 def resolve_model(name: str) -> str:
-    """A local folder, the (cached) tiny model, or a reachable Hub id; else a UserError. Downloads nothing."""
+    """A local folder, the (cached) tiny model, or a Hub id that is cached or reachable; else a UserError.
+    Downloads nothing."""
     if name == TINY:
         return str(cached_tiny_model())
     path = Path(name).expanduser()
@@ -28,8 +30,19 @@ def resolve_model(name: str) -> str:
             raise UserError(f"model folder {name} has no config.json: is it a Hugging Face model folder?")
         return str(path)
     if name.startswith((".", "/", "~")) or name.count("/") != 1:
-        raise UserError(f"model not found: {name} is not a folder, and not a Hub id like Qwen/Qwen2.5-0.5B-Instruct")
-    _check_hub(name)
+        raise UserError(f"model not found: {name} is not a folder, and not a Hub id like {BASE_MODEL}")
+    if is_cached(name):
+        return name
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise UserError(f"model {name} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
+                        "download it first, or pass a local folder")
+    from huggingface_hub import model_info
+
+    try:
+        model_info(name, timeout=10)
+    except Exception as e:  # connection errors, 404s and auth errors all mean the same to a user here
+        raise UserError(f"cannot reach model {name} on the Hugging Face Hub ({first_line(e, 160)}): check the name "
+                        "and your connection, or pass a local folder") from None
     return name
 
 
@@ -38,22 +51,6 @@ def is_cached(repo_id: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
     return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
-
-
-def _check_hub(repo_id: str) -> None:
-    """Pass when the Hub model is cached or reachable; a one-line UserError otherwise."""
-    from huggingface_hub import model_info
-
-    if is_cached(repo_id):
-        return
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise UserError(f"model {repo_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
-                        "download it first, or pass a local folder")
-    try:
-        model_info(repo_id, timeout=10)
-    except Exception as e:  # connection errors, 404s and auth errors all mean the same to a user here
-        raise UserError(f"cannot reach model {repo_id} on the Hugging Face Hub ({first_line(e, 160)}): check the name "
-                        "and your connection, or pass a local folder") from None
 
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -138,7 +135,6 @@ class ModelSpec:
     tag_style: str | None = None
     system_prompt: str | None = None
     scheme: str | None = None
-    run_dir: str | None = None
     prefill: str | None = None  # the run's: text that opens the assistant turn
 
 
@@ -154,7 +150,7 @@ def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpe
         if runs.is_run(path):
             run, final = runs.read_settings(path)[0], path / runs.FINAL
             spec = ModelSpec(model or run.get("model") or "", tag_style=run.get("tag_style"),
-                             system_prompt=run.get("system_prompt"), scheme=run.get("scheme"), run_dir=str(path),
+                             system_prompt=run.get("system_prompt"), scheme=run.get("scheme"),
                              prefill=run.get("prefill") or None)
             if not final.is_dir():
                 raise UserError(f"run folder {adapter} has no final/ model yet: finish or resume the run first "
