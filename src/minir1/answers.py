@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
+from .prompts import STYLES
+
 ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"
-# An answer block inside any of these is part of the reasoning, not the answer.
-REASONING_TAGS = (("<think>", "</think>"), ("<reasoning>", "</reasoning>"))
 
 # A number is ±M × 10**E, M stripped of leading and trailing zeros. Up to this many digits of
 # M plus |E| it is an int or a Fraction (cheap, and within what int() and str() convert); beyond,
@@ -286,10 +286,10 @@ def parse_gold(text: str | int | float | Fraction) -> Number | None:
 
 
 def _inside_reasoning(text: str, pos: int) -> bool:
-    """True when position ``pos`` lies in an open reasoning block (opened, not yet closed)."""
-    for open_tag, close_tag in REASONING_TAGS:
-        last_open = text.rfind(open_tag, 0, pos)
-        if last_open != -1 and text.find(close_tag, last_open, pos) == -1:
+    """True when position ``pos`` lies in an open reasoning block of any tag style (opened, not yet closed)."""
+    for style in STYLES.values():
+        last_open = text.rfind(style.open, 0, pos)
+        if last_open != -1 and text.find(style.close, last_open, pos) == -1:
             return True
     return False
 
