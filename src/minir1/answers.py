@@ -227,11 +227,6 @@ def _single(text: str) -> tuple[Number | None, str | None]:
     return (None, value.reason) if isinstance(value, _NotANumber) else (value, None)
 
 
-def parse_number(text: str) -> Number | None:
-    """The one number ``text`` holds; None for none, several distinct ones, or ``5/0``."""
-    return _single(text)[0]
-
-
 def _plain(negative: bool, digits: str, exponent: int) -> str:
     """``±int(digits) * 10**exponent`` written out, in scientific notation beyond SMALL_DIGITS zeros."""
     sign, point = "-" if negative else "", len(digits) + exponent
@@ -248,7 +243,7 @@ def _plain(negative: bool, digits: str, exponent: int) -> str:
 def format_number(value: Number) -> str:
     """Canonical, exact string of a number: ``18``, ``-3``, ``2.5``; ``1/3`` when not a finite decimal.
 
-    >>> format_number(Fraction(-1, 8)), format_number(parse_number("1e1001"))
+    >>> format_number(Fraction(-1, 8)), format_number(parse_gold("1e1001"))
     ('-0.125', '1e+1001')
     """
     if isinstance(value, BigNumber):
@@ -265,13 +260,14 @@ def format_number(value: Number) -> str:
 def parse_gold(text: str | int | float | Fraction) -> Number | None:
     """The gold answer of a problem: a number, or a solution whose last line is ``#### N``.
 
-    A float means its shortest decimal form; NaN, infinities and booleans hold no number.
+    A text holds one number (none, several distinct ones or ``5/0``: None); a float means its shortest
+    decimal form; NaN, infinities and booleans hold no number.
 
     >>> parse_gold("9 * 120 = <<9*120=1080>>1,080\\n#### 1,080"), parse_gold(-5), parse_gold(19.99), parse_gold("no")
     (1080, -5, Fraction(1999, 100), None)
     """
     if isinstance(text, str):
-        return parse_number(text.rsplit("####", 1)[-1])
+        return _single(text.rsplit("####", 1)[-1])[0]
     if isinstance(text, bool):
         return None
     if isinstance(text, BigNumber):
@@ -281,7 +277,7 @@ def parse_gold(text: str | int | float | Fraction) -> Number | None:
     if isinstance(text, numbers.Rational):
         return _settle(Fraction(text.numerator, text.denominator))
     if isinstance(text, numbers.Number):  # floats, decimal.Decimal, numpy floats: their own shortest text
-        return parse_number(str(text))  # 'nan' and 'inf' hold no digits: None
+        return _single(str(text))[0]  # 'nan' and 'inf' hold no digits: None
     return None
 
 
