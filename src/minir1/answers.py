@@ -344,11 +344,7 @@ def lenient_extract(text: str) -> Number | None:
     return None if isinstance(value, _NotANumber) else value
 
 
-def is_bare_number(text: str) -> bool:
-    """True when ``text`` is a number and nothing else but surrounding whitespace."""
-    return _BARE.fullmatch(text) is not None
-
-
-def is_bare_integer(text: str) -> bool:
-    """True when ``text`` is an integer (thousands commas allowed) and nothing else."""
-    return _BARE_INT.fullmatch(text) is not None
+def is_bare_number(text: str, integer: bool = False) -> bool:
+    """True when ``text`` is a number (an integer when ``integer``; thousands commas allowed) and nothing else
+    but surrounding whitespace."""
+    return (_BARE_INT if integer else _BARE).fullmatch(text) is not None

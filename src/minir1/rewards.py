@@ -185,7 +185,7 @@ def int_answer(completions, tag_style=None, prefill=None, **kwargs) -> list[floa
     """1.0 when the single answer block holds a bare integer (``18``, ``-3``, ``1,250``)."""
     _check_styles(tag_style)
     blocks = (answers.answer_block(text)[0] for text in texts(completions, prefill))
-    return [1.0 if content is not None and answers.is_bare_integer(content) else 0.0 for content in blocks]
+    return [1.0 if content is not None and answers.is_bare_number(content, integer=True) else 0.0 for content in blocks]
 
 
 # --- registry and schemes -----------------------------------------------------------------
