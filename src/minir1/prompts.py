@@ -47,11 +47,6 @@ def get_style(name: str) -> TagStyle:
     return style
 
 
-def strip_calculator(text: str) -> str:
-    """Remove GSM8K calculator annotations: ``'16-3=<<16-3=13>>13'`` becomes ``'16-3=13'``."""
-    return _CALCULATOR.sub("", text)
-
-
 def build_prompt(question: str, style: str = "think", system_prompt: str | None = None,
                  prefill: str | None = None) -> list[dict]:
     """A chat prompt for one problem: the style's system prompt (or ``system_prompt``) and the question,
@@ -96,8 +91,9 @@ def format_completion(reasoning: str, answer: str, style: str = "think") -> str:
 
 
 def solution_steps(solution: str) -> str:
-    """The worked steps of a GSM8K solution, without annotations or the ``#### N`` line."""
-    return strip_calculator(solution.rsplit("####", 1)[0]).strip()
+    """The worked steps of a GSM8K solution, without the ``#### N`` line or calculator annotations
+    (``16-3=<<16-3=13>>13`` becomes ``16-3=13``)."""
+    return _CALCULATOR.sub("", solution.rsplit("####", 1)[0]).strip()
 
 
 def with_worked_example(problem, style: str = "think", system_prompt: str | None = None) -> str:
