@@ -72,12 +72,12 @@ def prompt_prefill(messages: list[dict]) -> str | None:
     return None
 
 
-def render_prompt(tokenizer, messages: list[dict], **template_kwargs) -> str:
+def render_prompt(tokenizer, messages: list[dict]) -> str:
     """A chat prompt as text, with the assistant turn open for the model to write in: a final assistant
     prefill is continued (no end-of-turn token after it), else the assistant header is added."""
     prefilled = bool(messages) and messages[-1].get("role") == "assistant"
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=not prefilled,
-                                         continue_final_message=prefilled, **template_kwargs)
+                                         continue_final_message=prefilled)
 
 
 def format_completion(reasoning: str, answer: str, style: str = "think") -> str:
@@ -96,12 +96,11 @@ def solution_steps(solution: str) -> str:
     return _CALCULATOR.sub("", solution.rsplit("####", 1)[0]).strip()
 
 
-def with_worked_example(problem, style: str = "think", system_prompt: str | None = None) -> str:
-    """A system prompt followed by one worked problem answered in exactly the prompted format.
+def with_worked_example(problem, style: str = "think") -> str:
+    """The style's system prompt followed by one worked problem answered in exactly the prompted format.
 
     The ``mini-r1`` recipe's prompt (with the first GSM8K train problem): a real instruct model follows
     the format far more often with it (the cold start in BENCHMARKS.md).
     """
-    base = system_prompt if system_prompt is not None else get_style(style).system_prompt
-    return (f"{base}\n\nExample.\nQuestion: {problem.question}\nResponse:\n"
+    return (f"{get_style(style).system_prompt}\n\nExample.\nQuestion: {problem.question}\nResponse:\n"
             + format_completion(solution_steps(problem.solution), str(problem.answer), style))
