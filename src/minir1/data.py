@@ -23,7 +23,6 @@ import io
 import json
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from .answers import Number, format_number, parse_gold
@@ -31,7 +30,8 @@ from .errors import UserError, first_line
 from .jsonl import loads
 from .prompts import build_prompt
 
-BUNDLED = {"gsm8k:train": "train.jsonl", "gsm8k:test": "test.jsonl"}
+GSM8K = Path(__file__).parent / "data" / "gsm8k"  # the package's own copy
+BUNDLED = {"gsm8k:train": GSM8K / "train.jsonl", "gsm8k:test": GSM8K / "test.jsonl"}
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 HUB_CONFIGS = {"openai/gsm8k": "main", "gsm8k": "main"}  # Hub datasets that need a configuration name
 HUB_TIMEOUT = 10.0  # seconds to wait for the Hub's answer about a dataset (offline, firewalled)
@@ -49,11 +49,6 @@ class Problem:
     @property
     def answer(self) -> str:
         return format_number(self.gold)
-
-
-def bundled_path(name: str) -> Path:
-    """Path of a bundled data file, e.g. ``bundled_path('test.jsonl')``."""
-    return Path(str(resources.files("minir1") / "data" / "gsm8k" / name))
 
 
 def _text(path: Path) -> str:
@@ -140,7 +135,7 @@ def load_problems(source: str = "gsm8k:train", *, question_field: str = "questio
     """
     if source in ("gsm8k", *BUNDLED):
         where = "gsm8k:train" if source == "gsm8k" else source
-        rows = _read_local(bundled_path(BUNDLED[where]))
+        rows = _read_local(BUNDLED[where])
     else:
         path = Path(source).expanduser()
         if path.suffix.lower() in LOCAL_SUFFIXES or path.exists():
