@@ -100,12 +100,10 @@ def _offline() -> bool:
 
 def _check_hub(source: str, name: str) -> None:
     """Ask the Hub about the dataset with a time-out: no answer is one line now, not minutes of retries."""
-    try:
-        from huggingface_hub import HfApi
+    from huggingface_hub import HfApi
 
+    try:
         HfApi().dataset_info(name, timeout=HUB_TIMEOUT)
-    except ImportError:
-        return  # datasets below says what is missing
     except Exception as e:  # connection, time-out, not found, gated: all end the same way for a user
         raise UserError(f"cannot load Hub dataset {source!r} ({first_line(e, 1000)}); check the id and your internet "
                         "access, set HF_HUB_OFFLINE=1 to use a cached copy, or pass a local .jsonl/.json/.parquet/.csv "
