@@ -74,8 +74,7 @@ def inference_mode(model) -> Iterator[None]:
         with torch.inference_mode():
             yield
     finally:
-        if was_training:
-            model.train()
+        model.train(was_training)
 
 
 def _generation_config(model, tokenizer, max_new_tokens: int, num_samples: int, temperature: float,
