@@ -157,28 +157,21 @@ def _trim(text: str, stop: str | None) -> str:
     return head + found
 
 
-def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int, batch_size: int | None = None,
-             num_samples: int = 1, temperature: float = 0.0, seed: int = 0, on_batch: OnBatch | None = None,
-             stop: str | None = None, **speed) -> list[list[Generation]]:
-    """Generate ``num_samples`` completions per chat prompt with Hugging Face transformers.
-
-    ``temperature`` 0 is greedy (then ``num_samples`` must be 1). ``batch_size`` counts sequences
-    (prompts x samples). Sampling seeds a private copy of the random state, so the caller's stream is
-    untouched. ``speed`` passes on to :func:`generate_tokens`.
-    """
-    encoded = [encode_chat(tokenizer, p) for p in prompts]
-    return generate_tokens(model, tokenizer, encoded, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                           num_samples=num_samples, temperature=temperature, seed=seed, on_batch=on_batch,
-                           stop=stop, **speed)
+def generate(model, tokenizer, prompts: list[list[dict]], **options) -> list[list[Generation]]:
+    """Generate ``num_samples`` completions per chat prompt with Hugging Face transformers: :func:`generate_tokens`
+    (the same keyword ``options``; ``max_new_tokens`` required) on the prompts as :func:`encode_chat` renders them."""
+    return generate_tokens(model, tokenizer, [encode_chat(tokenizer, p) for p in prompts], **options)
 
 
 def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_tokens: int, batch_size: int | None = None,
                     num_samples: int = 1, temperature: float = 0.0, seed: int = 0, on_batch: OnBatch | None = None,
                     stop: str | None = None, min_new_tokens: int = 0, cache: str | None = None,
                     compile: bool = False, streamer=None) -> list[list[Generation]]:
-    """:func:`generate` on prompts that are already token ids.
+    """Generate ``num_samples`` completions per prompt given as token ids (:func:`generate` takes chat prompts).
 
-    ``cache`` (``"static"``, or None for the dynamic cache) and ``compile`` are what the benchmarks
+    ``temperature`` 0 is greedy (then ``num_samples`` must be 1). ``batch_size`` counts sequences
+    (prompts x samples). Sampling seeds a private copy of the random state, so the caller's stream is
+    untouched. ``cache`` (``"static"``, or None for the dynamic cache) and ``compile`` are what the benchmarks
     compare; ``min_new_tokens`` with ``stop=None`` forces full-length generation. A ``streamer`` (one
     prompt, one sample) receives the tokens as they come.
     """
