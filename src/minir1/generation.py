@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError, check_whole
-from .prompts import prompt_prefill, render_prompt
+from .prompts import open_turn, render_prompt
 
 
 @dataclass(frozen=True)
@@ -294,12 +294,9 @@ class VLLMGenerator:
         results: list[list[Generation]] = []
         for start in range(0, len(prompts), per_batch):
             chunk = prompts[start : start + per_batch]
-            # one rendering rule per chunk, as render_prompt decides it: continue a final assistant message
-            prefilled = [prompt_prefill(p) is not None for p in chunk]
-            if any(prefilled) and not all(prefilled):
+            template = open_turn(chunk[0])  # vLLM renders a whole chunk by one rule: render_prompt's
+            if any(open_turn(p) != template for p in chunk):
                 raise ValueError("a vLLM chunk mixes prompts with and without a prefill")
-            template = ({"add_generation_prompt": False, "continue_final_message": True} if all(prefilled)
-                        else {"add_generation_prompt": True})
             outputs = self.llm.chat(chunk, params, use_tqdm=False, lora_request=self._lora, **template)
             grouped = [[Generation(o.text, len(o.token_ids), o.finish_reason == "length") for o in req.outputs]
                        for req in outputs]

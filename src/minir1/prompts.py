@@ -72,12 +72,16 @@ def prompt_prefill(messages: list[dict]) -> str | None:
     return None
 
 
-def render_prompt(tokenizer, messages: list[dict]) -> str:
-    """A chat prompt as text, with the assistant turn open for the model to write in: a final assistant
+def open_turn(messages: list[dict]) -> dict:
+    """The chat-template flags that leave the assistant turn open for the model to write in: a final assistant
     prefill is continued (no end-of-turn token after it), else the assistant header is added."""
     prefilled = bool(messages) and messages[-1].get("role") == "assistant"
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=not prefilled,
-                                         continue_final_message=prefilled)
+    return {"add_generation_prompt": not prefilled, "continue_final_message": prefilled}
+
+
+def render_prompt(tokenizer, messages: list[dict]) -> str:
+    """A chat prompt as text, with the assistant turn open (:func:`open_turn`)."""
+    return tokenizer.apply_chat_template(messages, tokenize=False, **open_turn(messages))
 
 
 def format_completion(reasoning: str, answer: str, style: str = "think") -> str:
