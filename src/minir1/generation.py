@@ -48,18 +48,14 @@ class Generation:
 OnBatch = Callable[[list[int], list[list[Generation]]], None]
 
 
-def default_batch_size(device_type: str, num_samples: int = 1) -> int:
-    """Sequences generated together by default: 64 on a CPU, 128 on a GPU, rounded down to whole prompts.
+def default_batch_size(device_type: str) -> int:
+    """Sequences generated together by default: 64 on a CPU, 128 on a GPU.
 
     Decoding a small model is bound by per-step overhead and weight reads, so a larger batch shares each
     step among more rows (``bench/real_eval_speed.py`` and ``bench/generation_throughput.py`` measure it);
     128 rows keep the KV cache small beside training on a 16 GB GPU; large evaluations want ``--backend vllm``.
-
-        >>> default_batch_size("cpu", num_samples=3)
-        63
     """
-    rows = 128 if device_type == "cuda" else 64
-    return max(1, rows // num_samples) * num_samples
+    return 128 if device_type == "cuda" else 64
 
 
 @contextlib.contextmanager
@@ -186,7 +182,7 @@ def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_token
     if not encoded:
         return []
     device = next(model.parameters()).device
-    per_batch = max(1, (batch_size or default_batch_size(device.type, num_samples)) // num_samples)
+    per_batch = max(1, (batch_size or default_batch_size(device.type)) // num_samples)
     config = _generation_config(model, tokenizer, max_new_tokens, num_samples, temperature, min_new_tokens, cache,
                                 compile)
     criteria = _stopping_criteria(model, tokenizer, stop)
