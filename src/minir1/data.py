@@ -98,27 +98,21 @@ def _offline() -> bool:
                for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
 
 
-def _check_hub(source: str, name: str) -> None:
-    """Ask the Hub about the dataset with a time-out: no answer is one line now, not minutes of retries."""
+def _read_hub(source: str, config: str | None) -> list[dict]:
     from huggingface_hub import HfApi
 
-    try:
-        HfApi().dataset_info(name, timeout=HUB_TIMEOUT)
-    except Exception as e:  # connection, time-out, not found, gated: all end the same way for a user
-        raise UserError(f"cannot load Hub dataset {source!r} ({first_line(e, 1000)}); check the id and your internet "
-                        "access, set HF_HUB_OFFLINE=1 to use a cached copy, or pass a local .jsonl/.json/.parquet/.csv "
-                        "file") from None
-
-
-def _read_hub(source: str, config: str | None) -> list[dict]:
     name, _, split = source.partition(":")
-    config = config or HUB_CONFIGS.get(name)
-    if not _offline():
-        _check_hub(source, name)
+    if not _offline():  # ask the Hub with a time-out first: no answer is one line now, not minutes of retries
+        try:
+            HfApi().dataset_info(name, timeout=HUB_TIMEOUT)
+        except Exception as e:  # connection, time-out, not found, gated: all end the same way for a user
+            raise UserError(f"cannot load Hub dataset {source!r} ({first_line(e, 1000)}); check the id and your "
+                            "internet access, set HF_HUB_OFFLINE=1 to use a cached copy, or pass a local "
+                            ".jsonl/.json/.parquet/.csv file") from None
     try:
         import datasets
 
-        ds = datasets.load_dataset(name, config, split=split or "train")
+        ds = datasets.load_dataset(name, config or HUB_CONFIGS.get(name), split=split or "train")
     except Exception as e:  # the hub raises many types; all mean the same to a user
         raise UserError(f"cannot load Hub dataset {source!r} ({first_line(e, 1000)}); it needs internet access, or "
                         "pass a local .jsonl/.json/.parquet/.csv file, or gsm8k:train / gsm8k:test") from None
