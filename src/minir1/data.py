@@ -28,7 +28,7 @@ from pathlib import Path
 from .answers import Number, format_number, parse_gold
 from .errors import UserError, first_line
 from .jsonl import loads
-from .prompts import build_prompt
+from .prompts import DEFAULT_STYLE, build_prompt
 
 GSM8K = Path(__file__).parent / "data" / "gsm8k"  # the package's own copy
 BUNDLED = {"gsm8k:train": GSM8K / "train.jsonl", "gsm8k:test": GSM8K / "test.jsonl"}
@@ -158,7 +158,7 @@ def load_problems(source: str = "gsm8k:train", *, question_field: str = "questio
     return problems
 
 
-def prompt_rows(problems: list[Problem], style: str = "think", system_prompt: str | None = None,
+def prompt_rows(problems: list[Problem], style: str = DEFAULT_STYLE, system_prompt: str | None = None,
                 prefill: str | None = None) -> list[dict]:
     """Dataset rows for GRPO: a chat ``prompt``, and ``answer``, ``tag_style``, ``prefill``, ``id``, ``question``.
 

@@ -34,6 +34,7 @@ STYLES: dict[str, TagStyle] = {
     name: TagStyle(name, f"<{name}>", f"</{name}>", _SYSTEM_PROMPT.format(open=f"<{name}>", close=f"</{name}>"))
     for name in ("think", "reasoning")
 }
+DEFAULT_STYLE = "think"
 
 _CALCULATOR = re.compile(r"<<[^<>]*>>")
 
@@ -47,7 +48,7 @@ def get_style(name: str) -> TagStyle:
     return style
 
 
-def build_prompt(question: str, style: str = "think", system_prompt: str | None = None,
+def build_prompt(question: str, style: str = DEFAULT_STYLE, system_prompt: str | None = None,
                  prefill: str | None = None) -> list[dict]:
     """A chat prompt for one problem: the style's system prompt (or ``system_prompt``) and the question,
     then a non-empty ``prefill`` as an opened assistant message for the model to continue.
@@ -84,7 +85,7 @@ def render_prompt(tokenizer, messages: list[dict]) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, **open_turn(messages))
 
 
-def format_completion(reasoning: str, answer: str, style: str = "think") -> str:
+def format_completion(reasoning: str, answer: str, style: str = DEFAULT_STYLE) -> str:
     """A completion in exactly the prompted format, e.g. for warm starts and tests.
 
     >>> format_completion("2 + 3 = 5", "5", "think")
@@ -100,7 +101,7 @@ def solution_steps(solution: str) -> str:
     return _CALCULATOR.sub("", solution.rsplit("####", 1)[0]).strip()
 
 
-def with_worked_example(problem, style: str = "think") -> str:
+def with_worked_example(problem, style: str = DEFAULT_STYLE) -> str:
     """The style's system prompt followed by one worked problem answered in exactly the prompted format.
 
     The ``mini-r1`` recipe's prompt (with the first GSM8K train problem): a real instruct model follows

@@ -21,10 +21,9 @@ from collections.abc import Callable, Sequence
 
 from . import answers
 from .errors import UserError
-from .prompts import TagStyle, get_style
+from .prompts import DEFAULT_STYLE, TagStyle, get_style
 
 ANSWER_OPEN, ANSWER_CLOSE = answers.ANSWER_OPEN, answers.ANSWER_CLOSE
-DEFAULT_STYLE = "think"
 
 
 def completion_text(completion) -> str:
