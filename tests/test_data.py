@@ -13,7 +13,6 @@ from minir1.prompts import (
     prompt_prefill,
     render_prompt,
     solution_steps,
-    strip_calculator,
 )
 
 
@@ -96,7 +95,7 @@ def test_prompts_per_style_and_calculator_stripping():
         assert [m["role"] for m in prompt] == ["system", "user"]
         assert style.open in prompt[0]["content"] and "<answer>" in prompt[0]["content"]
     assert build_prompt("Q?", "think", system_prompt="S")[0]["content"] == "S"
-    assert strip_calculator("16-3=<<16-3=13>>13 eggs") == "16-3=13 eggs"
+    assert solution_steps("16-3=<<16-3=13>>13 eggs") == "16-3=13 eggs"
     assert solution_steps("a <<1+1=2>>2\n#### 2") == "a 2"
     assert format_completion("x", "2", "reasoning") == "<reasoning>\nx\n</reasoning>\n<answer>\n2\n</answer>"
 

@@ -655,7 +655,8 @@ def test_vllm_backend_wiring_with_a_fake_vllm(tiny_model, adapter, tmp_path, mon
     params = seen["params"]
     assert params["stop"] is None  # to the end of the turn, as training rollouts
     assert params["n"] == 2 and params["temperature"] == 0.7 and params["max_tokens"] == 512
-    assert seen["chunks"] == [2, 1] and seen["template"] == {"add_generation_prompt": True}
+    assert seen["chunks"] == [2, 1]
+    assert seen["template"] == {"add_generation_prompt": True, "continue_final_message": False}  # vLLM's default
     rows = read_jsonl(out / "samples.jsonl")
     assert len(rows) == 3 and all(len(r["samples"]) == 2 and r["samples"][0]["tokens"] == 7 for r in rows)
     assert rows[0]["correct"] and not rows[1]["correct"]  # gsm8k:test:0's gold is 18

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
+from .prompts import STYLES
+
 ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"
-# An answer block inside any of these is part of the reasoning, not the answer.
-REASONING_TAGS = (("<think>", "</think>"), ("<reasoning>", "</reasoning>"))
 
 # A number is ±M × 10**E, M stripped of leading and trailing zeros. Up to this many digits of
 # M plus |E| it is an int or a Fraction (cheap, and within what int() and str() convert); beyond,
@@ -227,11 +227,6 @@ def _single(text: str) -> tuple[Number | None, str | None]:
     return (None, value.reason) if isinstance(value, _NotANumber) else (value, None)
 
 
-def parse_number(text: str) -> Number | None:
-    """The one number ``text`` holds; None for none, several distinct ones, or ``5/0``."""
-    return _single(text)[0]
-
-
 def _plain(negative: bool, digits: str, exponent: int) -> str:
     """``±int(digits) * 10**exponent`` written out, in scientific notation beyond SMALL_DIGITS zeros."""
     sign, point = "-" if negative else "", len(digits) + exponent
@@ -248,7 +243,7 @@ def _plain(negative: bool, digits: str, exponent: int) -> str:
 def format_number(value: Number) -> str:
     """Canonical, exact string of a number: ``18``, ``-3``, ``2.5``; ``1/3`` when not a finite decimal.
 
-    >>> format_number(Fraction(-1, 8)), format_number(parse_number("1e1001"))
+    >>> format_number(Fraction(-1, 8)), format_number(parse_gold("1e1001"))
     ('-0.125', '1e+1001')
     """
     if isinstance(value, BigNumber):
@@ -265,13 +260,14 @@ def format_number(value: Number) -> str:
 def parse_gold(text: str | int | float | Fraction) -> Number | None:
     """The gold answer of a problem: a number, or a solution whose last line is ``#### N``.
 
-    A float means its shortest decimal form; NaN, infinities and booleans hold no number.
+    A text holds one number (none, several distinct ones or ``5/0``: None); a float means its shortest
+    decimal form; NaN, infinities and booleans hold no number.
 
     >>> parse_gold("9 * 120 = <<9*120=1080>>1,080\\n#### 1,080"), parse_gold(-5), parse_gold(19.99), parse_gold("no")
     (1080, -5, Fraction(1999, 100), None)
     """
     if isinstance(text, str):
-        return parse_number(text.rsplit("####", 1)[-1])
+        return _single(text.rsplit("####", 1)[-1])[0]
     if isinstance(text, bool):
         return None
     if isinstance(text, BigNumber):
@@ -281,15 +277,15 @@ def parse_gold(text: str | int | float | Fraction) -> Number | None:
     if isinstance(text, numbers.Rational):
         return _settle(Fraction(text.numerator, text.denominator))
     if isinstance(text, numbers.Number):  # floats, decimal.Decimal, numpy floats: their own shortest text
-        return parse_number(str(text))  # 'nan' and 'inf' hold no digits: None
+        return _single(str(text))[0]  # 'nan' and 'inf' hold no digits: None
     return None
 
 
 def _inside_reasoning(text: str, pos: int) -> bool:
-    """True when position ``pos`` lies in an open reasoning block (opened, not yet closed)."""
-    for open_tag, close_tag in REASONING_TAGS:
-        last_open = text.rfind(open_tag, 0, pos)
-        if last_open != -1 and text.find(close_tag, last_open, pos) == -1:
+    """True when position ``pos`` lies in an open reasoning block of any tag style (opened, not yet closed)."""
+    for style in STYLES.values():
+        last_open = text.rfind(style.open, 0, pos)
+        if last_open != -1 and text.find(style.close, last_open, pos) == -1:
             return True
     return False
 
@@ -348,11 +344,7 @@ def lenient_extract(text: str) -> Number | None:
     return None if isinstance(value, _NotANumber) else value
 
 
-def is_bare_number(text: str) -> bool:
-    """True when ``text`` is a number and nothing else but surrounding whitespace."""
-    return _BARE.fullmatch(text) is not None
-
-
-def is_bare_integer(text: str) -> bool:
-    """True when ``text`` is an integer (thousands commas allowed) and nothing else."""
-    return _BARE_INT.fullmatch(text) is not None
+def is_bare_number(text: str, integer: bool = False) -> bool:
+    """True when ``text`` is a number (an integer when ``integer``; thousands commas allowed) and nothing else
+    but surrounding whitespace."""
+    return (_BARE_INT if integer else _BARE).fullmatch(text) is not None

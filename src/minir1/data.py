@@ -23,15 +23,15 @@ import io
 import json
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from .answers import Number, format_number, parse_gold
 from .errors import UserError, first_line
 from .jsonl import loads
-from .prompts import build_prompt
+from .prompts import DEFAULT_STYLE, build_prompt
 
-BUNDLED = {"gsm8k:train": "train.jsonl", "gsm8k:test": "test.jsonl"}
+GSM8K = Path(__file__).parent / "data" / "gsm8k"  # the package's own copy
+BUNDLED = {"gsm8k:train": GSM8K / "train.jsonl", "gsm8k:test": GSM8K / "test.jsonl"}
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 HUB_CONFIGS = {"openai/gsm8k": "main", "gsm8k": "main"}  # Hub datasets that need a configuration name
 HUB_TIMEOUT = 10.0  # seconds to wait for the Hub's answer about a dataset (offline, firewalled)
@@ -49,11 +49,6 @@ class Problem:
     @property
     def answer(self) -> str:
         return format_number(self.gold)
-
-
-def bundled_path(name: str) -> Path:
-    """Path of a bundled data file, e.g. ``bundled_path('test.jsonl')``."""
-    return Path(str(resources.files("minir1") / "data" / "gsm8k" / name))
 
 
 def _text(path: Path) -> str:
@@ -103,29 +98,21 @@ def _offline() -> bool:
                for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
 
 
-def _check_hub(source: str, name: str) -> None:
-    """Ask the Hub about the dataset with a time-out: no answer is one line now, not minutes of retries."""
-    try:
-        from huggingface_hub import HfApi
-
-        HfApi().dataset_info(name, timeout=HUB_TIMEOUT)
-    except ImportError:
-        return  # datasets below says what is missing
-    except Exception as e:  # connection, time-out, not found, gated: all end the same way for a user
-        raise UserError(f"cannot load Hub dataset {source!r} ({first_line(e, 1000)}); check the id and your internet "
-                        "access, set HF_HUB_OFFLINE=1 to use a cached copy, or pass a local .jsonl/.json/.parquet/.csv "
-                        "file") from None
-
-
 def _read_hub(source: str, config: str | None) -> list[dict]:
+    from huggingface_hub import HfApi
+
     name, _, split = source.partition(":")
-    config = config or HUB_CONFIGS.get(name)
-    if not _offline():
-        _check_hub(source, name)
+    if not _offline():  # ask the Hub with a time-out first: no answer is one line now, not minutes of retries
+        try:
+            HfApi().dataset_info(name, timeout=HUB_TIMEOUT)
+        except Exception as e:  # connection, time-out, not found, gated: all end the same way for a user
+            raise UserError(f"cannot load Hub dataset {source!r} ({first_line(e, 1000)}); check the id and your "
+                            "internet access, set HF_HUB_OFFLINE=1 to use a cached copy, or pass a local "
+                            ".jsonl/.json/.parquet/.csv file") from None
     try:
         import datasets
 
-        ds = datasets.load_dataset(name, config, split=split or "train")
+        ds = datasets.load_dataset(name, config or HUB_CONFIGS.get(name), split=split or "train")
     except Exception as e:  # the hub raises many types; all mean the same to a user
         raise UserError(f"cannot load Hub dataset {source!r} ({first_line(e, 1000)}); it needs internet access, or "
                         "pass a local .jsonl/.json/.parquet/.csv file, or gsm8k:train / gsm8k:test") from None
@@ -140,7 +127,7 @@ def load_problems(source: str = "gsm8k:train", *, question_field: str = "questio
     """
     if source in ("gsm8k", *BUNDLED):
         where = "gsm8k:train" if source == "gsm8k" else source
-        rows = _read_local(bundled_path(BUNDLED[where]))
+        rows = _read_local(BUNDLED[where])
     else:
         path = Path(source).expanduser()
         if path.suffix.lower() in LOCAL_SUFFIXES or path.exists():
@@ -171,7 +158,7 @@ def load_problems(source: str = "gsm8k:train", *, question_field: str = "questio
     return problems
 
 
-def prompt_rows(problems: list[Problem], style: str = "think", system_prompt: str | None = None,
+def prompt_rows(problems: list[Problem], style: str = DEFAULT_STYLE, system_prompt: str | None = None,
                 prefill: str | None = None) -> list[dict]:
     """Dataset rows for GRPO: a chat ``prompt``, and ``answer``, ``tag_style``, ``prefill``, ``id``, ``question``.
 

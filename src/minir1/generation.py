@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError, check_whole
-from .prompts import prompt_prefill, render_prompt
+from .prompts import open_turn, render_prompt
 
 
 @dataclass(frozen=True)
@@ -48,18 +48,14 @@ class Generation:
 OnBatch = Callable[[list[int], list[list[Generation]]], None]
 
 
-def default_batch_size(device_type: str, num_samples: int = 1) -> int:
-    """Sequences generated together by default: 64 on a CPU, 128 on a GPU, rounded down to whole prompts.
+def default_batch_size(device_type: str) -> int:
+    """Sequences generated together by default: 64 on a CPU, 128 on a GPU.
 
     Decoding a small model is bound by per-step overhead and weight reads, so a larger batch shares each
     step among more rows (``bench/real_eval_speed.py`` and ``bench/generation_throughput.py`` measure it);
     128 rows keep the KV cache small beside training on a 16 GB GPU; large evaluations want ``--backend vllm``.
-
-        >>> default_batch_size("cpu", num_samples=3)
-        63
     """
-    rows = 128 if device_type == "cuda" else 64
-    return max(1, rows // num_samples) * num_samples
+    return 128 if device_type == "cuda" else 64
 
 
 @contextlib.contextmanager
@@ -74,8 +70,7 @@ def inference_mode(model) -> Iterator[None]:
         with torch.inference_mode():
             yield
     finally:
-        if was_training:
-            model.train()
+        model.train(was_training)
 
 
 def _generation_config(model, tokenizer, max_new_tokens: int, num_samples: int, temperature: float,
@@ -158,28 +153,21 @@ def _trim(text: str, stop: str | None) -> str:
     return head + found
 
 
-def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int, batch_size: int | None = None,
-             num_samples: int = 1, temperature: float = 0.0, seed: int = 0, on_batch: OnBatch | None = None,
-             stop: str | None = None, **speed) -> list[list[Generation]]:
-    """Generate ``num_samples`` completions per chat prompt with Hugging Face transformers.
-
-    ``temperature`` 0 is greedy (then ``num_samples`` must be 1). ``batch_size`` counts sequences
-    (prompts x samples). Sampling seeds a private copy of the random state, so the caller's stream is
-    untouched. ``speed`` passes on to :func:`generate_tokens`.
-    """
-    encoded = [encode_chat(tokenizer, p) for p in prompts]
-    return generate_tokens(model, tokenizer, encoded, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                           num_samples=num_samples, temperature=temperature, seed=seed, on_batch=on_batch,
-                           stop=stop, **speed)
+def generate(model, tokenizer, prompts: list[list[dict]], **options) -> list[list[Generation]]:
+    """Generate ``num_samples`` completions per chat prompt with Hugging Face transformers: :func:`generate_tokens`
+    (the same keyword ``options``; ``max_new_tokens`` required) on the prompts as :func:`encode_chat` renders them."""
+    return generate_tokens(model, tokenizer, [encode_chat(tokenizer, p) for p in prompts], **options)
 
 
 def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_tokens: int, batch_size: int | None = None,
                     num_samples: int = 1, temperature: float = 0.0, seed: int = 0, on_batch: OnBatch | None = None,
                     stop: str | None = None, min_new_tokens: int = 0, cache: str | None = None,
                     compile: bool = False, streamer=None) -> list[list[Generation]]:
-    """:func:`generate` on prompts that are already token ids.
+    """Generate ``num_samples`` completions per prompt given as token ids (:func:`generate` takes chat prompts).
 
-    ``cache`` (``"static"``, or None for the dynamic cache) and ``compile`` are what the benchmarks
+    ``temperature`` 0 is greedy (then ``num_samples`` must be 1). ``batch_size`` counts sequences
+    (prompts x samples). Sampling seeds a private copy of the random state, so the caller's stream is
+    untouched. ``cache`` (``"static"``, or None for the dynamic cache) and ``compile`` are what the benchmarks
     compare; ``min_new_tokens`` with ``stop=None`` forces full-length generation. A ``streamer`` (one
     prompt, one sample) receives the tokens as they come.
     """
@@ -194,7 +182,7 @@ def generate_tokens(model, tokenizer, encoded: list[list[int]], *, max_new_token
     if not encoded:
         return []
     device = next(model.parameters()).device
-    per_batch = max(1, (batch_size or default_batch_size(device.type, num_samples)) // num_samples)
+    per_batch = max(1, (batch_size or default_batch_size(device.type)) // num_samples)
     config = _generation_config(model, tokenizer, max_new_tokens, num_samples, temperature, min_new_tokens, cache,
                                 compile)
     criteria = _stopping_criteria(model, tokenizer, stop)
@@ -302,12 +290,9 @@ class VLLMGenerator:
         results: list[list[Generation]] = []
         for start in range(0, len(prompts), per_batch):
             chunk = prompts[start : start + per_batch]
-            # one rendering rule per chunk, as render_prompt decides it: continue a final assistant message
-            prefilled = [prompt_prefill(p) is not None for p in chunk]
-            if any(prefilled) and not all(prefilled):
+            template = open_turn(chunk[0])  # vLLM renders a whole chunk by one rule: render_prompt's
+            if any(open_turn(p) != template for p in chunk):
                 raise ValueError("a vLLM chunk mixes prompts with and without a prefill")
-            template = ({"add_generation_prompt": False, "continue_final_message": True} if all(prefilled)
-                        else {"add_generation_prompt": True})
             outputs = self.llm.chat(chunk, params, use_tqdm=False, lora_request=self._lora, **template)
             grouped = [[Generation(o.text, len(o.token_ids), o.finish_reason == "length") for o in req.outputs]
                        for req in outputs]

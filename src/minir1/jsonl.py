@@ -31,7 +31,6 @@ def dumps(records: list[dict]) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write through a temporary file and rename: a kill leaves the old file or the new one, never half."""
-    path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
@@ -39,7 +38,6 @@ def write_atomic(path: Path, text: str) -> None:
 
 def truncate_after(path: Path, step: int) -> int:
     """Keep the records whose ``step`` is at most ``step`` (and drop a half-written line); returns how many."""
-    path = Path(path)
     if not path.exists():
         return 0
     kept = [r for r in read_jsonl(path) if r.get("step", 0) <= step]

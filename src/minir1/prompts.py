@@ -34,6 +34,7 @@ STYLES: dict[str, TagStyle] = {
     name: TagStyle(name, f"<{name}>", f"</{name}>", _SYSTEM_PROMPT.format(open=f"<{name}>", close=f"</{name}>"))
     for name in ("think", "reasoning")
 }
+DEFAULT_STYLE = "think"
 
 _CALCULATOR = re.compile(r"<<[^<>]*>>")
 
@@ -47,12 +48,7 @@ def get_style(name: str) -> TagStyle:
     return style
 
 
-def strip_calculator(text: str) -> str:
-    """Remove GSM8K calculator annotations: ``'16-3=<<16-3=13>>13'`` becomes ``'16-3=13'``."""
-    return _CALCULATOR.sub("", text)
-
-
-def build_prompt(question: str, style: str = "think", system_prompt: str | None = None,
+def build_prompt(question: str, style: str = DEFAULT_STYLE, system_prompt: str | None = None,
                  prefill: str | None = None) -> list[dict]:
     """A chat prompt for one problem: the style's system prompt (or ``system_prompt``) and the question,
     then a non-empty ``prefill`` as an opened assistant message for the model to continue.
@@ -77,15 +73,19 @@ def prompt_prefill(messages: list[dict]) -> str | None:
     return None
 
 
-def render_prompt(tokenizer, messages: list[dict], **template_kwargs) -> str:
-    """A chat prompt as text, with the assistant turn open for the model to write in: a final assistant
+def open_turn(messages: list[dict]) -> dict:
+    """The chat-template flags that leave the assistant turn open for the model to write in: a final assistant
     prefill is continued (no end-of-turn token after it), else the assistant header is added."""
     prefilled = bool(messages) and messages[-1].get("role") == "assistant"
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=not prefilled,
-                                         continue_final_message=prefilled, **template_kwargs)
+    return {"add_generation_prompt": not prefilled, "continue_final_message": prefilled}
 
 
-def format_completion(reasoning: str, answer: str, style: str = "think") -> str:
+def render_prompt(tokenizer, messages: list[dict]) -> str:
+    """A chat prompt as text, with the assistant turn open (:func:`open_turn`)."""
+    return tokenizer.apply_chat_template(messages, tokenize=False, **open_turn(messages))
+
+
+def format_completion(reasoning: str, answer: str, style: str = DEFAULT_STYLE) -> str:
     """A completion in exactly the prompted format, e.g. for warm starts and tests.
 
     >>> format_completion("2 + 3 = 5", "5", "think")
@@ -96,16 +96,16 @@ def format_completion(reasoning: str, answer: str, style: str = "think") -> str:
 
 
 def solution_steps(solution: str) -> str:
-    """The worked steps of a GSM8K solution, without annotations or the ``#### N`` line."""
-    return strip_calculator(solution.rsplit("####", 1)[0]).strip()
+    """The worked steps of a GSM8K solution, without the ``#### N`` line or calculator annotations
+    (``16-3=<<16-3=13>>13`` becomes ``16-3=13``)."""
+    return _CALCULATOR.sub("", solution.rsplit("####", 1)[0]).strip()
 
 
-def with_worked_example(problem, style: str = "think", system_prompt: str | None = None) -> str:
-    """A system prompt followed by one worked problem answered in exactly the prompted format.
+def with_worked_example(problem, style: str = DEFAULT_STYLE) -> str:
+    """The style's system prompt followed by one worked problem answered in exactly the prompted format.
 
     The ``mini-r1`` recipe's prompt (with the first GSM8K train problem): a real instruct model follows
     the format far more often with it (the cold start in BENCHMARKS.md).
     """
-    base = system_prompt if system_prompt is not None else get_style(style).system_prompt
-    return (f"{base}\n\nExample.\nQuestion: {problem.question}\nResponse:\n"
+    return (f"{get_style(style).system_prompt}\n\nExample.\nQuestion: {problem.question}\nResponse:\n"
             + format_completion(solution_steps(problem.solution), str(problem.answer), style))

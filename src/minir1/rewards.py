@@ -21,10 +21,9 @@ from collections.abc import Callable, Sequence
 
 from . import answers
 from .errors import UserError
-from .prompts import get_style
+from .prompts import DEFAULT_STYLE, TagStyle, get_style
 
 ANSWER_OPEN, ANSWER_CLOSE = answers.ANSWER_OPEN, answers.ANSWER_CLOSE
-DEFAULT_STYLE = "think"
 
 
 def completion_text(completion) -> str:
@@ -60,15 +59,10 @@ def _per_row(column, n: int) -> Sequence:
     return [column] * n if column is None or isinstance(column, str) else column
 
 
-def _check_styles(tag_style) -> None:
-    """Refuse an unknown tag style, also in rewards that read only the answer block."""
-    for style in set(_per_row(tag_style, 1)):
-        _tags(style)
-
-
-def _tags(style: str | None) -> tuple[str, str]:
-    s = get_style(DEFAULT_STYLE if style is None else style)
-    return s.open, s.close
+def _styles(tag_style, n: int) -> list[TagStyle]:
+    """The tag style of each of ``n`` rows (None: the default). An unknown one is a UserError, also in rewards
+    that read only the answer block."""
+    return [get_style(DEFAULT_STYLE if style is None else style) for style in _per_row(tag_style, n)]
 
 
 # --- mini-r1: the format rubric, and correctness (shared) ---------------------------------
@@ -91,8 +85,8 @@ RUBRIC_POINTS = sum(points for _, points in RUBRIC)
 
 def rubric_points(text: str, style: str = DEFAULT_STYLE) -> list[int]:
     """Points earned on each rule of :data:`RUBRIC` (the last six need the first four)."""
-    r_open, r_close = _tags(style)
-    tags = (r_open, r_close, ANSWER_OPEN, ANSWER_CLOSE)
+    s = get_style(style)
+    tags = (s.open, s.close, ANSWER_OPEN, ANSWER_CLOSE)
     ok = [text.count(t) == 1 for t in tags]
     if all(ok):
         a, b, c, d = (text.index(t) for t in tags)
@@ -101,8 +95,8 @@ def rubric_points(text: str, style: str = DEFAULT_STYLE) -> list[int]:
                 True,
                 not text[:a].strip(),
                 not text[d + len(ANSWER_CLOSE) :].strip(),
-                not text[b + len(r_close) : c].strip(),
-                bool(text[a + len(r_open) : b].strip()),
+                not text[b + len(s.close) : c].strip(),
+                bool(text[a + len(s.open) : b].strip()),
                 answers.is_bare_number(text[c + len(ANSWER_OPEN) : d]),
             ]
     ok += [False] * (len(RUBRIC) - len(ok))
@@ -111,8 +105,9 @@ def rubric_points(text: str, style: str = DEFAULT_STYLE) -> list[int]:
 
 def format_rubric(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
     """Mini-R1's strict format score as a fraction of :data:`RUBRIC_POINTS` (see :data:`RUBRIC`)."""
-    styles = _per_row(tag_style, len(completions))
-    return [sum(rubric_points(t, s)) / RUBRIC_POINTS for t, s in zip(texts(completions, prefill), styles, strict=True)]
+    styles = _styles(tag_style, len(completions))
+    return [sum(rubric_points(t, s.name)) / RUBRIC_POINTS
+            for t, s in zip(texts(completions, prefill), styles, strict=True)]
 
 
 def correctness(completions, answer=None, tag_style=None, prefill=None, **kwargs) -> list[float | None]:
@@ -120,7 +115,7 @@ def correctness(completions, answer=None, tag_style=None, prefill=None, **kwargs
     None for a row whose gold has no number (TRL then skips it)."""
     if answer is None:
         raise TypeError("correctness needs the gold answers: pass answer=[...] (a dataset column)")
-    _check_styles(tag_style)
+    _styles(tag_style, len(completions))
     golds = [answers.parse_gold(gold) for gold in answer]
     return [None if gold is None else float(answers.check(text, gold).correct)
             for text, gold in zip(texts(completions, prefill), golds, strict=True)]
@@ -132,9 +127,8 @@ def xml_count(completions, tag_style=None, prefill=None, **kwargs) -> list[float
     """A quarter for each of the four newline-framed tags found exactly once, less 0.002 per
     character after the final ``</answer>`` (never below zero)."""
     out = []
-    for text, style in zip(texts(completions, prefill), _per_row(tag_style, len(completions)), strict=True):
-        r_open, r_close = _tags(style)
-        pieces = (f"{r_open}\n", f"\n{r_close}\n", f"\n{ANSWER_OPEN}\n", f"\n{ANSWER_CLOSE}")
+    for text, s in zip(texts(completions, prefill), _styles(tag_style, len(completions)), strict=True):
+        pieces = (f"{s.open}\n", f"\n{s.close}\n", f"\n{ANSWER_OPEN}\n", f"\n{ANSWER_CLOSE}")
         score = 0.25 * sum(text.count(p) == 1 for p in pieces)
         end = text.rfind(f"\n{ANSWER_CLOSE}")
         if end != -1:
@@ -145,9 +139,9 @@ def xml_count(completions, tag_style=None, prefill=None, **kwargs) -> list[float
     return out
 
 
-def _blocks_in_order(text: str, style: str) -> tuple[int, int, int, int] | None:
+def _blocks_in_order(text: str, s: TagStyle) -> tuple[int, int, int, int] | None:
     """Positions of the four tags when each occurs exactly once and in order, else None."""
-    tags = (*_tags(style), ANSWER_OPEN, ANSWER_CLOSE)
+    tags = (s.open, s.close, ANSWER_OPEN, ANSWER_CLOSE)
     if any(text.count(t) != 1 for t in tags):
         return None
     pos = tuple(text.index(t) for t in tags)
@@ -158,10 +152,9 @@ def soft_format(completions, tag_style=None, prefill=None, **kwargs) -> list[flo
     """1.0 when the completion opens with the reasoning block and the answer block follows it
     (any whitespace, multi-line content, each tag once); trailing text is allowed."""
     out = []
-    for text, style in zip(texts(completions, prefill), _per_row(tag_style, len(completions)), strict=True):
-        pos = _blocks_in_order(text, style)
-        r_close = _tags(style)[1]
-        ok = pos is not None and not text[: pos[0]].strip() and not text[pos[1] + len(r_close) : pos[2]].strip()
+    for text, s in zip(texts(completions, prefill), _styles(tag_style, len(completions)), strict=True):
+        pos = _blocks_in_order(text, s)
+        ok = pos is not None and not text[: pos[0]].strip() and not text[pos[1] + len(s.close) : pos[2]].strip()
         out.append(1.0 if ok else 0.0)
     return out
 
@@ -170,11 +163,10 @@ def strict_format(completions, tag_style=None, prefill=None, **kwargs) -> list[f
     """1.0 for exactly ``<R>\\n…\\n</R>\\n<answer>\\n…\\n</answer>`` (one final newline allowed),
     both blocks non-empty and each tag once."""
     out = []
-    for text, style in zip(texts(completions, prefill), _per_row(tag_style, len(completions)), strict=True):
-        r_open, r_close = _tags(style)
+    for text, s in zip(texts(completions, prefill), _styles(tag_style, len(completions)), strict=True):
         body = text.removesuffix("\n")
-        head, tail, sep = f"{r_open}\n", f"\n{ANSWER_CLOSE}", f"\n{r_close}\n{ANSWER_OPEN}\n"
-        framed = _blocks_in_order(text, style) and body.startswith(head) and body.endswith(tail)
+        head, tail, sep = f"{s.open}\n", f"\n{ANSWER_CLOSE}", f"\n{s.close}\n{ANSWER_OPEN}\n"
+        framed = _blocks_in_order(text, s) and body.startswith(head) and body.endswith(tail)
         # each tag occurs once, so sep occurs at most once
         reasoning, found, answer = body[len(head) : len(body) - len(tail)].partition(sep)
         out.append(1.0 if framed and found and reasoning.strip() and answer.strip() else 0.0)
@@ -183,9 +175,9 @@ def strict_format(completions, tag_style=None, prefill=None, **kwargs) -> list[f
 
 def int_answer(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
     """1.0 when the single answer block holds a bare integer (``18``, ``-3``, ``1,250``)."""
-    _check_styles(tag_style)
+    _styles(tag_style, len(completions))
     blocks = (answers.answer_block(text)[0] for text in texts(completions, prefill))
-    return [1.0 if content is not None and answers.is_bare_integer(content) else 0.0 for content in blocks]
+    return [1.0 if content is not None and answers.is_bare_number(content, integer=True) else 0.0 for content in blocks]
 
 
 # --- registry and schemes -----------------------------------------------------------------
@@ -251,7 +243,7 @@ def get_reward(name: str) -> RewardFn:
 def score(completions, answer, rewards: dict[str, float], tag_style=None, prefill=None) -> list[dict]:
     """Weighted rewards of each completion, ``{"rewards": {name: points}, "total": points}``;
     ``tag_style`` and ``prefill`` reach every reward as TRL passes dataset columns."""
-    _check_styles(tag_style)  # before any work: an unknown style is an error, not a zero score
+    _styles(tag_style, len(completions))  # before any work: an unknown style is an error, not a zero score
     columns = {name: get_reward(name)(completions, answer=answer, tag_style=tag_style, prefill=prefill)
                for name in rewards}
     rows = [{name: (col[i] or 0.0) * rewards[name] for name, col in columns.items()} for i in range(len(completions))]

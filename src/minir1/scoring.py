@@ -45,9 +45,10 @@ def _parse(line: str, n: int, prefill: str | None) -> Row:
     return completion, value, prefill
 
 
-def _emit(batch: list[Row], rewards: dict[str, float], style: str, out: TextIO) -> None:
+def _emit(batch: list[Row], rewards: dict[str, float], style: str, out: TextIO) -> int:
+    """Score ``batch`` into ``out``; returns how many lines it held."""
     if not batch:
-        return
+        return 0
     completions, golds, prefills = (list(column) for column in zip(*batch, strict=True))
     prefills = prefills if any(prefills) else None  # the common case: nothing to join
     scored = score(completions, golds, rewards, tag_style=style, prefill=prefills)
@@ -55,6 +56,7 @@ def _emit(batch: list[Row], rewards: dict[str, float], style: str, out: TextIO) 
     out.write(dumps([{"correct": v.correct, "extracted": v.extracted, **points}
                      for v, points in zip(verdicts, scored, strict=True)]))
     out.flush()
+    return len(batch)
 
 
 def _decode(line: bytes | str, n: int) -> str:
@@ -78,15 +80,12 @@ def score_lines(lines: Iterable[bytes | str], out: TextIO, scheme: str = "mini-r
     for n, raw in enumerate(lines, 1):
         try:
             line = _decode(raw, n)
-            if not line.strip():
-                continue
-            batch.append(_parse(line, n, prefill))
+            if line.strip():
+                batch.append(_parse(line, n, prefill))
         except UserError:
             _emit(batch, rewards, style, out)  # keep every line before the bad one
             raise
         if len(batch) >= CHUNK:
-            _emit(batch, rewards, style, out)
-            done += len(batch)
+            done += _emit(batch, rewards, style, out)
             batch = []
-    _emit(batch, rewards, style, out)
-    return done + len(batch)
+    return done + _emit(batch, rewards, style, out)
