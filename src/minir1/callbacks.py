@@ -43,11 +43,10 @@ class HealthMonitor:
     SHORT = 3  # steps averaged for the fast warnings (truncation, no spread)
 
     def __init__(self, window: int = 20, max_completion_length: int | None = None,
-                 format_rewards: dict[str, float] | None = None, correctness: str | None = "correctness"):
+                 format_rewards: dict[str, float] | None = None):
         self.window = window
         self.max_completion_length = max_completion_length
         self.format_rewards = format_rewards or {}
-        self.correctness = correctness
         self.history: deque[dict] = deque(maxlen=2 * window)
         self._last_fired: dict[str, int] = {}
 
@@ -79,7 +78,7 @@ class HealthMonitor:
         return fired
 
     def _format_saturated_correctness_flat(self) -> str | None:
-        if not self.format_rewards or not self.correctness or len(self.history) < 2 * self.window:
+        if not self.format_rewards or len(self.history) < 2 * self.window:
             return None
         records = list(self.history)
         last, before = records[self.window:], records[: self.window]
@@ -88,7 +87,7 @@ class HealthMonitor:
         if None in means:
             return None
         points = sum(m * w for m, w in zip(means, self.format_rewards.values(), strict=True))
-        now, then = (mean_of(r, f"rewards/{self.correctness}/mean") for r in (last, before))
+        now, then = (mean_of(r, "rewards/correctness/mean") for r in (last, before))
         if now is None or then is None or points < 0.95 * total or now - then >= 0.02:
             return None
         return (f"the format score is saturated ({points:.1f} of {total:g} points) while correctness has stayed "
