@@ -148,11 +148,11 @@ class MetricsLogger(TrainerCallback):
 
 class ProgressBar(TrainerCallback):
     """One tqdm bar with the few numbers a user watches; ``fields`` maps a label to ``(log key, format)``.
-    Off a terminal (``terminal`` overrides the check) there is no bar, only one line when the phase ends: its
-    steps, time and the last values of ``fields``."""
+    Off a terminal there is no bar, only one line when the phase ends: its steps, time and the last values of
+    ``fields``."""
 
-    def __init__(self, desc: str, fields: dict[str, tuple[str, str]], terminal: bool | None = None):
-        self.desc, self.fields, self.terminal = desc, fields, terminal
+    def __init__(self, desc: str, fields: dict[str, tuple[str, str]]):
+        self.desc, self.fields = desc, fields
         self.bar = None
         self.post: dict[str, str] = {}
         self._start: float | None = None  # set with _first_step when training begins on the main process
@@ -170,8 +170,7 @@ class ProgressBar(TrainerCallback):
         if not state.is_world_process_zero:
             return
         self._start, self._first_step, self.post = time.perf_counter(), state.global_step, {}
-        terminal = sys.stderr.isatty() if self.terminal is None else self.terminal  # tqdm draws on stderr
-        if terminal:
+        if sys.stderr.isatty():  # where tqdm draws
             self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.desc, unit="step",
                             dynamic_ncols=True)
 
