@@ -21,7 +21,7 @@ from .jsonl import Appender, dumps, read_jsonl, truncate_after
 from .machine import is_main_process
 from .models import contiguous_head_input
 from .plots import METRICS
-from .rewards import REWARDS, completion_text, score
+from .rewards import REWARDS, completion_text, reward_key, score
 
 log = logging.getLogger("minir1")
 
@@ -268,17 +268,15 @@ class SampleRecorder:
     GRPO learns from is visible) go to ``samples.jsonl`` with their rewards in points. Picklable, and named like
     ``fn``, so metric keys do not change."""
 
-    def __init__(self, fn, path: str, every: int, num: int, rewards: dict[str, float], keys: dict[str, float]):
+    def __init__(self, fn, path: str, every: int, num: int, rewards: dict[str, float]):
         self.fn, self.__name__, self.path, self.every, self.num = fn, fn.__name__, str(path), every, num
-        self.rewards = dict(rewards)  # reward name -> weight, for scoring
-        self.keys = list(keys)  # the metric key of each, for the record
+        self.rewards = dict(rewards)  # reward name -> weight
         self._last_step = -1
 
-    def __call__(self, completions, prompts=None, trainer_state=None, **kwargs):
-        out = self.fn(completions, prompts=prompts, trainer_state=trainer_state, **kwargs)
-        step = trainer_state.global_step + 1 if trainer_state is not None else None
-        if step is not None and step != self._last_step and self.every and is_main_process() and (
-                step == 1 or step % self.every == 0):
+    def __call__(self, completions, trainer_state, **kwargs):
+        out = self.fn(completions, trainer_state=trainer_state, **kwargs)
+        step = trainer_state.global_step + 1
+        if step != self._last_step and is_main_process() and (step == 1 or step % self.every == 0):
             self._last_step = step
             self._write(step, completions[: self.num], kwargs)
         return out
@@ -294,7 +292,7 @@ class SampleRecorder:
         records = [{"step": step, "id": ids[i], "question": questions[i], "answer": answers[i],
                     **({"prefill": prefills[i]} if prefills[i] else {}),
                     "completion": completion_text(completions[i]), "correct": correct[i] == 1.0,
-                    "rewards": dict(zip(self.keys, scored[i]["rewards"].values(), strict=True)),
+                    "rewards": {reward_key(name): points for name, points in scored[i]["rewards"].items()},
                     "total": scored[i]["total"]}
                    for i in range(n)]
         with open(self.path, "a", encoding="utf-8") as f:
