@@ -11,8 +11,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-import torch
-import torch.distributed as dist
+from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 from transformers import ProgressCallback, TrainerCallback
 
@@ -247,15 +246,9 @@ class GracefulStop(TrainerCallback):
             self._previous = {}
 
     def on_step_end(self, args, state, control, **kwargs):
-        stop = self.stopped
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            # Every process must stop at the same step, or the others hang in the next collective.
-            t = torch.tensor([1.0 if stop else 0.0], device="cuda" if dist.get_backend() == "nccl" else "cpu")
-            dist.all_reduce(t, op=dist.ReduceOp.MAX)
-            stop = bool(t.item())
-            if stop and self.signal_name is None:
-                self.signal_name = "peer"
-        if stop:
+        # Every process must stop at the same step, or the others hang in the next collective.
+        if any(gather_object([self.signal_name])):
+            self.signal_name = self.signal_name or "peer"
             control.should_save = control.should_training_stop = True
 
     def on_train_end(self, args, state, control, **kwargs):
