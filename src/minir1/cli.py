@@ -8,23 +8,16 @@ Each command's work is done in the module that owns it, imported only when the c
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib
 import sys
 
 from .errors import UserError
 
 
-def _run(target: str, args: argparse.Namespace) -> int:
-    """Run ``target``, ``"module:function"`` of minir1, importing its module only now."""
-    module, function = target.split(":")
-    return getattr(importlib.import_module(f"minir1.{module}"), function)(args)
-
-
-def _command(sub, name: str, target, help: str, description: str, **kw) -> argparse.ArgumentParser:
-    """Add the command ``name``, run by ``target``: a function, or ``"module:function"`` of minir1 (:func:`_run`)."""
+def _command(sub, name: str, target: str, help: str, description: str, **kw) -> argparse.ArgumentParser:
+    """Add the command ``name``, run by ``target``: ``"module:function"`` of minir1, imported when the command runs."""
     p = sub.add_parser(name, help=help, description=description, **kw)
-    p.set_defaults(func=target if callable(target) else functools.partial(_run, target))
+    p.set_defaults(target=target)
     return p
 
 
@@ -75,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate import EvalSettings
 
     # --- rewards ---------------------------------------------------------------------------
-    p = _command(sub, "score", _score, "score completions with the reward functions",
+    p = _command(sub, "score", "cli:_score", "score completions with the reward functions",
                  "Score JSON lines {completion, answer[, prefill]}; print {correct, extracted, rewards, total} per "
                  "line.")
     p.add_argument("file", help="a .jsonl file, or - for standard input")
@@ -180,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.func(args)
+        module, function = args.target.split(":")
+        return getattr(importlib.import_module(f"minir1.{module}"), function)(args)
     except UserError as e:
         print(f"minir1: error: {e}", file=sys.stderr)
         return 2
