@@ -37,15 +37,16 @@ def mean_of(records: list[dict], key: str) -> float | None:
 class HealthMonitor:
     """Plain-language warnings from recent steps' metric records: truncated completions, groups with no reward
     spread, format saturated while correctness stays flat. :meth:`update` takes one record per logged step and
-    returns the warnings that fire at it, each at most once per ``window`` steps."""
+    returns the warnings that fire at it, each at most once per ``window`` steps. ``reward_points`` are the run's
+    (metric key: weight); every reward but ``correctness`` counts as format."""
 
     SHORT = 3  # steps averaged for the fast warnings (truncation, no spread)
 
     def __init__(self, window: int = 20, max_completion_length: int | None = None,
-                 format_rewards: dict[str, float] | None = None):
+                 reward_points: dict[str, float] | None = None):
         self.window = window
         self.max_completion_length = max_completion_length
-        self.format_rewards = format_rewards or {}
+        self.format_rewards = {k: w for k, w in (reward_points or {}).items() if k != "correctness"}
         self.history: deque[dict] = deque(maxlen=2 * window)
         self._last_fired: dict[str, int] = {}
 

@@ -110,8 +110,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     if cfg.sample_every:
         reward_fns[-1] = SampleRecorder(reward_fns[-1], run / SAMPLES, cfg.sample_every, cfg.num_samples,
                                         dict(zip(cfg.reward_names, weights, strict=True)))
-    health = HealthMonitor(cfg.health_window, args.max_completion_length,
-                           {k: w for k, w in cfg.reward_points.items() if k != "correctness"})
+    health = HealthMonitor(cfg.health_window, args.max_completion_length, cfg.reward_points)
     metrics = MetricsLogger(run, args.per_device_train_batch_size * args.gradient_accumulation_steps * world_size(),
                             health)
     stop = GracefulStop()
