@@ -99,9 +99,8 @@ class HealthMonitor:
 class ContiguousHeadInput(TrainerCallback):
     """Installs :func:`minir1.models.contiguous_head_input` on the model TRL trains and samples from."""
 
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if model is not None:
-            contiguous_head_input(model)
+    def on_train_begin(self, args, state, control, model, **kwargs):
+        contiguous_head_input(model)
 
 
 class MetricsLogger(TrainerCallback):
@@ -306,8 +305,8 @@ class PeriodicEval(TrainerCallback):
         if state.global_step == 0:  # the starting point of the curve
             self.on_step_end(args, state, control, **kwargs)
 
-    def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
-        if state.global_step % self.every or not state.is_world_process_zero or model is None:
+    def on_step_end(self, args, state, control, model, processing_class, **kwargs):
+        if state.global_step % self.every or not state.is_world_process_zero:
             return
         t, s = time.perf_counter(), self.settings
         per_problem: list[dict] = []
