@@ -78,8 +78,7 @@ def latest_checkpoint(run: Path) -> Path:
 
 
 def save_config(cfg, path: Path, command: str | None = None) -> None:
-    """Write a :class:`~minir1.config.TrainConfig`'s resolved settings as YAML, headed by the command that
-    produced them."""
+    """``cfg.resolved()`` as YAML, headed by the command that produced it."""
     head = f"# {command}\n" if command else ""
     path.write_text(head + yaml.safe_dump(cfg.resolved(), sort_keys=False, allow_unicode=True), encoding="utf-8")
 
