@@ -29,12 +29,12 @@ def test_no_spread_warning():
 def test_healthy_run_is_quiet():
     records = [{"step": s, "completions/clipped_ratio": 0.1, "frac_reward_zero_std": 0.2,
                 "rewards/format_rubric/mean": 1.0, "rewards/correctness/mean": 0.01 * s} for s in range(1, 60)]
-    assert feed(HealthMonitor(window=10, format_rewards={"format_rubric": 13}), records) == []
+    assert feed(HealthMonitor(window=10, reward_points={"format_rubric": 13, "correctness": 10}), records) == []
 
 
 def test_format_saturated_while_correctness_flat():
     records = [{"step": s, "rewards/format_rubric/mean": 0.99, "rewards/correctness/mean": 0.3} for s in range(1, 41)]
-    fired = feed(HealthMonitor(window=10, format_rewards={"format_rubric": 13}), records)
+    fired = feed(HealthMonitor(window=10, reward_points={"format_rubric": 13, "correctness": 10}), records)
     assert fired and "learned the format but not the task" in fired[0]
 
 

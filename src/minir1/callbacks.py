@@ -11,8 +11,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-import torch
-import torch.distributed as dist
+from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 from transformers import ProgressCallback, TrainerCallback
 
@@ -21,7 +20,7 @@ from .jsonl import Appender, dumps, read_jsonl, truncate_after
 from .machine import is_main_process
 from .models import contiguous_head_input
 from .plots import METRICS
-from .rewards import REWARDS, completion_text, score
+from .rewards import REWARDS, completion_text, reward_key, score
 
 log = logging.getLogger("minir1")
 
@@ -38,16 +37,16 @@ def mean_of(records: list[dict], key: str) -> float | None:
 class HealthMonitor:
     """Plain-language warnings from recent steps' metric records: truncated completions, groups with no reward
     spread, format saturated while correctness stays flat. :meth:`update` takes one record per logged step and
-    returns the warnings that fire at it, each at most once per ``window`` steps."""
+    returns the warnings that fire at it, each at most once per ``window`` steps. ``reward_points`` are the run's
+    (metric key: weight); every reward but ``correctness`` counts as format."""
 
     SHORT = 3  # steps averaged for the fast warnings (truncation, no spread)
 
     def __init__(self, window: int = 20, max_completion_length: int | None = None,
-                 format_rewards: dict[str, float] | None = None, correctness: str | None = "correctness"):
+                 reward_points: dict[str, float] | None = None):
         self.window = window
         self.max_completion_length = max_completion_length
-        self.format_rewards = format_rewards or {}
-        self.correctness = correctness
+        self.format_rewards = {k: w for k, w in (reward_points or {}).items() if k != "correctness"}
         self.history: deque[dict] = deque(maxlen=2 * window)
         self._last_fired: dict[str, int] = {}
 
@@ -79,7 +78,7 @@ class HealthMonitor:
         return fired
 
     def _format_saturated_correctness_flat(self) -> str | None:
-        if not self.format_rewards or not self.correctness or len(self.history) < 2 * self.window:
+        if not self.format_rewards or len(self.history) < 2 * self.window:
             return None
         records = list(self.history)
         last, before = records[self.window:], records[: self.window]
@@ -88,7 +87,7 @@ class HealthMonitor:
         if None in means:
             return None
         points = sum(m * w for m, w in zip(means, self.format_rewards.values(), strict=True))
-        now, then = (mean_of(r, f"rewards/{self.correctness}/mean") for r in (last, before))
+        now, then = (mean_of(r, "rewards/correctness/mean") for r in (last, before))
         if now is None or then is None or points < 0.95 * total or now - then >= 0.02:
             return None
         return (f"the format score is saturated ({points:.1f} of {total:g} points) while correctness has stayed "
@@ -100,9 +99,8 @@ class HealthMonitor:
 class ContiguousHeadInput(TrainerCallback):
     """Installs :func:`minir1.models.contiguous_head_input` on the model TRL trains and samples from."""
 
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if model is not None:
-            contiguous_head_input(model)
+    def on_train_begin(self, args, state, control, model, **kwargs):
+        contiguous_head_input(model)
 
 
 class MetricsLogger(TrainerCallback):
@@ -149,11 +147,11 @@ class MetricsLogger(TrainerCallback):
 
 class ProgressBar(TrainerCallback):
     """One tqdm bar with the few numbers a user watches; ``fields`` maps a label to ``(log key, format)``.
-    Off a terminal (``terminal`` overrides the check) there is no bar, only one line when the phase ends: its
-    steps, time and the last values of ``fields``."""
+    Off a terminal there is no bar, only one line when the phase ends: its steps, time and the last values of
+    ``fields``."""
 
-    def __init__(self, desc: str, fields: dict[str, tuple[str, str]], terminal: bool | None = None):
-        self.desc, self.fields, self.terminal = desc, fields, terminal
+    def __init__(self, desc: str, fields: dict[str, tuple[str, str]]):
+        self.desc, self.fields = desc, fields
         self.bar = None
         self.post: dict[str, str] = {}
         self._start: float | None = None  # set with _first_step when training begins on the main process
@@ -171,8 +169,7 @@ class ProgressBar(TrainerCallback):
         if not state.is_world_process_zero:
             return
         self._start, self._first_step, self.post = time.perf_counter(), state.global_step, {}
-        terminal = sys.stderr.isatty() if self.terminal is None else self.terminal  # tqdm draws on stderr
-        if terminal:
+        if sys.stderr.isatty():  # where tqdm draws
             self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.desc, unit="step",
                             dynamic_ncols=True)
 
@@ -249,15 +246,9 @@ class GracefulStop(TrainerCallback):
             self._previous = {}
 
     def on_step_end(self, args, state, control, **kwargs):
-        stop = self.stopped
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            # Every process must stop at the same step, or the others hang in the next collective.
-            t = torch.tensor([1.0 if stop else 0.0], device="cuda" if dist.get_backend() == "nccl" else "cpu")
-            dist.all_reduce(t, op=dist.ReduceOp.MAX)
-            stop = bool(t.item())
-            if stop and self.signal_name is None:
-                self.signal_name = "peer"
-        if stop:
+        # Every process must stop at the same step, or the others hang in the next collective.
+        if any(gather_object([self.signal_name])):
+            self.signal_name = self.signal_name or "peer"
             control.should_save = control.should_training_stop = True
 
     def on_train_end(self, args, state, control, **kwargs):
@@ -270,17 +261,15 @@ class SampleRecorder:
     GRPO learns from is visible) go to ``samples.jsonl`` with their rewards in points. Picklable, and named like
     ``fn``, so metric keys do not change."""
 
-    def __init__(self, fn, path: str, every: int, num: int, rewards: dict[str, float], keys: dict[str, float]):
+    def __init__(self, fn, path: str, every: int, num: int, rewards: dict[str, float]):
         self.fn, self.__name__, self.path, self.every, self.num = fn, fn.__name__, str(path), every, num
-        self.rewards = dict(rewards)  # reward name -> weight, for scoring
-        self.keys = list(keys)  # the metric key of each, for the record
+        self.rewards = dict(rewards)  # reward name -> weight
         self._last_step = -1
 
-    def __call__(self, completions, prompts=None, trainer_state=None, **kwargs):
-        out = self.fn(completions, prompts=prompts, trainer_state=trainer_state, **kwargs)
-        step = trainer_state.global_step + 1 if trainer_state is not None else None
-        if step is not None and step != self._last_step and self.every and is_main_process() and (
-                step == 1 or step % self.every == 0):
+    def __call__(self, completions, trainer_state, **kwargs):
+        out = self.fn(completions, trainer_state=trainer_state, **kwargs)
+        step = trainer_state.global_step + 1
+        if step != self._last_step and is_main_process() and (step == 1 or step % self.every == 0):
             self._last_step = step
             self._write(step, completions[: self.num], kwargs)
         return out
@@ -296,7 +285,7 @@ class SampleRecorder:
         records = [{"step": step, "id": ids[i], "question": questions[i], "answer": answers[i],
                     **({"prefill": prefills[i]} if prefills[i] else {}),
                     "completion": completion_text(completions[i]), "correct": correct[i] == 1.0,
-                    "rewards": dict(zip(self.keys, scored[i]["rewards"].values(), strict=True)),
+                    "rewards": {reward_key(name): points for name, points in scored[i]["rewards"].items()},
                     "total": scored[i]["total"]}
                    for i in range(n)]
         with open(self.path, "a", encoding="utf-8") as f:
@@ -316,8 +305,8 @@ class PeriodicEval(TrainerCallback):
         if state.global_step == 0:  # the starting point of the curve
             self.on_step_end(args, state, control, **kwargs)
 
-    def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
-        if state.global_step % self.every or not state.is_world_process_zero or model is None:
+    def on_step_end(self, args, state, control, model, processing_class, **kwargs):
+        if state.global_step % self.every or not state.is_world_process_zero:
             return
         t, s = time.perf_counter(), self.settings
         per_problem: list[dict] = []

@@ -8,23 +8,16 @@ Each command's work is done in the module that owns it, imported only when the c
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib
 import sys
 
 from .errors import UserError
 
 
-def _run(target: str, args: argparse.Namespace) -> int:
-    """Run ``target``, ``"module:function"`` of minir1, importing its module only now."""
-    module, function = target.split(":")
-    return getattr(importlib.import_module(f"minir1.{module}"), function)(args)
-
-
-def _command(sub, name: str, target, help: str, description: str, **kw) -> argparse.ArgumentParser:
-    """Add the command ``name``, run by ``target``: a function, or ``"module:function"`` of minir1 (:func:`_run`)."""
+def _command(sub, name: str, target: str, help: str, description: str, **kw) -> argparse.ArgumentParser:
+    """Add the command ``name``, run by ``target``: ``"module:function"`` of minir1, imported when the command runs."""
     p = sub.add_parser(name, help=help, description=description, **kw)
-    p.set_defaults(func=target if callable(target) else functools.partial(_run, target))
+    p.set_defaults(target=target)
     return p
 
 
@@ -75,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate import EvalSettings
 
     # --- rewards ---------------------------------------------------------------------------
-    p = _command(sub, "score", _score, "score completions with the reward functions",
+    p = _command(sub, "score", "cli:_score", "score completions with the reward functions",
                  "Score JSON lines {completion, answer[, prefill]}; print {correct, extracted, rewards, total} per "
                  "line.")
     p.add_argument("file", help="a .jsonl file, or - for standard input")
@@ -86,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "completion; a line's own \"prefill\" field takes precedence")
 
     # --- training --------------------------------------------------------------------------
-    p = _command(sub, "train", _train, "train with GRPO from a recipe",
+    p = _command(sub, "train", "train:cli_train", "train with GRPO from a recipe",
                  "minir1 train --config RECIPE [--setting value ...]. Run 'minir1 train --help' for every setting.",
                  add_help=False)
     p.set_defaults(passthrough=True)  # settings are parsed by minir1.config
@@ -169,36 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train(args: argparse.Namespace) -> int:
-    """``minir1 train``; ``--help``: minir1's settings and its choices for TRL's; ``--help-all``: every field."""
-    if args.argv and not {"-h", "--help", "--help-all"} & set(args.argv):
-        return _run("train:cli_train", args)
-    from trl import GRPOConfig
-
-    from .config import TRL_DEFAULTS, TrainConfig, defaults, parser
-    from .recipes import list_recipes
-
-    if "--help-all" in args.argv:
-        print(parser().format_help())
-        return 0
-    p = parser(TrainConfig)
-    p.usage = "minir1 train --config RECIPE [--setting value ...]\n       minir1 train --resume --output_dir RUN_DIR"
-    p.description = ("RECIPE is a bundled recipe (" + ", ".join(list_recipes()) + ") or a path ending in .yaml. Every "
-                     "setting, minir1's below and every TRL GRPOConfig field, can be set in a recipe or on the command "
-                     "line (--name value, lists as --name a b, booleans true/false).")
-    trl = defaults(GRPOConfig)
-    text = lambda v: str(v).lower() if isinstance(v, bool) else str(v)  # noqa: E731
-    print(p.format_help() + "\nTRL settings minir1 chooses (between TRL's defaults and the recipe):\n"
-          + "\n".join(f"  --{k} {text(v)}  (TRL's: {text(trl[k])})" for k, v in TRL_DEFAULTS.items())
-          + "\n  --activation_checkpointing false  (TRL's: true, as gradient_checkpointing)"
-          + "\n  --use_cpu true without CUDA; --bf16 true on a GPU with bf16, else false; model_init_kwargs"
-          + " {dtype: ...} to match (on a CPU: bf16 for the frozen base of a LoRA run on a bf16-saved model where the"
-          + " CPU has bf16 instructions, else fp32)\n"
-          + f"\nEvery GRPOConfig field ({len(trl)} of them, e.g. --num_train_epochs 1, --warmup_steps 0.1, "
-          "--top_k 50, --log_completions true): minir1 train --help-all\n")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -210,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.func(args)
+        module, function = args.target.split(":")
+        return getattr(importlib.import_module(f"minir1.{module}"), function)(args)
     except UserError as e:
         print(f"minir1: error: {e}", file=sys.stderr)
         return 2

@@ -24,14 +24,13 @@ def is_run(path: str | os.PathLike) -> bool:
     return (Path(path) / MARKER).is_file()
 
 
-def require_run(path: str | os.PathLike, hint: str = "pass a folder written by minir1 train") -> Path:
-    """``path`` as a Path when it is a run folder; a one-line UserError (ending in ``hint``) otherwise."""
+def require_run(path: str | os.PathLike, hint: str = "pass a folder written by minir1 train") -> None:
+    """A one-line UserError, ending in ``hint``, unless ``path`` is a run folder."""
     run = Path(path).expanduser()
     if not is_run(run):
         older = (f" (if a minir1 train from before {MARKER} existed wrote it, mark it: touch {run / MARKER})"
                  if (run / CONFIG).is_file() and (run / LAUNCHES).is_file() else "")
         raise UserError(f"{path} is not a minir1 run folder (no {MARKER}, which minir1 train writes): {hint}{older}")
-    return run
 
 
 def mark(run: Path) -> None:
@@ -79,8 +78,7 @@ def latest_checkpoint(run: Path) -> Path:
 
 
 def save_config(cfg, path: Path, command: str | None = None) -> None:
-    """Write a :class:`~minir1.config.TrainConfig`'s resolved settings as YAML, headed by the command that
-    produced them."""
+    """``cfg.resolved()`` as YAML, headed by the command that produced it."""
     head = f"# {command}\n" if command else ""
     path.write_text(head + yaml.safe_dump(cfg.resolved(), sort_keys=False, allow_unicode=True), encoding="utf-8")
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 from transformers.utils import logging as hf_logging
+from trl import GRPOConfig
 
 from . import rewards, runs
 from .callbacks import (
@@ -35,7 +36,7 @@ from .callbacks import (
     mean_of,
     use_progress_bar,
 )
-from .config import Parser, TrainConfig, load_config
+from .config import TRL_DEFAULTS, Parser, TrainConfig, defaults, load_config, parser
 from .data import load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
@@ -45,6 +46,7 @@ from .machine import describe, is_main_process, validate, world_size
 from .models import cpu_training_dtype, resolve_model
 from .plots import METRICS, write_plots
 from .prompts import render_prompt
+from .recipes import list_recipes
 from .report import push_folder, write_model_card, write_run_readme
 
 log = logging.getLogger("minir1")
@@ -107,9 +109,8 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
 
     if cfg.sample_every:
         reward_fns[-1] = SampleRecorder(reward_fns[-1], run / SAMPLES, cfg.sample_every, cfg.num_samples,
-                                        dict(zip(cfg.reward_names, weights, strict=True)), cfg.reward_points)
-    health = HealthMonitor(cfg.health_window, args.max_completion_length,
-                           {k: w for k, w in cfg.reward_points.items() if k != "correctness"})
+                                        dict(zip(cfg.reward_names, weights, strict=True)))
+    health = HealthMonitor(cfg.health_window, args.max_completion_length, cfg.reward_points)
     metrics = MetricsLogger(run, args.per_device_train_batch_size * args.gradient_accumulation_steps * world_size(),
                             health)
     stop = GracefulStop()
@@ -336,6 +337,9 @@ def train_settings(argv: list[str]):
 def cli_train(args) -> int:
     """``minir1 train --config RECIPE [--setting value ...]`` or ``minir1 train --resume --output_dir RUN``."""
     argv = list(args.argv)
+    if not argv or {"-h", "--help", "--help-all"} & set(argv):
+        print_help(everything="--help-all" in argv)
+        return 0
     cfg = train_settings(argv)
     command = "minir1 train " + shlex.join(argv)
     configure_logging()
@@ -353,6 +357,28 @@ def cli_train(args) -> int:
     if total:
         print(f"final total reward: {total['points']:.2f} of {total['of']:g} (mean of the last logged steps)")
     return 0
+
+
+def print_help(everything: bool) -> None:
+    """``minir1 train --help``: minir1's settings and its choices for TRL's; ``--help-all``: every field."""
+    if everything:
+        print(parser().format_help())
+        return
+    p = parser(TrainConfig)
+    p.usage = "minir1 train --config RECIPE [--setting value ...]\n       minir1 train --resume --output_dir RUN_DIR"
+    p.description = ("RECIPE is a bundled recipe (" + ", ".join(list_recipes()) + ") or a path ending in .yaml. Every "
+                     "setting, minir1's below and every TRL GRPOConfig field, can be set in a recipe or on the command "
+                     "line (--name value, lists as --name a b, booleans true/false).")
+    trl = defaults(GRPOConfig)
+    text = lambda v: str(v).lower() if isinstance(v, bool) else str(v)  # noqa: E731
+    print(p.format_help() + "\nTRL settings minir1 chooses (between TRL's defaults and the recipe):\n"
+          + "\n".join(f"  --{k} {text(v)}  (TRL's: {text(trl[k])})" for k, v in TRL_DEFAULTS.items())
+          + "\n  --activation_checkpointing false  (TRL's: true, as gradient_checkpointing)"
+          + "\n  --use_cpu true without CUDA; --bf16 true on a GPU with bf16, else false; model_init_kwargs"
+          + " {dtype: ...} to match (on a CPU: bf16 for the frozen base of a LoRA run on a bf16-saved model where the"
+          + " CPU has bf16 instructions, else fp32)\n"
+          + f"\nEvery GRPOConfig field ({len(trl)} of them, e.g. --num_train_epochs 1, --warmup_steps 0.1, "
+          "--top_k 50, --log_completions true): minir1 train --help-all\n")
 
 
 def configure_logging() -> None:
