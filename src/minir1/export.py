@@ -39,7 +39,8 @@ class Exported:
 def check_paths(run_dir: Path, out_dir: Path, overwrite: bool):
     """The run's saved settings, once ``run_dir`` is a finished run and ``out_dir`` may be written; a one-line
     UserError otherwise."""
-    final = runs.require_run(run_dir) / runs.FINAL
+    runs.require_run(run_dir)
+    final = run_dir / runs.FINAL
     if not final.is_dir():
         raise UserError(f"run folder {run_dir} has no final/ model yet: finish the run first "
                         f"(minir1 train --resume --output_dir {run_dir})")
