@@ -111,8 +111,9 @@ def grpo_trial(out: Path, base, overrides: dict, seed: int) -> dict:
 def supervised_trial(out: Path, demo_dir: Path, base, n: int, seed: int) -> dict:
     import torch
 
+    from minir1.compare import compare_evals
     from minir1.data import load_problems
-    from minir1.demo import SYSTEM_PROMPT, held_out_eval_settings, lenient_comparison
+    from minir1.demo import SYSTEM_PROMPT, held_out_eval_settings
     from minir1.evaluate import run_eval
     from minir1.warmstart import sft_rows, warm_start
 
@@ -124,9 +125,9 @@ def supervised_trial(out: Path, demo_dir: Path, base, n: int, seed: int) -> dict
     after = run_eval(held_out_eval_settings(str(model), None, str(demo_dir / "data" / "held-out.jsonl"), base, seed),
                      out / "eval-after", progress=False)
     before = json.loads((demo_dir / "results.json").read_text())["before"]
-    lenient = lenient_comparison(demo_dir / "eval-before", out / "eval-after")
+    lenient = compare_evals(demo_dir / "eval-before", out / "eval-after", examples=0, verdict="lenient_correct")
     return {"before": _brief(before), "after": _brief(after), "lenient_p": lenient["mcnemar"]["p_exact"],
-            "lenient_fixed_broken": [lenient["fixed"], lenient["broken"]], "problems": len(problems),
+            "lenient_fixed_broken": [lenient["b_only"], lenient["a_only"]], "problems": len(problems),
             "problems_digest": _digest([(p.id, p.question, p.solution) for p in problems]),
             "learning_rate": SUPERVISED_LEARNING_RATE,
             "seconds": round(time.perf_counter() - t, 1), "torch_threads": torch.get_num_threads()}

@@ -153,12 +153,11 @@ def main() -> None:
     seconds["eval_after"] = run(minir1 + ["eval", "--adapter", str(run_dir), *evals, "--output_dir", str(after_dir)])
 
     from minir1.compare import compare_evals, load_eval
-    from minir1.demo import lenient_comparison
 
     (sb, _), (sa, _) = load_eval(before_dir), load_eval(after_dir)
     before, after = rates(sb), rates(sa)
     strict = compare_evals(before_dir, after_dir, examples=0)
-    lenient = lenient_comparison(before_dir, after_dir)
+    lenient = compare_evals(before_dir, after_dir, examples=0, verdict="lenient_correct")
     records = read_jsonl(run_dir / "metrics.jsonl")
     launches = read_jsonl(run_dir / "launches.jsonl")
     train_seconds = sum(r.get("step_seconds", 0) for r in records if "reward" in r)
@@ -175,7 +174,7 @@ def main() -> None:
                      "mcnemar_strict_p": strict["mcnemar"]["p_exact"],
                      "strict_fixed": strict["b_only"], "strict_broken": strict["a_only"],
                      "mcnemar_lenient_p": lenient["mcnemar"]["p_exact"],
-                     "lenient_fixed": lenient["fixed"], "lenient_broken": lenient["broken"]},
+                     "lenient_fixed": lenient["b_only"], "lenient_broken": lenient["a_only"]},
         "emergence": emergence(before_dir, after_dir),
         "wall_seconds_this_launch": seconds,
         "settings": {k: v for k, v in json.loads((run_dir / "grpo_config.json").read_text()).items()

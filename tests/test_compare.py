@@ -114,3 +114,38 @@ def test_a_folder_compared_with_itself_gives_a_warning(pair, capsys):
     assert "+0.0 points" in captured.out
     assert main(["compare", str(a), str(b)]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_lenient_compares_the_last_number_of_greedy_evaluations(tmp_path, capsys):
+    data = write_problems(tmp_path / "p.jsonl", GOLDS)
+
+    def plain(prompts, *, max_new_tokens, batch_size, num_samples, temperature, seed, on_batch, stop):
+        # no tags: the answer as the last number, so lenient right and strict wrong
+        gens = [[Generation(f"It is {p[-1]['content'].split()[1][:-1]}.", 5, False)] for p in prompts]
+        on_batch(list(range(len(prompts))), gens)
+        return gens
+
+    a = evaluate(tmp_path / "a", data, ["-1"] * 10)
+    run_eval(EvalSettings(model="fake", data=data), tmp_path / "b", generator=plain, progress=False)
+    strict = compare_evals(a, tmp_path / "b")
+    assert (strict["a_only"], strict["b_only"], strict["both_wrong"]) == (0, 0, 10)
+    lenient = compare_evals(a, tmp_path / "b", verdict="lenient_correct")
+    assert (lenient["a_only"], lenient["b_only"], lenient["b"]["accuracy"]) == (0, 10, 1.0)
+    assert main(["compare", str(a), str(tmp_path / "b"), "--lenient"]) == 0
+    out = capsys.readouterr().out
+    assert "lenient verdicts" in out and "10 right only in B, 0 right only in A" in out
+
+
+def test_lenient_refuses_sampled_evaluations(tmp_path, capsys):
+    data = write_problems(tmp_path / "p.jsonl", GOLDS[:2])
+
+    def sampled(prompts, *, max_new_tokens, batch_size, num_samples, temperature, seed, on_batch, stop):
+        gens = [[Generation(format_completion("...", "1"), 5, False)] * num_samples for _ in prompts]
+        on_batch(list(range(len(prompts))), gens)
+        return gens
+
+    out = tmp_path / "k"
+    run_eval(EvalSettings(model="fake", data=data, samples=2), out, generator=sampled, progress=False)
+    assert main(["compare", str(out), str(out), "--lenient"]) == 2
+    assert "lenient ones are kept only for greedy evaluations" in capsys.readouterr().err
+    assert main(["compare", str(out), str(out)]) == 0  # strict: the majority vote

@@ -226,7 +226,7 @@ def test_evaluate_problems_on_a_peft_model_in_training_mode(tiny_model):
                            LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM"))
     model.train()
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    result = evaluate_problems(model, tokenizer, load_problems("gsm8k:test", limit=3), max_new_tokens=8)
+    result = evaluate_problems(model, tokenizer, load_problems("gsm8k:test", limit=3), EvalSettings(max_new_tokens=8))
     for key in ("accuracy", "lenient_accuracy", "format_rate", "mean_length", "truncation_rate", "n", "ci_low",
                 "ci_high", "tokens_per_second"):
         assert key in result

@@ -19,13 +19,11 @@ from .evaluate import evaluate_problems
 from .jsonl import Appender, dumps, read_jsonl, truncate_after
 from .machine import is_main_process
 from .models import contiguous_head_input
-from .plots import METRICS
 from .rewards import REWARDS, completion_text, reward_key, score
+from .runs import EVAL_SAMPLES, METRICS, SAMPLES
 
 log = logging.getLogger("minir1")
 
-SAMPLES = "samples.jsonl"
-EVAL_SAMPLES = "eval_samples.jsonl"  # PeriodicEval: one line per held-out problem per evaluation
 
 
 def mean_of(records: list[dict], key: str) -> float | None:
@@ -308,11 +306,8 @@ class PeriodicEval(TrainerCallback):
     def on_step_end(self, args, state, control, model, processing_class, **kwargs):
         if state.global_step % self.every or not state.is_world_process_zero:
             return
-        t, s = time.perf_counter(), self.settings
-        per_problem: list[dict] = []
-        result = evaluate_problems(model, processing_class, self.problems, style=s.tag_style,
-                                   system_prompt=s.system_prompt, max_new_tokens=s.max_new_tokens, prefill=s.prefill,
-                                   stop_at_answer=s.stop_at_answer, on_records=per_problem.extend)
+        t, per_problem = time.perf_counter(), []
+        result = evaluate_problems(model, processing_class, self.problems, self.settings, on_records=per_problem.extend)
         record = {"step": state.global_step, "eval_seconds": time.perf_counter() - t,
                   **{f"eval/{k}": v for k, v in result.items() if isinstance(v, (int, float))}}
         keys = ("id", "gold", "prefill", "completion", "extracted", "correct", "lenient_correct", "format_ok")

@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_a")
     p.add_argument("out_b")
     p.add_argument("--examples", type=int, default=3, help="examples shown of each kind of flip")
+    p.add_argument("--lenient", action="store_true", help="pair the lenient verdicts (the last number anywhere, "
+                   "format or not: the arithmetic alone) of greedy evaluations")
 
     p = _command(sub, "chat", "chat:cli_chat", "ask a model a question and watch it reason",
                  "Answer QUESTION, or read questions interactively; streams the reasoning.")

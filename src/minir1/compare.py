@@ -14,7 +14,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .errors import UserError
-from .evaluate import CONFIG, SAMPLES, SUMMARY, pct, read_json, read_samples
+from .evaluate import CONFIG, SAMPLES, SUMMARY, pct, read_samples
+from .jsonl import read_json
 from .stats import mcnemar, wilson
 
 
@@ -51,11 +52,12 @@ def _example(a: dict, b: dict) -> dict:
             "answer_b": _answer(b)}
 
 
-def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3) -> dict:
+def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3, verdict: str = "correct") -> dict:
     """Accuracies of two evaluations of the same problems, their difference, McNemar's test and the flips.
 
     ``a_only``: problems only A got right; ``b_only``: only B; ``difference``: accuracy B minus A. McNemar's
     test asks whether the problems only one model solved outnumber those only the other solved by more than chance.
+    ``verdict="lenient_correct"`` pairs the lenient verdicts (the last number anywhere) of greedy evaluations.
     """
     if examples < 0:
         raise UserError(f"--examples must be 0 or more, got {examples}")
@@ -65,9 +67,11 @@ def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3)
     n = len(by_a)
     if n == 0:
         raise UserError(f"{a} holds no evaluated problems: nothing to compare (run minir1 eval into it again)")
-    both = sum(by_a[i]["correct"] and by_b[i]["correct"] for i in by_a)
-    a_only = [i for i in by_a if by_a[i]["correct"] and not by_b[i]["correct"]]
-    b_only = [i for i in by_a if by_b[i]["correct"] and not by_a[i]["correct"]]
+    if any(verdict not in r for r in (*ra, *rb)):
+        raise UserError(f"{a} or {b} has no {verdict!r} verdicts (lenient ones are kept only for greedy evaluations)")
+    both = sum(by_a[i][verdict] and by_b[i][verdict] for i in by_a)
+    a_only = [i for i in by_a if by_a[i][verdict] and not by_b[i][verdict]]
+    b_only = [i for i in by_a if by_b[i][verdict] and not by_a[i][verdict]]
     acc_a, acc_b = (both + len(a_only)) / n, (both + len(b_only)) / n
 
     def side(folder, summary: dict, accuracy: float) -> dict:
@@ -80,6 +84,7 @@ def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3)
     config_a, config_b = (read_json(Path(x) / CONFIG) for x in (a, b))
     return {
         "n": n,
+        "verdict": verdict,
         "same_folder": os.path.samefile(a, b),  # both exist: load_eval found their files
         "a": side(a, sa, acc_a),
         "b": side(b, sb, acc_b),
@@ -118,7 +123,8 @@ def format_comparison(result: dict) -> str:
     lines = [
         f"A: {name(a)}",
         f"B: {name(b)}",
-        f"{result['n']} problems, paired by id",
+        f"{result['n']} problems, paired by id" + (", lenient verdicts (the last number anywhere)"
+                                                   if result.get("verdict") == "lenient_correct" else ""),
         accuracy("A", a),
         accuracy("B", b),
         f"  B - A        {100 * result['difference']:+6.1f} points",
@@ -137,7 +143,7 @@ def format_comparison(result: dict) -> str:
 
 
 def cli_compare(args) -> int:
-    result = compare_evals(args.out_a, args.out_b, args.examples)
+    result = compare_evals(args.out_a, args.out_b, args.examples, "lenient_correct" if args.lenient else "correct")
     if result["same_folder"]:
         print(f"minir1: warning: {args.out_a} and {args.out_b} are the same folder: an evaluation compared with "
               "itself shows no difference", file=sys.stderr)

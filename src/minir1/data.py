@@ -21,13 +21,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .answers import Number, format_number, parse_gold
 from .errors import UserError, first_line
 from .jsonl import loads
+from .models import hub_offline
 from .prompts import DEFAULT_STYLE, build_prompt
 
 GSM8K = Path(__file__).parent / "data" / "gsm8k"  # the package's own copy
@@ -93,16 +93,11 @@ def _read_local(path: Path) -> list[dict]:
     raise UserError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(LOCAL_SUFFIXES)}")
 
 
-def _offline() -> bool:
-    return any(os.environ.get(k, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-               for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-
-
 def _read_hub(source: str, config: str | None) -> list[dict]:
     from huggingface_hub import HfApi
 
     name, _, split = source.partition(":")
-    if not _offline():  # ask the Hub with a time-out first: no answer is one line now, not minutes of retries
+    if not hub_offline("HF_DATASETS_OFFLINE"):  # ask the Hub with a time-out first: no answer is one line now, not minutes of retries
         try:
             HfApi().dataset_info(name, timeout=HUB_TIMEOUT)
         except Exception as e:  # connection, time-out, not found, gated: all end the same way for a user

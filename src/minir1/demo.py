@@ -15,7 +15,6 @@ Everything lands in one folder (default ``runs/demo``): ``base-model/``, ``warms
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import shutil
@@ -24,14 +23,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import runs
 from .compare import compare_evals
 from .evaluate import SAMPLES, EvalSettings, pct, read_samples, run_eval, summarize
 from .folders import check_replaceable
-from .jsonl import dumps, read_jsonl, write_atomic
+from .jsonl import dumps, read_jsonl, write_atomic, write_json
 from .machine import describe, load_average
 from .prompts import solution_steps
 from .rewards import SCHEMES
-from .stats import mcnemar, wilson
+from .stats import wilson
 from .synthetic import make_problems
 from .tiny import DEFAULT_SIZE, build_tiny_model
 from .warmstart import sft_rows
@@ -110,8 +110,7 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     command = command or f"minir1 demo --output_dir {out}"
-    (out / MARKER).write_text(json.dumps({"command": command, "seed": seed, "settings": asdict(s)}, indent=2) + "\n",
-                              encoding="utf-8")
+    write_json(out / MARKER, {"command": command, "seed": seed, "settings": asdict(s)})
 
     from .callbacks import progress_bars_on
     from .config import load_config
@@ -171,7 +170,7 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
     with stage(5, "evaluating the trained model on the same held-out problems", "eval_after"):
         after = evaluate("eval-after", None, str(result.run_dir))
         comparison = compare_evals(out / "eval-before", out / "eval-after", examples=2)
-        lenient = lenient_comparison(out / "eval-before", out / "eval-after")
+        lenient = compare_evals(out / "eval-before", out / "eval-after", examples=0, verdict="lenient_correct")
 
     with stage(6, "writing rewards.png, results.json and report.md"):
         if (result.run_dir / "plots" / "rewards.png").is_file():
@@ -181,12 +180,12 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
         "before": _brief(before), "after": _brief(after),
         "pass_at_k_before": pass_at_k_summary(out / "eval-before-sampled", sampled, temperature),
         "mcnemar": comparison["mcnemar"], "fixed": comparison["b_only"], "broken": comparison["a_only"],
-        "lenient_mcnemar": lenient["mcnemar"], "lenient_fixed": lenient["fixed"], "lenient_broken": lenient["broken"],
+        "lenient_mcnemar": lenient["mcnemar"], "lenient_fixed": lenient["b_only"], "lenient_broken": lenient["a_only"],
         "reward_curve": reward_curve(result.run_dir), "emergence": emergence(result.run_dir / "eval_samples.jsonl"),
         "seconds": times, "seed": seed, "command": command, "settings": asdict(s),
         "machine": {**started_on, "load_average_end": load_average()},
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "results.json", results)
     (out / "report.md").write_text(report(results, s), encoding="utf-8")
     return results
 
@@ -205,23 +204,10 @@ def _brief(summary: dict) -> dict:
     return {k: v for k, v in {**summary, "lenient_ci_low": low, "lenient_ci_high": high}.items() if k in keys}
 
 
-def _records(folder: Path) -> dict[str, dict]:
-    return {r["id"]: r for r in read_samples(Path(folder) / SAMPLES)}
-
-
-def lenient_comparison(a: Path, b: Path) -> dict:
-    """McNemar's test on the lenient verdicts (last number anywhere) of two greedy evaluations of the same problems."""
-    ra, rb = _records(a), _records(b)
-    if set(ra) != set(rb):
-        raise RuntimeError(f"{a} and {b} evaluated different problems")
-    fixed = sum(rb[i]["lenient_correct"] and not ra[i]["lenient_correct"] for i in ra)
-    broken = sum(ra[i]["lenient_correct"] and not rb[i]["lenient_correct"] for i in ra)
-    return {"fixed": fixed, "broken": broken, "mcnemar": asdict(mcnemar(broken, fixed))}
-
-
 def pass_at_k_summary(folder: Path, summary: dict, temperature: float) -> dict:
     """pass@1..k of a sampled evaluation, strict (from its summary) and lenient (from its samples)."""
-    lenient = [{**r, "n_correct": sum(c["lenient_correct"] for c in r["samples"])} for r in _records(folder).values()]
+    lenient = [{**r, "n_correct": sum(c["lenient_correct"] for c in r["samples"])}
+               for r in read_samples(Path(folder) / SAMPLES)]
     return {"n": summary["n"], "k": summary["samples_per_problem"], "temperature": temperature,
             "strict": summary["pass_at_k"], "lenient": summarize(lenient)["pass_at_k"],
             "format_rate": summary["format_rate"]}
@@ -230,7 +216,7 @@ def pass_at_k_summary(folder: Path, summary: dict, temperature: float) -> dict:
 def reward_curve(run_dir: Path, window: int = 10) -> dict:
     """Mean reward points over the first and last ``window`` logged steps, and the held-out evaluations."""
     points = SCHEMES["mini-r1"]["rewards"]
-    records = read_jsonl(Path(run_dir) / "metrics.jsonl")
+    records = read_jsonl(Path(run_dir) / runs.METRICS)
     steps = [r for r in records if "reward" in r]
 
     def mean(rs, key, scale=1.0):

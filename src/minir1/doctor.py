@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from .errors import first_line
 from .machine import PACKAGES, version
-from .models import BASE_MODEL, gpu_has_bf16, is_cached
+from .models import BASE_MODEL, gpu_has_bf16, hub_offline, is_cached
 
 TORCH_BUILDS = "https://pytorch.org/get-started/locally"
 LEVELS = ("error", "warning", "note")  # blocks training, limits what runs, worth knowing
@@ -232,9 +232,9 @@ def check_environment(network: bool = True) -> EnvironmentReport:
     findings += about_torch
     if not network:
         hub = "not checked (--no_network)"
-    elif os.environ.get("HF_HUB_OFFLINE") == "1":
-        hub = "not checked: HF_HUB_OFFLINE=1 (offline mode)"
-        findings.append(Finding("note", "HF_HUB_OFFLINE=1: Hub models and data sets load from the local cache only",
+    elif hub_offline():
+        hub = "not checked: HF_HUB_OFFLINE (offline mode)"
+        findings.append(Finding("note", "HF_HUB_OFFLINE: Hub models and data sets load from the local cache only",
                                 "unset HF_HUB_OFFLINE to download"))
     else:
         reachable, hub = hub_status()

@@ -31,7 +31,7 @@ from .data import Problem, load_problems
 from .errors import UserError, check_whole
 from .folders import check_replaceable
 from .generation import Generation
-from .jsonl import dumps, read_jsonl, write_atomic
+from .jsonl import dumps, read_json, read_jsonl, write_atomic, write_json
 from .models import ModelSpec, check_dtype, model_spec
 from .prompts import build_prompt, get_style
 from .rewards import DEFAULT_STYLE, format_rubric, get_scheme, texts
@@ -230,20 +230,17 @@ def _score_into(problems: list[Problem], generator: Generator, s: EvalSettings, 
               stop=answers.ANSWER_CLOSE if s.stop_at_answer else None)
 
 
-def evaluate_problems(model, tokenizer, problems: list[Problem], *, style: str = DEFAULT_STYLE,
-                      system_prompt: str | None = None, max_new_tokens: int = 256,
-                      batch_size: int | None = None, prefill: str | None = None,
-                      stop_at_answer: bool = False, on_records: Callable[[list[dict]], None] | None = None) -> dict:
-    """Greedy evaluation of a loaded model, in memory, generated and judged as ``minir1 eval`` does: the
-    :func:`summarize` figures plus speed. A PEFT model in training mode is switched to eval mode and back;
-    ``on_records`` receives the samples.jsonl records in problem order.
+def evaluate_problems(model, tokenizer, problems: list[Problem], settings: EvalSettings = EvalSettings(), *,
+                      batch_size: int | None = None, on_records: Callable[[list[dict]], None] | None = None) -> dict:
+    """Evaluation of a loaded model, in memory, generated and judged as ``minir1 eval`` does with ``settings``
+    (its model and data are not used): the :func:`summarize` figures plus speed. A PEFT model in training mode
+    is switched to eval mode and back; ``on_records`` receives the samples.jsonl records in problem order.
     """
     from .generation import generate
 
     if not problems:
         raise UserError("no problems to evaluate")
-    settings = EvalSettings(tag_style=style, system_prompt=system_prompt, max_new_tokens=max_new_tokens,
-                            prefill=prefill, stop_at_answer=stop_at_answer)
+    settings = replace(settings, tag_style=settings.tag_style or DEFAULT_STYLE)
     records: dict[str, dict] = {}
     start = time.perf_counter()
     _score_into(problems, partial(generate, model, tokenizer), settings, batch_size,
@@ -268,16 +265,6 @@ def fingerprint(problems: list[Problem]) -> str:
 def read_samples(path: Path) -> list[dict]:
     """The complete records in a samples.jsonl; a line cut short by a kill (or otherwise unreadable) is skipped."""
     return [r for r in read_jsonl(path) if "id" in r and "correct" in r]
-
-
-def read_json(path: Path, hint: str | None = None):
-    """The JSON in ``path``; if it cannot be read, ``{}``, or given a ``hint``, a UserError that ends with it."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        if hint is None:
-            return {}
-        raise UserError(f"cannot read {path} ({e}){hint}") from None
 
 
 def _differences(old: dict, new: dict) -> str:
@@ -329,7 +316,7 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
             raise UserError(f"{out} holds a different evaluation ({_differences(old, new)}): "
                             "pass another --output_dir")
     # nothing computed under other settings (e.g. their model failed to load): these settings replace them
-    write_atomic(config_path, json.dumps(config, indent=2) + "\n")
+    write_json(config_path, config)
     ids = {p.id for p in problems}
     done = {r["id"]: r for r in reversed(records) if r["id"] in ids}  # reversed: a problem's first record wins
     write_atomic(out / SAMPLES, dumps([done[p.id] for p in problems if p.id in done]))
@@ -409,7 +396,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
     summary = {**summarize(records), "resumed_problems": resumed, **timing, "settings": asdict(settings)}
     if settings.stop_at_answer:
         summary["note"] = STOP_NOTE
-    write_atomic(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    write_json(out / SUMMARY, summary)
     return summary
 
 

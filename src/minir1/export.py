@@ -9,7 +9,6 @@ never the run or its local base model.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 from . import report, runs
 from .errors import UserError
 from .folders import check_replaceable, move_into_place
+from .jsonl import read_json, write_json
 from .models import TINY, ModelSpec, load_for_inference, resolve_model, saved_dtype
 from .tiny import tiny_cache_path
 
@@ -58,13 +58,6 @@ def check_paths(run_dir: Path, out_dir: Path, overwrite: bool):
     return cfg
 
 
-def _read_summary(run_dir: Path) -> dict:
-    try:
-        return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):  # a run stopped before its summary: the card says less
-        return {}
-
-
 def merge_adapter(adapter: Path, base: str, out_dir: Path, trust_remote_code: bool = False) -> None:
     """Merge the LoRA ``adapter`` into the model ``base``; save the merged model and the tokenizer training used
     (the adapter's, else the base model's) to ``out_dir``."""
@@ -96,9 +89,9 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
             merge_adapter(final, cfg.model, partial, getattr(cfg.args, "trust_remote_code", False))
         else:
             shutil.copytree(final, partial, ignore=shutil.ignore_patterns("training_args.bin"), dirs_exist_ok=True)
-        report.write_model_card(partial, cfg, _read_summary(run), evaluation, merged=merged)
+        report.write_model_card(partial, cfg, read_json(run / runs.SUMMARY), evaluation, merged=merged)  # {}: none yet
         marker = {"exported_by": "minir1 export", "run": str(run.resolve()), "base_model": cfg.model, "merged": merged}
-        (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        write_json(partial / MARKER, marker)
         move_into_place(partial, out)  # on a failure before this, leaving the block removes the partial export
     message = f"minir1 export of {run.name} ({cfg.recipe or 'run'})"
     url = report.push_folder(out, push_to_hub, message) if push_to_hub else None

@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from .errors import UserError
+
 
 def read_jsonl(path: Path) -> list[dict]:
     """The records of a JSON-lines file, skipping lines cut short by a kill (an absent file is empty)."""
@@ -34,6 +36,21 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_json(path: Path, obj) -> None:
+    """``obj`` as indented JSON, written atomically (:func:`write_atomic`)."""
+    write_atomic(path, json.dumps(obj, indent=2) + "\n")
+
+
+def read_json(path: Path, hint: str | None = None):
+    """The JSON in ``path``; if it cannot be read, ``{}``, or given a ``hint``, a UserError that ends with it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        if hint is None:
+            return {}
+        raise UserError(f"cannot read {path} ({e}){hint}") from None
 
 
 def truncate_after(path: Path, step: int) -> int:

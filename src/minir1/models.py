@@ -19,6 +19,12 @@ TINY = "tiny"
 BASE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"  # minir1 train's default model, and the bundled recipes'
 
 
+def hub_offline(*also: str) -> bool:
+    """huggingface_hub's offline rule (HF_HUB_OFFLINE, or any of ``also``, set to 1, ON, YES or TRUE), read now:
+    huggingface_hub's own flag is read once, when it is imported."""
+    return any(os.environ.get(k, "").strip().upper() in {"1", "ON", "YES", "TRUE"} for k in ("HF_HUB_OFFLINE", *also))
+
+
 def resolve_model(name: str) -> str:
     """A local folder, the (cached) tiny model, or a Hub id that is cached or reachable; else a UserError.
     Downloads nothing."""
@@ -33,8 +39,8 @@ def resolve_model(name: str) -> str:
         raise UserError(f"model not found: {name} is not a folder, and not a Hub id like {BASE_MODEL}")
     if is_cached(name):
         return name
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise UserError(f"model {name} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
+    if hub_offline():
+        raise UserError(f"model {name} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: "
                         "download it first, or pass a local folder")
     from huggingface_hub import model_info
 

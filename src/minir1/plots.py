@@ -12,8 +12,6 @@ from . import runs
 from .errors import UserError
 from .jsonl import read_jsonl
 
-METRICS = "metrics.jsonl"
-
 
 def smooth(values: list[float], window: int = 10) -> list[float]:
     """Trailing moving average over up to ``window`` points (NaN-free input).
@@ -111,11 +109,11 @@ def write_plots(run_dir: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     run = Path(run_dir)
-    records = read_jsonl(run / METRICS)
+    records = read_jsonl(run / runs.METRICS)
     if not any("reward" in r for r in records):
-        raise UserError(f"{run / METRICS} has no logged training steps yet: nothing to plot")
+        raise UserError(f"{run / runs.METRICS} has no logged training steps yet: nothing to plot")
     if not any(_number(r.get("step")) and "reward" in r for r in records):
-        raise UserError(f"{run / METRICS} has rewards but no 'step' in any of its records: is it a minir1 "
+        raise UserError(f"{run / runs.METRICS} has rewards but no 'step' in any of its records: is it a minir1 "
                         "metrics file?")
     settings = runs.saved_settings(run)  # config.yaml's, overlaid with what TRL ended with
     out = run / "plots"

@@ -18,6 +18,10 @@ CONFIG = "config.yaml"  # the resolved settings: a recipe that repeats the run (
 TRL_CONFIG = "grpo_config.json"  # the GRPOConfig TRL ended with
 LAUNCHES = "launches.jsonl"  # command line, versions and machine of each start
 FINAL = "final"  # the trained adapter, or the whole model after full fine-tuning
+METRICS = "metrics.jsonl"  # one line per logged step (and per held-out evaluation)
+SAMPLES = "samples.jsonl"  # completions with their rewards, every sample_every steps
+EVAL_SAMPLES = "eval_samples.jsonl"  # one line per held-out problem per evaluation during training
+SUMMARY = "summary.json"  # steps, time, peak memory and final rewards, written at the end of each launch
 
 
 def is_run(path: str | os.PathLike) -> bool:
@@ -44,8 +48,7 @@ def read_settings(run: str | os.PathLike) -> tuple[dict, dict]:
     run = Path(run)
     try:
         mine = yaml.safe_load((run / CONFIG).read_text(encoding="utf-8")) or {}
-        trl_file = run / TRL_CONFIG
-        trl = json.loads(trl_file.read_text(encoding="utf-8")) if trl_file.is_file() else {}
+        trl = json.loads((run / TRL_CONFIG).read_text(encoding="utf-8")) if (run / TRL_CONFIG).is_file() else {}
     except (OSError, ValueError, yaml.YAMLError) as e:
         raise UserError(f"cannot read the settings of run {run}: {e}") from None
     return mine, trl

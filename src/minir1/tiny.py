@@ -5,7 +5,6 @@ same files. It has Qwen2.5-Instruct's architecture and chat template, so tests, 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from .errors import UserError, check_whole
 from .folders import check_replaceable, move_into_place
+from .jsonl import write_json
 
 # Qwen2.5's ChatML template, without tool calls: what the real model's prompts look like.
 CHAT_TEMPLATE = (
@@ -119,7 +119,7 @@ def _build(out: Path, place: Callable[[Path, Path], None], seed: int, vocab_size
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         marker = {"built_by": "minir1 tiny-model", "version": VERSION, "seed": seed, "vocab_size": vocab_size, **size}
-        (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        write_json(tmp / MARKER, marker)
         place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -25,7 +25,6 @@ from trl import GRPOConfig
 
 from . import rewards, runs
 from .callbacks import (
-    SAMPLES,
     ContiguousHeadInput,
     GracefulStop,
     HealthMonitor,
@@ -41,10 +40,10 @@ from .data import load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
 from .folders import check_replaceable
-from .jsonl import read_jsonl
+from .jsonl import read_json, read_jsonl, write_json
 from .machine import describe, is_main_process, validate, world_size
 from .models import cpu_training_dtype, resolve_model
-from .plots import METRICS, write_plots
+from .plots import write_plots
 from .prompts import render_prompt
 from .recipes import list_recipes
 from .report import push_folder, write_model_card, write_run_readme
@@ -108,7 +107,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     from trl import GRPOTrainer
 
     if cfg.sample_every:
-        reward_fns[-1] = SampleRecorder(reward_fns[-1], run / SAMPLES, cfg.sample_every, cfg.num_samples,
+        reward_fns[-1] = SampleRecorder(reward_fns[-1], run / runs.SAMPLES, cfg.sample_every, cfg.num_samples,
                                         dict(zip(cfg.reward_names, weights, strict=True)))
     health = HealthMonitor(cfg.health_window, args.max_completion_length, cfg.reward_points)
     metrics = MetricsLogger(run, args.per_device_train_batch_size * args.gradient_accumulation_steps * world_size(),
@@ -237,8 +236,7 @@ def finished_run(cfg: TrainConfig, args) -> TrainResult | None:
     run = cfg.run_dir
     if not (run / runs.FINAL).is_dir():
         return None
-    summary_file = run / "summary.json"
-    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
+    summary = read_json(run / runs.SUMMARY)
     try:
         state = json.loads((runs.latest_checkpoint(run) / "trainer_state.json").read_text(encoding="utf-8"))
     except UserError:  # no checkpoint: final/ is all there is
@@ -262,7 +260,7 @@ def prepare_run_dir(cfg: TrainConfig, command: str | None, args, replace: bool) 
         run.mkdir(parents=True, exist_ok=True)
         runs.mark(run)
         runs.save_config(cfg, run / runs.CONFIG, command)
-        (run / runs.TRL_CONFIG).write_text(json.dumps(_json(args.to_dict()), indent=2) + "\n", encoding="utf-8")
+        write_json(run / runs.TRL_CONFIG, _json(args.to_dict()))
         launch = {"command": command, "resumed": cfg.resume, "processes": world_size(), "host": platform.node()}
         with (run / runs.LAUNCHES).open("a", encoding="utf-8") as f:
             f.write(json.dumps({**launch, **describe()}) + "\n")
@@ -285,7 +283,7 @@ def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, inter
     """``summary.json``: steps, time, peak memory, and rewards averaged over the last logged steps."""
     import resource
 
-    logged = read_jsonl(run / METRICS)
+    logged = read_jsonl(run / runs.METRICS)
     last = [r for r in logged if "reward" in r][-10:]
     final_rewards = {}
     for name, weight in cfg.reward_points.items():
@@ -304,7 +302,7 @@ def write_summary(run: Path, cfg: TrainConfig, steps: int, seconds: float, inter
         "peak_gpu_memory_gb": (round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available()
                                else None),
     }
-    (run / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_json(run / runs.SUMMARY, summary)
     return summary
 
 
