@@ -440,8 +440,10 @@ def test_an_output_dir_that_is_a_file_is_refused(tmp_path):
     target = tmp_path / "notes.txt"
     target.write_text("mine\n")
     r = minir1("train", "--config", "tiny", "--output_dir", str(target), "--overwrite")
-    assert r.returncode == 2 and f"output_dir {target} is a file" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode == 2 and f"{target} is a file, not a folder" in r.stderr and r.stderr.count("\n") == 1
     assert target.read_text() == "mine\n"
+    r = minir1("train", "--config", "tiny", "--output_dir", str(target / "run"))
+    assert r.returncode == 2 and f"is inside {target}, which is a file" in r.stderr and r.stderr.count("\n") == 1
 
 
 def test_finite_checks_reject_every_spelling_of_nan():

@@ -278,11 +278,8 @@ def _differences(old: dict, new: dict) -> str:
 
 
 def check_output_dir(out: Path) -> None:
-    """A UserError when ``out`` cannot be a folder: it, or the nearest part of its path that exists, is a file."""
-    existing = next((p for p in (out, *out.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        what = "is a file" if existing == out else f"is inside {existing}, which is a file"
-        raise UserError(f"--output_dir {out} {what}, not a folder: pass a folder")
+    """A one-line UserError unless ``out`` is new, empty, or an evaluation folder (folders.py's one rule)."""
+    check_replaceable(out, CONFIG, True, "an evaluation folder of minir1 eval")
 
 
 def _comparable(config: dict) -> dict:
@@ -301,8 +298,6 @@ def prepare_output(out: Path, config: dict, problems: list[Problem]) -> dict[str
     The records kept are rewritten (each problem once, partial lines dropped) so that new lines append cleanly.
     """
     check_output_dir(out)
-    # the one rule (folders.py): a new or empty folder, or one whose CONFIG says minir1 eval wrote it
-    check_replaceable(out, CONFIG, True, "an evaluation folder of minir1 eval")
     out.mkdir(parents=True, exist_ok=True)
     records = read_samples(out / SAMPLES)
     config_path = out / CONFIG

@@ -14,9 +14,11 @@ def check_replaceable(out: Path, marker: str, overwrite: bool, what: str, also: 
     """True when ``out`` holds an earlier output of this command (it has ``marker``) that ``overwrite`` lets us
     replace; False for a new or empty folder; a one-line error otherwise. ``what`` names that output in the error,
     ``also`` is another way out offered beside ``--overwrite`` (e.g. ``"--resume to continue it"``)."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file: choose a folder")
-    if not out.is_dir() or not any(out.iterdir()):
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is a file" if existing == out else f"is inside {existing}, which is a file"
+        raise UserError(f"{out} {where}, not a folder: choose a folder")
+    if existing != out or not any(out.iterdir()):
         return False
     if not (out / marker).is_file():
         raise UserError(f"{out} is not empty and is not {what} (no {marker}), so it is never replaced: choose "

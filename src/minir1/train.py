@@ -200,8 +200,6 @@ def check_run_dir(cfg: TrainConfig) -> bool:
     """Check the run folder without touching it; True when it is to be replaced (--overwrite). Every process
     checks, so all of them reach the same verdict before the main one writes."""
     run = cfg.run_dir
-    if run.exists() and not run.is_dir():
-        raise UserError(f"output_dir {run} is a file: give a folder path")
     if cfg.resume:
         runs.require_run(run, "nothing to resume there (drop --resume to start a new run)")
         return False
