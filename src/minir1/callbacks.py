@@ -25,7 +25,6 @@ from .runs import EVAL_SAMPLES, METRICS, SAMPLES
 log = logging.getLogger("minir1")
 
 
-
 def mean_of(records: list[dict], key: str) -> float | None:
     """The mean of ``key`` over the records with a finite number there (None when none has)."""
     values = [r[key] for r in records if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
