@@ -484,10 +484,28 @@ def real_grpo_speed() -> list[str]:
     return lines
 
 
+def lora_sampling() -> list[str]:
+    lines = ["## Sampling with a LoRA adapter on a CPU: the cost of peft's unmerged layers", ""]
+    r = load("lora_sampling")
+    if r is None:
+        return lines + not_measured("python bench/lora_sampling.py")
+    f = r["figures"]
+    rows = [[f"`{name}`", tps] for name, tps in f["tokens_per_second"].items()]
+    return lines + [
+        f"{f['model']}. One GSM8K train prompt (the think chat prompt, {f['prompt_tokens']} tokens) sampled "
+        f"{f['rows']} times at temperature 1, forced to {f['new_tokens']} new tokens: one GRPO group of the "
+        f"`mini-r1-cpu` recipe, as TRL's transformers path samples it. Median of {f['rounds']} rounds in "
+        "alternating order after a warm-up.", "",
+        *table(["setup", "generated tokens/s"], rows), "",
+        f"Within a round, sampling with the unmerged adapter took {f['lora_over_plain_time']}x the plain model's "
+        f"time, and with the adapter merged but peft's layers in place {f['merged_over_plain_time']}x.", "",
+        provenance(r), ""]
+
+
 # In the order they appear in BENCHMARKS.md.
 SECTIONS: list[Callable[[], list[str]]] = [header, grpo_step, rollout, generation, processes, recipe_step, score,
                                            time_to_accuracy, real_cold_start, real_eval_speed, real_grpo,
-                                           real_grpo_speed, demo_trials, gpu_check]
+                                           real_grpo_speed, lora_sampling, demo_trials, gpu_check]
 
 
 def render() -> str:

@@ -66,6 +66,7 @@ def run_script(tmp_path, script, args):
     [
         ("score_throughput.py", ["--n", "500", "--repeats", "1"], "score_throughput"),
         ("generation_throughput.py", ["--quick"], "generation_throughput_quick"),
+        ("lora_sampling.py", ["--quick"], "lora_sampling_quick"),
         pytest.param("processes.py", ["--quick"], "processes-quick", marks=pytest.mark.slow),  # two torchruns
     ],
 )
@@ -76,6 +77,8 @@ def test_bench_script_records_figures(tmp_path, script, args, name):
     assert result["machine"]["cores"] >= 1 and "torch" in result["machine"]
     assert len(result["load_average"]["start"]) == len(result["load_average"]["end"]) == 3
     f = result["figures"]
+    if name == "lora_sampling_quick":  # every setup sampled the same forced-length work
+        assert set(f["tokens_per_second"]) == {"plain", "lora", "lora-merged"} and f["rows"] * f["new_tokens"] == 64
     if name == "processes-quick":
         assert f["order"] == [1, 2] and len(f["two_over_one_time_per_round"]) == 1
         for key in ("one_process", "two_processes"):
