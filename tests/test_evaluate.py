@@ -232,6 +232,10 @@ def test_evaluate_problems_on_a_peft_model_in_training_mode(tiny_model):
         assert key in result
     assert result["n"] == 3 and (result["ci_low"], result["ci_high"]) == wilson(round(result["accuracy"] * 3), 3)
     assert model.training  # restored for the training loop
+    sampled = evaluate_problems(model, tokenizer, load_problems("gsm8k:test", limit=2),
+                                EvalSettings(samples=2, temperature=1.0, max_new_tokens=4))
+    assert sampled["samples_per_problem"] == 2 and "pass@2" in sampled["pass_at_k"]
+    assert sampled["tokens_per_second"] > 0  # counted over every sample
 
 
 # --- scoring and summary, with known completions --------------------------------------------------

@@ -16,9 +16,8 @@ from tqdm.auto import tqdm
 from transformers import ProgressCallback, TrainerCallback
 
 from .evaluate import evaluate_problems
-from .jsonl import Appender, dumps, read_jsonl, truncate_after
+from .jsonl import append, read_jsonl, truncate_after
 from .machine import is_main_process
-from .models import contiguous_head_input
 from .rewards import REWARDS, completion_text, reward_key, score
 from .runs import EVAL_SAMPLES, METRICS, SAMPLES
 
@@ -93,13 +92,6 @@ class HealthMonitor:
                 "stronger model")
 
 
-class ContiguousHeadInput(TrainerCallback):
-    """Installs :func:`minir1.models.contiguous_head_input` on the model TRL trains and samples from."""
-
-    def on_train_begin(self, args, state, control, model, **kwargs):
-        contiguous_head_input(model)
-
-
 class MetricsLogger(TrainerCallback):
     """Writes ``metrics.jsonl``: one line per logged step, TRL's metrics plus step time, generated tokens per
     second and the step's health warnings (also logged). On resume it first drops the steps about to be redone
@@ -109,7 +101,6 @@ class MetricsLogger(TrainerCallback):
         self.path = Path(run_dir) / METRICS
         self.completions_per_step = completions_per_step
         self.health = health
-        self.writer = Appender(self.path)
         self._last_time, self._last_step = time.perf_counter(), 0
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -136,10 +127,7 @@ class MetricsLogger(TrainerCallback):
         for warning in self.health.update(record):
             log.warning("step %d: %s", state.global_step, warning)
             record.setdefault("health", []).append(warning)
-        self.writer.write(record)
-
-    def on_train_end(self, args, state, control, **kwargs):
-        self.writer.close()
+        append(self.path, [record])
 
 
 class ProgressBar(TrainerCallback):
@@ -285,8 +273,7 @@ class SampleRecorder:
                     "rewards": {reward_key(name): points for name, points in scored[i]["rewards"].items()},
                     "total": scored[i]["total"]}
                    for i in range(n)]
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(dumps(records))
+        append(self.path, records)
 
 
 class PeriodicEval(TrainerCallback):
@@ -310,9 +297,9 @@ class PeriodicEval(TrainerCallback):
         record = {"step": state.global_step, "eval_seconds": time.perf_counter() - t,
                   **{f"eval/{k}": v for k, v in result.items() if isinstance(v, (int, float))}}
         keys = ("id", "gold", "prefill", "completion", "extracted", "correct", "lenient_correct", "format_ok")
-        with self.metrics.path.with_name(EVAL_SAMPLES).open("a", encoding="utf-8") as f:
-            f.write(dumps([{"step": state.global_step, **{k: r.get(k) for k in keys}} for r in per_problem]))
+        append(self.metrics.path.with_name(EVAL_SAMPLES),
+               [{"step": state.global_step, **{k: r.get(k) for k in keys}} for r in per_problem])
         log.info("step %d: held-out accuracy %.1f%% strict, %.1f%% lenient, format ok %.1f%% (n=%d)",
                  state.global_step, 100 * result["accuracy"], 100 * result["lenient_accuracy"],
                  100 * result["format_rate"], result["n"])
-        self.metrics.writer.write(record)
+        append(self.metrics.path, [record])

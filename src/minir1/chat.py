@@ -14,13 +14,13 @@ from typing import TextIO
 from . import answers
 from .errors import UserError
 from .evaluate import EvalSettings, format_ok
-from .prompts import build_prompt
+from .prompts import DEFAULT_STYLE, build_prompt
 
 # The evaluation settings chat takes (its options are built from EvalSettings); its temperature is its own.
 SETTINGS = ("model", "adapter", "tag_style", "system_prompt", "prefill", "stop_at_answer", "max_new_tokens", "dtype")
 
 
-def chat(model, tokenizer, question: str, *, style: str = "think", system_prompt: str | None = None,
+def chat(model, tokenizer, question: str, *, style: str = DEFAULT_STYLE, system_prompt: str | None = None,
          prefill: str | None = None, stop_at_answer: bool = False, max_new_tokens: int = 512,
          temperature: float = 0.0, out: TextIO | None = None) -> dict:
     """Answer one question, streaming the reply to ``out`` (standard output), then a verdict line.

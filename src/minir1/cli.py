@@ -66,14 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from .chat import SETTINGS as CHAT_SETTINGS  # light: neither imports torch
     from .evaluate import EvalSettings
+    from .prompts import DEFAULT_STYLE, STYLES
+    from .rewards import SCHEMES
 
     # --- rewards ---------------------------------------------------------------------------
     p = _command(sub, "score", "cli:_score", "score completions with the reward functions",
                  "Score JSON lines {completion, answer[, prefill]}; print {correct, extracted, rewards, total} per "
                  "line.")
     p.add_argument("file", help="a .jsonl file, or - for standard input")
-    p.add_argument("--scheme", default="mini-r1", choices=["mini-r1", "grpo-demo"], help="reward scheme")
-    p.add_argument("--style", choices=["think", "reasoning"], help="tag style (default: the scheme's own)")
+    p.add_argument("--scheme", default="mini-r1", choices=list(SCHEMES), help="reward scheme")
+    p.add_argument("--style", choices=list(STYLES), help="tag style (default: the scheme's own)")
     p.add_argument("--prefill", metavar="TEXT",
                    help="text that opened each assistant turn, e.g. $'<think>\\n' in bash, judged with the "
                         "completion; a line's own \"prefill\" field takes precedence")
@@ -99,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="Hub id, local folder, or 'tiny'")
     p.add_argument("--data", default="gsm8k:train", help="problems with worked solutions (default gsm8k:train)")
     p.add_argument("--output_dir", required=True, help="where the warm-started model is written")
-    p.add_argument("--tag_style", default="think", choices=["think", "reasoning"])
+    p.add_argument("--tag_style", default=DEFAULT_STYLE, choices=list(STYLES))
     p.add_argument("--limit", type=int, help="use only the first N problems")
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--learning_rate", type=float, default=2e-5)

@@ -31,13 +31,14 @@ from .data import Problem, load_problems
 from .errors import UserError, check_whole
 from .folders import check_replaceable
 from .generation import Generation
-from .jsonl import dumps, read_json, read_jsonl, write_atomic, write_json
+from .jsonl import append, dumps, read_json, read_jsonl, write_atomic, write_json
 from .models import ModelSpec, check_dtype, model_spec
-from .prompts import build_prompt, get_style
+from .prompts import STYLES, build_prompt, get_style
 from .rewards import DEFAULT_STYLE, format_rubric, get_scheme, texts
 from .stats import majority_vote, pass_at_k, wilson
 
 CONFIG, SAMPLES, SUMMARY = "eval_config.json", "samples.jsonl", "summary.json"
+BACKENDS = ("hf", "vllm")
 STOP_NOTE = ("--stop_at_answer: generation stopped at the first </answer>, so text a model writes after it was "
              "neither generated nor judged (the training reward judges it): accuracy and format ok may be higher "
              "than the reward's")
@@ -68,14 +69,14 @@ class EvalSettings:
     samples: int = _f(1, "K sampled completions per problem (pass@k, majority)")
     temperature: float = _f(0.7, "sampling temperature when --samples > 1")
     max_new_tokens: int = _f(512, "at most this many new tokens per completion")
-    tag_style: str | None = _f(None, "default: the run's, else think", choices=["think", "reasoning"])
+    tag_style: str | None = _f(None, "default: the run's, else think", choices=list(STYLES))
     system_prompt: str | None = _f(None, "default: the run's, else the tag style's own")
     prefill: str | None = _f(None, "text that opens the assistant turn, e.g. $'<think>\\n' in bash (judged with "
                                    "the reply); default: the run's, else none; '' for none", metavar="TEXT")
     stop_at_answer: bool = _f(False, "end each reply at its first </answer> (faster; by default replies run to the "
                                      "end of the turn, as in training, and all of it is judged)")
     seed: int = _f(0, "sampling seed")
-    backend: str = _f("hf", "generation engine", choices=["hf", "vllm"])
+    backend: str = _f("hf", "generation engine", choices=list(BACKENDS))
     dtype: str = _f("auto", "auto (bf16 on a GPU that has it, and on a CPU with bf16 instructions for a model saved "
                             "in bf16; else fp32), float32, bfloat16 or float16 (or fp32, bf16, fp16)")
 
@@ -87,7 +88,7 @@ class EvalSettings:
         if self.limit is not None:
             check_whole("--limit", self.limit)
         check_whole("--max_new_tokens", self.max_new_tokens)
-        if self.backend not in ("hf", "vllm"):
+        if self.backend not in BACKENDS:
             raise UserError(f"unknown backend {self.backend!r}: choose hf or vllm")
         object.__setattr__(self, "dtype", check_dtype(self.dtype))
         if self.samples == 1:
@@ -249,7 +250,7 @@ def evaluate_problems(model, tokenizer, problems: list[Problem], settings: EvalS
     summary = summarize([records[p.id] for p in problems])
     if on_records is not None:
         on_records([records[p.id] for p in problems])
-    tokens = sum(r["tokens"] for r in records.values())
+    tokens = sum(c["tokens"] for r in records.values() for c in _completions(r))
     return {**summary, "seconds": seconds, "tokens_per_second": tokens / seconds if seconds > 0 else 0.0}
 
 
@@ -364,11 +365,10 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
         generator = generator or load_generator(settings, trust_remote_code=trust_remote_code)
         bar = tqdm(total=len(problems), initial=resumed, desc="eval", unit="problem", disable=not progress)
         start = time.perf_counter()
-        with (out / SAMPLES).open("a", encoding="utf-8") as f, bar:
+        with bar:
 
             def save(records: list[dict]) -> None:
-                f.write(dumps(records))
-                f.flush()  # a kill now loses at most the batch being generated
+                append(out / SAMPLES, records)  # a kill now loses at most the batch being generated
                 done.update((r["id"], r) for r in records)
                 bar.update(len(records))
 

@@ -62,23 +62,10 @@ def truncate_after(path: Path, step: int) -> int:
     return len(kept)
 
 
-class Appender:
-    """Appends records to a JSON-lines file, flushing each one; the file is opened on the first record."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._f = None
-
-    def write(self, record: dict) -> None:
-        if self._f is None:
-            self._f = self.path.open("a", encoding="utf-8")
-        self._f.write(dumps([record]))
-        self._f.flush()
-
-    def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+def append(path: Path, records: list[dict]) -> None:
+    """Append ``records`` to a JSON-lines file, closed (so flushed) on return: a kill loses at most this call's."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(dumps(records))
 
 
 # Python refuses to turn more than sys.int_info.default_max_str_digits digits into an int (and would take

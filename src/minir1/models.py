@@ -6,13 +6,13 @@ raised before anything heavy loads.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import runs
 from .errors import UserError, first_line
+from .jsonl import read_json
 from .tiny import cached_tiny_model
 
 TINY = "tiny"
@@ -154,7 +154,7 @@ def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpe
         if not path.exists():
             raise UserError(f"adapter not found: {adapter}")
         if runs.is_run(path):
-            run, final = runs.read_settings(path)[0], path / runs.FINAL
+            run, final = runs.saved_settings(path), path / runs.FINAL
             spec = ModelSpec(model or run.get("model") or "", tag_style=run.get("tag_style"),
                              system_prompt=run.get("system_prompt"), scheme=run.get("scheme"),
                              prefill=run.get("prefill") or None)
@@ -181,10 +181,7 @@ def model_spec(model: str | None = None, adapter: str | None = None) -> ModelSpe
 
 
 def _adapter_base(path: Path) -> str:
-    try:
-        base = json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
-    except (OSError, KeyError, json.JSONDecodeError):
-        base = None
+    base = read_json(path / "adapter_config.json").get("base_model_name_or_path")
     if not base:
         raise UserError(f"adapter {path} does not name its base model: pass --model")
     return base

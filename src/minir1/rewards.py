@@ -86,19 +86,17 @@ RUBRIC_POINTS = sum(points for _, points in RUBRIC)
 def rubric_points(text: str, style: str = DEFAULT_STYLE) -> list[int]:
     """Points earned on each rule of :data:`RUBRIC` (the last six need the first four)."""
     s = get_style(style)
-    tags = (s.open, s.close, ANSWER_OPEN, ANSWER_CLOSE)
-    ok = [text.count(t) == 1 for t in tags]
-    if all(ok):
-        a, b, c, d = (text.index(t) for t in tags)
-        if a < b < c < d:
-            ok += [
-                True,
-                not text[:a].strip(),
-                not text[d + len(ANSWER_CLOSE) :].strip(),
-                not text[b + len(s.close) : c].strip(),
-                bool(text[a + len(s.open) : b].strip()),
-                answers.is_bare_number(text[c + len(ANSWER_OPEN) : d]),
-            ]
+    ok = [text.count(t) == 1 for t in (s.open, s.close, ANSWER_OPEN, ANSWER_CLOSE)]
+    if blocks := _blocks_in_order(text, s):
+        a, b, c, d = blocks
+        ok += [
+            True,
+            not text[:a].strip(),
+            not text[d + len(ANSWER_CLOSE) :].strip(),
+            not text[b + len(s.close) : c].strip(),
+            bool(text[a + len(s.open) : b].strip()),
+            answers.is_bare_number(text[c + len(ANSWER_OPEN) : d]),
+        ]
     ok += [False] * (len(RUBRIC) - len(ok))
     return [points if passed else 0 for (_, points), passed in zip(RUBRIC, ok, strict=True)]
 

@@ -43,20 +43,15 @@ def mark(run: Path) -> None:
                               encoding="utf-8")
 
 
-def read_settings(run: str | os.PathLike) -> tuple[dict, dict]:
-    """A run's saved settings: ``config.yaml`` as minir1 wrote it, and ``grpo_config.json`` (empty if absent)."""
+def saved_settings(run: str | os.PathLike) -> dict:
+    """A run's settings in one mapping: ``config.yaml`` as minir1 wrote it, overlaid with ``grpo_config.json``
+    (what TRL ended with; TRL's fields only, none of minir1's)."""
     run = Path(run)
     try:
         mine = yaml.safe_load((run / CONFIG).read_text(encoding="utf-8")) or {}
         trl = json.loads((run / TRL_CONFIG).read_text(encoding="utf-8")) if (run / TRL_CONFIG).is_file() else {}
     except (OSError, ValueError, yaml.YAMLError) as e:
         raise UserError(f"cannot read the settings of run {run}: {e}") from None
-    return mine, trl
-
-
-def saved_settings(run: str | os.PathLike) -> dict:
-    """A run's settings in one mapping: ``config.yaml``'s, overlaid with what TRL ended with."""
-    mine, trl = read_settings(run)
     return {**mine, **trl}
 
 
@@ -64,9 +59,8 @@ def reward_points(run: str | os.PathLike) -> dict[str, float]:
     """Metric key of each of a run's rewards and its weight in points, as the run saved them."""
     from .rewards import reward_key
 
-    mine, trl = read_settings(run)
-    weights = trl.get("reward_weights") or mine.get("reward_weights")
-    return {reward_key(n): float(w) for n, w in zip(mine["rewards"], weights, strict=True)}
+    saved = saved_settings(run)
+    return {reward_key(n): float(w) for n, w in zip(saved["rewards"], saved["reward_weights"], strict=True)}
 
 
 def latest_checkpoint(run: Path) -> Path:

@@ -25,7 +25,6 @@ from trl import GRPOConfig
 
 from . import rewards, runs
 from .callbacks import (
-    ContiguousHeadInput,
     GracefulStop,
     HealthMonitor,
     MetricsLogger,
@@ -40,9 +39,9 @@ from .data import load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
 from .folders import check_replaceable
-from .jsonl import read_json, read_jsonl, write_json
+from .jsonl import append, read_json, read_jsonl, write_json
 from .machine import describe, is_main_process, validate, world_size
-from .models import cpu_training_dtype, resolve_model
+from .models import contiguous_head_input, cpu_training_dtype, load_tokenizer, resolve_model
 from .plots import write_plots
 from .prompts import render_prompt
 from .recipes import list_recipes
@@ -113,11 +112,12 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     metrics = MetricsLogger(run, args.per_device_train_batch_size * args.gradient_accumulation_steps * world_size(),
                             health)
     stop = GracefulStop()
-    ours = [metrics, stop, ContiguousHeadInput()]
+    ours = [metrics, stop]
     if held_out:
         ours.append(PeriodicEval(cfg.eval_every, held_out, periodic, metrics))
     trainer = GRPOTrainer(model=model_path, reward_funcs=reward_fns, args=args, train_dataset=Dataset.from_list(rows),
                           peft_config=lora_config(cfg), callbacks=ours + list(callbacks or []))
+    contiguous_head_input(trainer.model)  # on the model TRL trains and samples from
     use_progress_bar(trainer, ProgressBar.for_grpo(cfg.reward_points))
 
     start = time.perf_counter()
@@ -190,9 +190,7 @@ def render_prefilled(rows: list[dict], model_path: str, trust_remote_code: bool)
     """Prompts that end with an assistant prefill, as text the chat template continues: TRL would render a chat
     prompt with ``add_generation_prompt=True``, closing the prefill's turn and opening a new one. The ``prefill``
     column still reaches the rewards."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+    tokenizer = load_tokenizer(model_path, trust_remote_code)
     return [{**row, "prompt": render_prompt(tokenizer, row["prompt"])} for row in rows]
 
 
@@ -260,8 +258,7 @@ def prepare_run_dir(cfg: TrainConfig, command: str | None, args, replace: bool) 
         runs.save_config(cfg, run / runs.CONFIG, command)
         write_json(run / runs.TRL_CONFIG, _json(args.to_dict()))
         launch = {"command": command, "resumed": cfg.resume, "processes": world_size(), "host": platform.node()}
-        with (run / runs.LAUNCHES).open("a", encoding="utf-8") as f:
-            f.write(json.dumps({**launch, **describe()}) + "\n")
+        append(run / runs.LAUNCHES, [{**launch, **describe()}])
     _sync()
     return run
 

@@ -6,18 +6,18 @@ hundred worked examples give it a starting point.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from .data import Problem, load_problems
 from .folders import check_replaceable
-from .prompts import build_prompt, format_completion, solution_steps
+from .jsonl import write_json
+from .prompts import DEFAULT_STYLE, build_prompt, format_completion, solution_steps
 
 MARKER = "minir1-warmstart.json"  # written into every warm-started model folder; --overwrite replaces only those
 
 
-def sft_rows(problems: list[Problem], style: str = "think", system_prompt: str | None = None) -> list[dict]:
+def sft_rows(problems: list[Problem], style: str = DEFAULT_STYLE, system_prompt: str | None = None) -> list[dict]:
     """Prompt-completion rows in chat form: the GRPO prompt, and the worked solution in the tag format.
 
     >>> row = sft_rows(load_problems("gsm8k:test", limit=1))[0]
@@ -61,8 +61,7 @@ def warm_start(model: str, rows: list[dict], output_dir: str | Path, *, epochs: 
     final.save_pretrained(out)
     trainer.processing_class.save_pretrained(out)
     shutil.rmtree(out / "sft-checkpoints", ignore_errors=True)
-    (out / MARKER).write_text(json.dumps({"written_by": "minir1 warmstart", "model": str(model_path)}) + "\n",
-                              encoding="utf-8")
+    write_json(out / MARKER, {"written_by": "minir1 warmstart", "model": str(model_path)})
     return out
 
 
