@@ -134,6 +134,7 @@ def test_lenient_compares_the_last_number_of_greedy_evaluations(tmp_path, capsys
     assert main(["compare", str(a), str(tmp_path / "b"), "--lenient"]) == 0
     out = capsys.readouterr().out
     assert "lenient verdicts" in out and "10 right only in B, 0 right only in A" in out
+    assert "gold 0; A answered -1; B answered 0" in out  # the answers the lenient rule judged
 
 
 def test_lenient_refuses_sampled_evaluations(tmp_path, capsys):

@@ -10,7 +10,7 @@ from minir1.prompts import (
     STYLES,
     build_prompt,
     format_completion,
-    prompt_prefill,
+    open_turn,
     render_prompt,
     solution_steps,
 )
@@ -113,8 +113,9 @@ def test_prompt_rows_carry_the_columns_rewards_need():
 def test_build_prompt_appends_the_prefill_and_checks_the_style():
     assert build_prompt("Q?", "think", prefill="<think>\n")[-1] == {"role": "assistant", "content": "<think>\n"}
     assert [m["role"] for m in build_prompt("Q?", prefill="")] == ["system", "user"]
-    assert prompt_prefill(build_prompt("Q?", prefill="<think>")) == "<think>"
-    assert prompt_prefill(build_prompt("Q?")) is None
+    assert open_turn(build_prompt("Q?", prefill="<think>")) == {"add_generation_prompt": False,
+                                                                "continue_final_message": True}
+    assert open_turn(build_prompt("Q?")) == {"add_generation_prompt": True, "continue_final_message": False}
     with pytest.raises(UserError, match="unknown tag style 'nope'"):
         build_prompt("Q?", "nope", system_prompt="S")
     with pytest.raises(UserError, match="prefill must be text"):

@@ -21,7 +21,7 @@ from minir1.data import load_problems
 from minir1.errors import UserError
 from minir1.evaluate import EvalSettings, evaluate_problems, format_summary, run_eval, summarize
 from minir1.generation import Generation, _trim, generate
-from minir1.prompts import build_prompt, format_completion, prompt_prefill
+from minir1.prompts import build_prompt, format_completion
 from minir1.rewards import correctness, format_rubric
 from minir1.stats import wilson
 
@@ -247,6 +247,11 @@ def write_problems(path, answers):
     return str(path)
 
 
+def prefill_of(prompt: list[dict]) -> str | None:
+    """The assistant prefill a chat prompt ends with, or None."""
+    return prompt[-1]["content"] or None if prompt[-1]["role"] == "assistant" else None
+
+
 def question(prompt: list[dict]) -> str:
     return next(m["content"] for m in prompt if m["role"] == "user")
 
@@ -269,7 +274,7 @@ def fake_generator(by_question: dict[str, list[str]], calls: list | None = None,
                      for t in by_question[question(p)]] for p in batch]
             assert all(len(g) == num_samples for g in gens)
             if calls is not None:
-                calls.extend((question(p), prompt_prefill(p), stop) if record_all else question(p) for p in batch)
+                calls.extend((question(p), prefill_of(p), stop) if record_all else question(p) for p in batch)
             results.extend(gens)
             on_batch(list(range(start, start + len(batch))), gens)
         return results

@@ -17,7 +17,7 @@ import pytest
 from minir1.data import Problem
 from minir1.evaluate import EvalSettings, run_eval, verdict
 from minir1.generation import Generation
-from minir1.prompts import build_prompt, format_completion, prompt_prefill, render_prompt
+from minir1.prompts import build_prompt, format_completion, render_prompt
 from minir1.rewards import SCHEMES, format_rubric, score
 from minir1.scoring import score_lines
 
@@ -108,7 +108,7 @@ def test_minir1_eval_gives_the_same_summary_split_or_whole(tmp_path):
     by_question = {f"Question {i}?": w for i, w in enumerate(wholes)}
 
     def generator(prompts, *, on_batch, **kwargs):
-        prefill = prompt_prefill(prompts[0]) or ""
+        prefill = prompts[0][-1]["content"] if prompts[0][-1]["role"] == "assistant" else ""
         gens = [[Generation(split(by_question[p[1]["content"]], prefill), 5, False)] for p in prompts]
         on_batch(list(range(len(prompts))), gens)
         return gens

@@ -1,7 +1,7 @@
 """``minir1 compare``: two evaluations of the same problems, side by side, with a paired test.
 
 Problems are paired by id; a problem's verdict is its ``correct`` field (the majority vote's when K samples
-were drawn). Different problem sets (ids or golds differ), unfinished evaluations (no summary.json yet) and
+were drawn), or with ``--lenient`` its ``lenient_correct`` one (the last number anywhere). Different problem sets (ids or golds differ), unfinished evaluations (no summary.json yet) and
 empty ones are refused: a difference between them says nothing about the models. A folder compared with
 itself is allowed, with a warning.
 """
@@ -43,13 +43,16 @@ def _same_problems(a: str, ra: dict[str, dict], b: str, rb: dict[str, dict]) -> 
                             f"{rb[pid]['gold']}): they were evaluated on different data")
 
 
-def _answer(record: dict) -> str | None:
-    return record.get("majority") if "samples" in record else record.get("extracted")
+VERDICTS = {"correct": "extracted", "lenient_correct": "lenient_extracted"}  # each verdict and the answer it judged
 
 
-def _example(a: dict, b: dict) -> dict:
-    return {"id": a["id"], "question": a["question"], "gold": a["gold"], "answer_a": _answer(a),
-            "answer_b": _answer(b)}
+def _answer(record: dict, verdict: str) -> str | None:
+    return record.get("majority") if "samples" in record else record.get(VERDICTS[verdict])
+
+
+def _example(a: dict, b: dict, verdict: str) -> dict:
+    return {"id": a["id"], "question": a["question"], "gold": a["gold"], "answer_a": _answer(a, verdict),
+            "answer_b": _answer(b, verdict)}
 
 
 def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3, verdict: str = "correct") -> dict:
@@ -61,6 +64,8 @@ def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3,
     """
     if examples < 0:
         raise UserError(f"--examples must be 0 or more, got {examples}")
+    if verdict not in VERDICTS:
+        raise UserError(f"unknown verdict {verdict!r}: choose {' or '.join(VERDICTS)}")
     (sa, ra), (sb, rb) = load_eval(a), load_eval(b)
     by_a, by_b = {r["id"]: r for r in ra}, {r["id"]: r for r in rb}
     _same_problems(str(a), by_a, str(b), by_b)
@@ -96,8 +101,8 @@ def compare_evals(a: str | os.PathLike, b: str | os.PathLike, examples: int = 3,
         "mcnemar": asdict(mcnemar(len(a_only), len(b_only))),
         "settings_that_differ": sorted(k for k in set(config_a) | set(config_b)
                                        if config_a.get(k) != config_b.get(k)),
-        "examples": {"a_only": [_example(by_a[i], by_b[i]) for i in a_only[:examples]],
-                     "b_only": [_example(by_a[i], by_b[i]) for i in b_only[:examples]]},
+        "examples": {"a_only": [_example(by_a[i], by_b[i], verdict) for i in a_only[:examples]],
+                     "b_only": [_example(by_a[i], by_b[i], verdict) for i in b_only[:examples]]},
     }
 
 

@@ -97,7 +97,8 @@ def _read_hub(source: str, config: str | None) -> list[dict]:
     from huggingface_hub import HfApi
 
     name, _, split = source.partition(":")
-    if not hub_offline("HF_DATASETS_OFFLINE"):  # ask the Hub with a time-out first: no answer is one line now, not minutes of retries
+    # ask the Hub with a time-out first: no answer is one line now, not minutes of retries
+    if not hub_offline("HF_DATASETS_OFFLINE"):
         try:
             HfApi().dataset_info(name, timeout=HUB_TIMEOUT)
         except Exception as e:  # connection, time-out, not found, gated: all end the same way for a user

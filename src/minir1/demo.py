@@ -181,7 +181,7 @@ def run_demo(output_dir: str | Path = "runs/demo", *, seed: int = 0, overwrite: 
         "pass_at_k_before": pass_at_k_summary(out / "eval-before-sampled", sampled, temperature),
         "mcnemar": comparison["mcnemar"], "fixed": comparison["b_only"], "broken": comparison["a_only"],
         "lenient_mcnemar": lenient["mcnemar"], "lenient_fixed": lenient["b_only"], "lenient_broken": lenient["a_only"],
-        "reward_curve": reward_curve(result.run_dir), "emergence": emergence(result.run_dir / "eval_samples.jsonl"),
+        "reward_curve": reward_curve(result.run_dir), "emergence": emergence(result.run_dir / runs.EVAL_SAMPLES),
         "seconds": times, "seed": seed, "command": command, "settings": asdict(s),
         "machine": {**started_on, "load_average_end": load_average()},
     }

@@ -231,16 +231,18 @@ def _score_into(problems: list[Problem], generator: Generator, s: EvalSettings, 
               stop=answers.ANSWER_CLOSE if s.stop_at_answer else None)
 
 
-def evaluate_problems(model, tokenizer, problems: list[Problem], settings: EvalSettings = EvalSettings(), *,
+def evaluate_problems(model, tokenizer, problems: list[Problem], settings: EvalSettings | None = None, *,
                       batch_size: int | None = None, on_records: Callable[[list[dict]], None] | None = None) -> dict:
     """Evaluation of a loaded model, in memory, generated and judged as ``minir1 eval`` does with ``settings``
-    (its model and data are not used): the :func:`summarize` figures plus speed. A PEFT model in training mode
-    is switched to eval mode and back; ``on_records`` receives the samples.jsonl records in problem order.
+    (default: greedy, 256 new tokens; their model, data and backend are not used: this is ``model``): the
+    :func:`summarize` figures plus speed. A PEFT model in training mode is switched to eval mode and back;
+    ``on_records`` receives the samples.jsonl records in problem order.
     """
     from .generation import generate
 
     if not problems:
         raise UserError("no problems to evaluate")
+    settings = settings or EvalSettings(max_new_tokens=256)
     settings = replace(settings, tag_style=settings.tag_style or DEFAULT_STYLE)
     records: dict[str, dict] = {}
     start = time.perf_counter()

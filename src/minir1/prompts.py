@@ -66,13 +66,6 @@ def build_prompt(question: str, style: str = DEFAULT_STYLE, system_prompt: str |
     return messages
 
 
-def prompt_prefill(messages: list[dict]) -> str | None:
-    """The assistant prefill a chat prompt ends with, or None when it ends with another role."""
-    if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant":
-        return str(messages[-1].get("content") or "") or None
-    return None
-
-
 def open_turn(messages: list[dict]) -> dict:
     """The chat-template flags that leave the assistant turn open for the model to write in: a final assistant
     prefill is continued (no end-of-turn token after it), else the assistant header is added."""

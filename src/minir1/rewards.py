@@ -113,7 +113,7 @@ def correctness(completions, answer=None, tag_style=None, prefill=None, **kwargs
     None for a row whose gold has no number (TRL then skips it)."""
     if answer is None:
         raise TypeError("correctness needs the gold answers: pass answer=[...] (a dataset column)")
-    _styles(tag_style, len(completions))
+    _styles(tag_style, len(completions))  # an unknown tag style is an error even here
     golds = [answers.parse_gold(gold) for gold in answer]
     return [None if gold is None else float(answers.check(text, gold).correct)
             for text, gold in zip(texts(completions, prefill), golds, strict=True)]
@@ -173,7 +173,7 @@ def strict_format(completions, tag_style=None, prefill=None, **kwargs) -> list[f
 
 def int_answer(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
     """1.0 when the single answer block holds a bare integer (``18``, ``-3``, ``1,250``)."""
-    _styles(tag_style, len(completions))
+    _styles(tag_style, len(completions))  # an unknown tag style is an error even here
     blocks = (answers.answer_block(text)[0] for text in texts(completions, prefill))
     return [1.0 if content is not None and answers.is_bare_number(content, integer=True) else 0.0 for content in blocks]
 

@@ -34,6 +34,7 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # Default size: two layers, enough to exercise every path, trained in seconds.
 DEFAULT_SIZE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                 "num_key_value_heads": 2}
+DEFAULT_VOCAB = 1024
 VERSION = 1  # bump when the recipe for the tiny model changes, so caches are rebuilt
 MARKER = "minir1-tiny.json"  # the settings a folder was built with; --overwrite replaces only such folders
 # The byte-level BPE always holds the 256 byte symbols and the special tokens: no vocabulary is smaller.
@@ -52,7 +53,7 @@ def _corpus() -> list[str]:
     return texts + [text for p in make_problems(600, seed=12345) for text in (p.question, p.solution)]
 
 
-def train_tokenizer(vocab_size: int = 1024):
+def train_tokenizer(vocab_size: int = DEFAULT_VOCAB):
     """A byte-level BPE tokenizer: transformers' Qwen2Tokenizer trained anew, with the ChatML template.
 
     ``train_new_from_iterator`` keeps Qwen2Tokenizer's own normalizer, pre-tokenizer and decoder, the ones it
@@ -88,7 +89,7 @@ def check_size(size: dict[str, int], vocab_size: int, seed: int) -> dict[str, in
     return full
 
 
-def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = 1024, overwrite: bool = False,
+def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = DEFAULT_VOCAB, overwrite: bool = False,
                      **size: int) -> Path:
     """Build the tiny model and tokenizer into ``out_dir`` (the folder rule of :mod:`minir1.folders`) and return
     its path. ``size`` overrides any of :data:`DEFAULT_SIZE`. The model is built beside ``out_dir`` and moved
@@ -135,7 +136,7 @@ def cached_tiny_model(seed: int = 0) -> Path:
     """The default tiny model, built once into the user cache (``$MINIR1_CACHE`` or ``~/.cache/minir1``)."""
     path = tiny_cache_path(seed)
     if not (path / "config.json").exists():
-        _build(path, _first_wins, seed, 1024, DEFAULT_SIZE)
+        _build(path, _first_wins, seed, DEFAULT_VOCAB, DEFAULT_SIZE)
     return path
 
 

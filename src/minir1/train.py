@@ -41,7 +41,7 @@ from .evaluate import EvalSettings
 from .folders import check_replaceable
 from .jsonl import append, read_json, read_jsonl, write_json
 from .machine import describe, is_main_process, validate, world_size
-from .models import contiguous_head_input, cpu_training_dtype, load_tokenizer, resolve_model
+from .models import contiguous_head_input, cpu_training_dtype, resolve_model
 from .plots import write_plots
 from .prompts import render_prompt
 from .recipes import list_recipes
@@ -190,7 +190,9 @@ def render_prefilled(rows: list[dict], model_path: str, trust_remote_code: bool)
     """Prompts that end with an assistant prefill, as text the chat template continues: TRL would render a chat
     prompt with ``add_generation_prompt=True``, closing the prefill's turn and opening a new one. The ``prefill``
     column still reaches the rewards."""
-    tokenizer = load_tokenizer(model_path, trust_remote_code)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)  # resolved already
     return [{**row, "prompt": render_prompt(tokenizer, row["prompt"])} for row in rows]
 
 
