@@ -16,6 +16,10 @@ every linear layer, the mini-r1 rewards. Only how the work is computed changes:
 * ``after-4x2``, ``after+checkpointing``, ``after-4x2+checkpointing``: the same in
   micro-batches of half the step, and with activation checkpointing: peak memory per
   micro-batch size, with and without checkpointing.
+* ``after-4x2+plain-sampling``: a candidate, prototyped here only (:func:`plain_sampling`):
+  the group is sampled from a plain copy of the policy's weights (base + adapter, rebuilt
+  before each generation) instead of through peft's LoRA layers (``bench/lora_sampling.py``
+  measures what those cost when sampling).
 
 Where the time goes: TRL times its phases with ``trl.extras.profiling`` (generation,
 reward scoring, the loss's forward pass); a child process started by this script
@@ -44,6 +48,7 @@ from common import generations_from_metrics, load_average, median, record, sched
 
 PHASES_LOG = "MINIR1_BENCH_PHASES"
 NO_HEAD_HOOK = "MINIR1_BENCH_NO_HEAD_HOOK"  # the child leaves the output layer's input as generation hands it
+PLAIN_SAMPLING = "MINIR1_BENCH_PLAIN_SAMPLING"  # the child samples from a plain copy of the weights (plain_sampling)
 FP32, BF16 = {"model_init_kwargs": {"dtype": "float32"}}, {"model_init_kwargs": {"dtype": "bfloat16"}}
 HALF = {"_micro_batches": 2}
 CHECKPOINTING = {"activation_checkpointing": True}
@@ -54,6 +59,7 @@ SETUPS = {
     "after-4x2": {**BF16, **HALF},
     "after+checkpointing": {**BF16, **CHECKPOINTING},
     "after-4x2+checkpointing": {**BF16, **HALF, **CHECKPOINTING},
+    "after-4x2+plain-sampling": {**BF16, **HALF, "_plain_sampling": True},
 }
 # TRL's phase names (profiling_context / profiling_decorator) and what they are.
 PHASES = {"transformers.generate": "generation", "transformers.generate_batch": "generation",
@@ -81,6 +87,8 @@ def run_setup(settings: dict, folder: Path) -> dict:
     env = {**os.environ, PHASES_LOG: str(phases)}
     if settings.get("_head_hook") is False:
         env[NO_HEAD_HOOK] = "1"
+    if settings.get("_plain_sampling"):
+        env[PLAIN_SAMPLING] = "1"
     settings = {k: v for k, v in settings.items() if not k.startswith("_") and v is not None}
     recipe = folder / "recipe.yaml"
     recipe.write_text(yaml.safe_dump({**settings, "output_dir": str(run)}, sort_keys=False))
@@ -115,6 +123,34 @@ def run_setup(settings: dict, folder: Path) -> dict:
             "received": received}
 
 
+def plain_sampling(model, hook) -> None:
+    """Make ``model`` (TRL's peft policy) sample from a plain copy of its weights: before each ``generate``, every
+    LoRA layer's base weight plus its adapter's delta is written into the copy's matching linear layer (one
+    rounding to the weights' dtype; the frozen base itself is never touched), and the copy generates."""
+    import copy
+
+    import torch
+    from peft.tuners.lora import LoraLayer
+
+    base = model.get_base_model()
+    plain = copy.deepcopy(base).eval()
+    layers = {name: m for name, m in base.named_modules() if isinstance(m, LoraLayer)}
+    for name in layers:  # the copy's LoRA layers become their plain base layers
+        parent, _, attr = name.rpartition(".")
+        setattr(plain.get_submodule(parent), attr, plain.get_submodule(name).base_layer)
+    targets = {name: plain.get_submodule(name).weight for name in layers}
+    hook(plain)
+
+    def generate(*args, **kwargs):
+        with torch.no_grad():
+            for name, layer in layers.items():
+                delta = layer.get_delta_weight(layer.active_adapters[0])
+                targets[name].copy_(layer.base_layer.weight + delta)
+        return plain.generate(*args, **kwargs)
+
+    model.generate = generate
+
+
 def child(argv: list[str]) -> int:
     """``minir1 train`` with TRL's phase timings appended to ``$MINIR1_BENCH_PHASES``."""
     from trl.extras import profiling
@@ -129,10 +165,13 @@ def child(argv: list[str]) -> int:
         original(self, duration)
 
     profiling.ProfilingContext._log_metrics = log_metrics
-    if os.environ.get(NO_HEAD_HOOK):
-        from minir1 import models
+    from minir1 import models
 
+    if os.environ.get(NO_HEAD_HOOK):
         models.contiguous_head_input = lambda model: None
+    if os.environ.get(PLAIN_SAMPLING):  # train() hands the trainer's model to contiguous_head_input
+        hook = models.contiguous_head_input
+        models.contiguous_head_input = lambda model: (plain_sampling(model, hook), hook(model))
     from minir1.cli import main
 
     return main(argv)

@@ -494,7 +494,8 @@ def lora_sampling() -> list[str]:
     return lines + [
         f"{f['model']}. One GSM8K train prompt (the think chat prompt, {f['prompt_tokens']} tokens) sampled "
         f"{f['rows']} times at temperature 1, forced to {f['new_tokens']} new tokens: one GRPO group of the "
-        f"`mini-r1-cpu` recipe, as TRL's transformers path samples it. Median of {f['rounds']} rounds in "
+        f"`mini-r1-cpu` recipe, as TRL's transformers path samples it, each model with the contiguous-input hook "
+        f"minir1 puts on the output layer of every model it trains or evaluates. Median of {f['rounds']} rounds in "
         "alternating order after a warm-up.", "",
         *table(["setup", "generated tokens/s"], rows), "",
         f"Within a round, sampling with the unmerged adapter took {f['lora_over_plain_time']}x the plain model's "
