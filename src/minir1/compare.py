@@ -1,9 +1,9 @@
 """``minir1 compare``: two evaluations of the same problems, side by side, with a paired test.
 
 Problems are paired by id; a problem's verdict is its ``correct`` field (the majority vote's when K samples
-were drawn), or with ``--lenient`` its ``lenient_correct`` one (the last number anywhere). Different problem sets (ids or golds differ), unfinished evaluations (no summary.json yet) and
-empty ones are refused: a difference between them says nothing about the models. A folder compared with
-itself is allowed, with a warning.
+were drawn), or with ``--lenient`` its ``lenient_correct`` one (the last number anywhere). Different problem
+sets (ids or golds differ), unfinished evaluations (no summary.json yet) and empty ones are refused: a
+difference between them says nothing about the models. A folder compared with itself is allowed, with a warning.
 """
 
 from __future__ import annotations

@@ -82,7 +82,8 @@ class GRPOSettings(GRPOConfig):
             raise UserError(f"max_completion_length {self.max_completion_length} is too short for reasoning plus an "
                             "answer block: use at least 16 (256 to 1024 is typical)")
         check_number("learning_rate", self.learning_rate, 0, above=True)
-        check_number("temperature", self.temperature, 0, above=True, hint=" (use a small value like 0.1 for near-greedy)")
+        check_number("temperature", self.temperature, 0, above=True,
+                     hint=" (use a small value like 0.1 for near-greedy)")
         check_number("top_p", self.top_p, 0, above=True, high=1)
         for name, label, hint in (("beta", " (the KL coefficient)", ""), ("epsilon", " (the clipping range)", ""),
                                   ("max_grad_norm", "", " (0 turns clipping off)"),

@@ -89,8 +89,8 @@ def check_size(size: dict[str, int], vocab_size: int, seed: int) -> dict[str, in
     return full
 
 
-def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = DEFAULT_VOCAB, overwrite: bool = False,
-                     **size: int) -> Path:
+def build_tiny_model(out_dir: str | os.PathLike, *, seed: int = 0, vocab_size: int = DEFAULT_VOCAB,
+                     overwrite: bool = False, **size: int) -> Path:
     """Build the tiny model and tokenizer into ``out_dir`` (the folder rule of :mod:`minir1.folders`) and return
     its path. ``size`` overrides any of :data:`DEFAULT_SIZE`. The model is built beside ``out_dir`` and moved
     in when complete, so a failure leaves what was there."""
