@@ -503,10 +503,29 @@ def lora_sampling() -> list[str]:
         provenance(r), ""]
 
 
+
+def cpu_ceiling() -> list[str]:
+    lines = ["## How far a real-model step is from its matrix products alone", ""]
+    r = load("cpu-ceiling")
+    if r is None:
+        return lines + not_measured("python bench/cpu_ceiling.py")
+    f = r["figures"]
+    rows = [[name, f"{p['flop'] / 1e12:.2f}", f"{p['gflop_per_second']:.0f}", p["floor_seconds"], p.get("measured_seconds", ""),
+             f"{p['measured_over_floor']}x" if "measured_over_floor" in p else ""] for name, p in f["phases"].items()]
+    against = f.get("against", {})
+    return lines + [
+        f"{f['model']}: only the matrix products of one GRPO step's work ({f['rows']} completions of a "
+        f"{f['prompt_tokens']}-token prompt, {f['completion_tokens']} tokens each on average, in {f['micro_batches']} "
+        f"micro-batches), {f['dtype']}, {f['torch_threads']} threads, each the quickest of its repeats: a floor for "
+        f"each phase, set beside the phase as `{against.get('file')}` measured it for `{against.get('setup')}`.", "",
+        *table(["phase", "TFLOP", "GFLOP/s", "floor (s)", "measured (s)", "measured / floor"], rows), "",
+        f"Floor for the whole step {f.get('step_floor_seconds')} s, measured {f.get('step_measured_seconds')} s. "
+        "The measured backward also holds the optimizer step and the rest of the step.", "", provenance(r), ""]
+
 # In the order they appear in BENCHMARKS.md.
 SECTIONS: list[Callable[[], list[str]]] = [header, grpo_step, rollout, generation, processes, recipe_step, score,
                                            time_to_accuracy, real_cold_start, real_eval_speed, real_grpo,
-                                           real_grpo_speed, lora_sampling, demo_trials, gpu_check]
+                                           real_grpo_speed, lora_sampling, cpu_ceiling, demo_trials, gpu_check]
 
 
 def render() -> str:

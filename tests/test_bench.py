@@ -67,6 +67,7 @@ def run_script(tmp_path, script, args):
         ("score_throughput.py", ["--n", "500", "--repeats", "1"], "score_throughput"),
         ("generation_throughput.py", ["--quick"], "generation_throughput_quick"),
         ("lora_sampling.py", ["--quick"], "lora_sampling_quick"),
+        ("cpu_ceiling.py", ["--quick"], "cpu-ceiling-quick"),
         pytest.param("processes.py", ["--quick"], "processes-quick", marks=pytest.mark.slow),  # two torchruns
     ],
 )
@@ -79,6 +80,11 @@ def test_bench_script_records_figures(tmp_path, script, args, name):
     f = result["figures"]
     if name == "lora_sampling_quick":  # every setup sampled the same forced-length work
         assert set(f["tokens_per_second"]) == {"plain", "lora", "lora-merged"} and f["rows"] * f["new_tokens"] == 64
+    if name == "cpu-ceiling-quick":  # every phase's products counted and timed
+        assert set(f["phases"]) == {"generation", "loss forward pass", "backward"}
+        phases = f["phases"]
+        assert all(p["floor_seconds"] > 0 and p["flop"] > 0 for p in phases.values())
+        assert phases["backward"]["flop"] == phases["loss forward pass"]["flop"]  # input gradients: the same products
     if name == "processes-quick":
         assert f["order"] == [1, 2] and len(f["two_over_one_time_per_round"]) == 1
         for key in ("one_process", "two_processes"):
