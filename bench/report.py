@@ -503,24 +503,29 @@ def lora_sampling() -> list[str]:
         provenance(r), ""]
 
 
-
 def cpu_ceiling() -> list[str]:
     lines = ["## How far a real-model step is from its matrix products alone", ""]
     r = load("cpu-ceiling")
     if r is None:
         return lines + not_measured("python bench/cpu_ceiling.py")
     f = r["figures"]
-    rows = [[name, f"{p['flop'] / 1e12:.2f}", f"{p['gflop_per_second']:.0f}", p["floor_seconds"], p.get("measured_seconds", ""),
-             f"{p['measured_over_floor']}x" if "measured_over_floor" in p else ""] for name, p in f["phases"].items()]
-    against = f.get("against", {})
+    rows = [[name, f"{p['flop'] / 1e12:.2f}", f"{p['gflop_per_second']:.0f}", p["floor_seconds"],
+             p.get("measured_seconds", ""), f"{p['measured_over_floor']}x" if "measured_over_floor" in p else ""]
+            for name, p in f["phases"].items()]
+    against, head = f.get("against", {}), f["trl_output_layer_seconds_per_step"]
     return lines + [
         f"{f['model']}: only the matrix products of one GRPO step's work ({f['rows']} completions of a "
-        f"{f['prompt_tokens']}-token prompt, {f['completion_tokens']} tokens each on average, in {f['micro_batches']} "
-        f"micro-batches), {f['dtype']}, {f['torch_threads']} threads, each the quickest of its repeats: a floor for "
-        f"each phase, set beside the phase as `{against.get('file')}` measured it for `{against.get('setup')}`.", "",
+        f"{f['prompt_tokens']}-token prompt, {f['completion_tokens']} tokens each on average, in "
+        f"{f['micro_batches']} micro-batches), {f['torch_threads']} threads, each the quickest of its repeats: "
+        f"about a floor for each phase, set beside the phase as `{against.get('file')}` measured it for "
+        f"`{against.get('setup')}` (bench/cpu_ceiling.py's docstring says what is counted).", "",
         *table(["phase", "TFLOP", "GFLOP/s", "floor (s)", "measured (s)", "measured / floor"], rows), "",
-        f"Floor for the whole step {f.get('step_floor_seconds')} s, measured {f.get('step_measured_seconds')} s. "
-        "The measured backward also holds the optimizer step and the rest of the step.", "", provenance(r), ""]
+        f"Floor for the whole step {f.get('step_floor_seconds')} s, measured {f.get('step_measured_seconds')} s; "
+        "the measured backward also holds the optimizer step and the rest of the step. On a CPU, TRL scores the "
+        "output layer at every position, the prompt's included: its output layer and log-softmax, forward and "
+        f"backward, took {head['every_position']} s per step at every position, against "
+        f"{head['completion_positions']} s at the completion positions alone.", "", provenance(r), ""]
+
 
 # In the order they appear in BENCHMARKS.md.
 SECTIONS: list[Callable[[], list[str]]] = [header, grpo_step, rollout, generation, processes, recipe_step, score,
