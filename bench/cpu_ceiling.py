@@ -1,7 +1,8 @@
 """How far a real-model GRPO step on this CPU is from what its matrix products alone cost.
 
 ``bench/real_grpo_speed.py`` times a step's phases through TRL. This times only the model's
-matrix products for the same work, with torch's default threads, each the quickest of its
+linear layers' matrix products for the same work (attention scores and the LoRA adapters'
+small products are left out), with torch's default threads, each the quickest of its
 repeats, and sets these floors beside those phases. The products, for every linear layer of
 the real model's architecture (its ``config.json``), in bf16 as its weights are:
 
@@ -105,7 +106,7 @@ def floors(config: dict, rows: int, micro_batches: int, prompt: int, completion:
     add("loss forward pass", product(h, v, tokens, repeats), micro_batches)
     add("backward", layers(config, tokens, repeats, backward=True), micro_batches)
     add("backward", product(h, v, tokens, repeats), micro_batches)  # the logits again
-    add("backward", product(v, h, tokens, repeats, backward=True, dtype="float32"), micro_batches)
+    add("backward", product(h, v, tokens, repeats, backward=True, dtype="float32"), micro_batches)
     return {k: {"floor_seconds": round(s, 3), "flop": f, "gflop_per_second": round(f / s / 1e9, 1)}
             for k, (s, f) in total.items()}
 

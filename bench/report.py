@@ -514,7 +514,8 @@ def cpu_ceiling() -> list[str]:
             for name, p in f["phases"].items()]
     against, head = f.get("against", {}), f["trl_output_layer_seconds_per_step"]
     return lines + [
-        f"{f['model']}: only the matrix products of one GRPO step's work ({f['rows']} completions of a "
+        f"{f['model']}: only the linear layers' matrix products (attention scores and LoRA adapters not counted) of "
+        f"one GRPO step's work ({f['rows']} completions of a "
         f"{f['prompt_tokens']}-token prompt, {f['completion_tokens']} tokens each on average, in "
         f"{f['micro_batches']} micro-batches), {f['torch_threads']} threads, each the quickest of its repeats: "
         f"about a floor for each phase, set beside the phase as `{against.get('file')}` measured it for "
