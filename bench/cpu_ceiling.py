@@ -88,9 +88,10 @@ def layers(config: dict, tokens: int, repeats: int, backward: bool = False) -> t
     return seconds, flops
 
 
-def floors(config: dict, rows: int, micro_batches: int, prompt: int, completion: float, repeats: int) -> dict:
-    """Each phase's products: seconds at this CPU's best and FLOPs, for ``rows`` completions of one prompt."""
-    h, v, length = config["hidden_size"], config["vocab_size"], max(1, round(completion))
+def floors(config: dict, rows: int, micro_batches: int, prompt: int, length: int, repeats: int) -> dict:
+    """Each phase's products: seconds at this CPU's best and FLOPs, for ``rows`` completions of ``length`` tokens
+    of one prompt."""
+    h, v = config["hidden_size"], config["vocab_size"]
     total: dict[str, list[float]] = {}
 
     def add(phase: str, cost: tuple[float, float], times: float = 1) -> None:
@@ -163,8 +164,8 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     prompt = round(statistics.median(len(encode_chat(tokenizer, build_prompt(p.question, "think")))
                                      for p in load_problems("gsm8k:train", limit=PROMPTS)))
-    phases = floors(config, rows, micro, prompt, completion, args.repeats)
     length = max(1, round(completion))
+    phases = floors(config, rows, micro, prompt, length, args.repeats)
     per_micro = rows // micro
     every, completions_only = (trl_head(config, per_micro * n, args.repeats) * micro
                                for n in (prompt + length, length))
