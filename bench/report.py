@@ -64,8 +64,9 @@ def header() -> list[str]:
             "Every figure here was measured by a script in `bench/` and is written into this file by "
             "`python bench/report.py` from `bench/results/*.json`, with the machine, command and date it came "
             "from. The machine these ran on may be shared: each section gives the load average, and comparisons "
-            "are ratios measured side by side in one run, in alternating order. Regenerate everything that runs "
-            "on a CPU with `make bench`.", ""]
+            "are ratios measured side by side in one run, in alternating order. `make bench` reruns the quick CPU "
+            "benchmarks (those in `bench/run_all.py`) and this file; every other section names its own command.",
+            ""]
 
 
 def grpo_table(r: dict) -> list[str]:

@@ -1,4 +1,5 @@
-"""Run every CPU benchmark in turn, then write BENCHMARKS.md (`make bench`).
+"""Run the quick CPU benchmarks in turn, then write BENCHMARKS.md (`make bench`); the real-model and GPU
+benchmarks are run by their own commands, given in their BENCHMARKS.md sections.
 
 Run it on an otherwise idle machine: the figures are wall-clock times (each result
 records the load average at its start and end).

@@ -391,3 +391,22 @@ def test_the_readme_real_grpo_table_is_the_committed_results_file():
                   f"mean length {h['before']['mean_length']:.0f} tokens before, {h['after']['mean_length']:.0f} after",
                   f"{f['steps']} steps, {f['train_seconds'] / 60:.0f} minutes of training"):
         assert typed in prose, f"README should say {typed!r}, from real-grpo.json"
+
+
+def test_the_readme_file_map_has_a_line_for_every_tracked_file():
+    """README's "Files" section: one line per file git tracks (a folder or glob line covers data and results)."""
+    root = BENCH.parent
+    try:
+        tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    readme = (root / "README.md").read_text()
+    block = readme.split("## Files", 1)[1].split("```")[1]
+    entries = [line.split()[0] for line in block.splitlines() if line.strip()]
+    from fnmatch import fnmatch
+
+    missing = [f for f in tracked.split() if not any(f == e or (e.endswith("/") and f.startswith(e)) or
+                                                     ("*" in e and fnmatch(f, e)) for e in entries)]
+    assert not missing, f"README's file map has no line for {missing}"
+    stale = [e for e in entries if "*" not in e and not (root / e).exists()]
+    assert not stale, f"README's file map names files that do not exist: {stale}"

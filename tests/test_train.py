@@ -210,6 +210,32 @@ def test_a_prefill_ends_the_prompt_trl_renders_and_reaches_the_rewards(tmp_path,
     assert held_out and all(r.get("prefill") == prefill for r in held_out)
 
 
+def test_a_users_fields_reach_the_held_out_set_and_disable_tqdm_prints_no_log_dicts(tmp_path, tiny_model, capsys):
+    rows = [{"problem": f"What is {a} plus {a}?", "solution": f"{a} + {a} = {2 * a}\n#### {2 * a}"} for a in range(1, 9)]
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = tiny_cfg(tmp_path, tiny_model, data=str(data), eval_data=str(data), question_field="problem",
+                   answer_field="solution", max_steps=1, eval_every=1, eval_limit=2, disable_tqdm=True)
+    result = train(cfg)
+    held_out = read_jsonl(result.run_dir / "eval_samples.jsonl")
+    assert [(r["id"], r["gold"]) for r in held_out] == [(f"{data}:{n}", str(2 * n + 2)) for n in (0, 1, 0, 1)]
+    assert "{'loss'" not in capsys.readouterr().out  # transformers' printer of every log dict is swapped out too
+
+
+def test_the_bar_draws_only_on_a_terminal_and_not_with_disable_tqdm(monkeypatch):
+    from types import SimpleNamespace
+
+    from minir1.callbacks import ProgressBar
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    state = SimpleNamespace(is_world_process_zero=True, global_step=0, max_steps=3)
+    for off, draws in ((False, True), (True, False)):
+        bar = ProgressBar.for_grpo({"format_rubric": 13.0})
+        bar.on_train_begin(SimpleNamespace(disable_tqdm=off), state, None)
+        assert (bar.bar is not None) == draws
+        bar.on_train_end(SimpleNamespace(disable_tqdm=off), state, None)
+
+
 def test_warmstart_command_writes_a_loadable_model(tmp_path, tiny_model):
     from transformers import AutoModelForCausalLM
 

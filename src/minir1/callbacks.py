@@ -13,7 +13,7 @@ from pathlib import Path
 
 from accelerate.utils import gather_object
 from tqdm.auto import tqdm
-from transformers import ProgressCallback, TrainerCallback
+from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 
 from .evaluate import evaluate_problems
 from .jsonl import append, read_jsonl, truncate_after
@@ -154,7 +154,7 @@ class ProgressBar(TrainerCallback):
         if not state.is_world_process_zero:
             return
         self._start, self._first_step, self.post = time.perf_counter(), state.global_step, {}
-        if sys.stderr.isatty():  # where tqdm draws
+        if sys.stderr.isatty() and not getattr(args, "disable_tqdm", False):  # where tqdm draws, unless turned off
             self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.desc, unit="step",
                             dynamic_ncols=True)
 
@@ -194,8 +194,10 @@ def progress_bars_on() -> bool:
 
 
 def use_progress_bar(trainer, bar: ProgressBar) -> None:
-    """Swap transformers' progress callback (it prints every log dict) for ``bar``."""
+    """Swap transformers' progress callback for ``bar``; with ``disable_tqdm`` transformers adds a printer of
+    every log dict instead, swapped too: then ``bar`` draws nothing and says one line at the end."""
     trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
     trainer.add_callback(bar)
 
 

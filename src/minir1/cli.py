@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use a recipe's prompt settings (tag style, system prompt, prefill) and, without --model, "
                         "its model: evaluate a base model as a run of that recipe will be, e.g. --recipe mini-r1")
     p.add_argument("--batch_size", type=int,
-                   help="sequences (prompts x samples) generated together (default: 64 on a CPU, 128 on a GPU)")
+                   help="sequences (prompts x samples) generated together (default: 64 on a CPU, 128 on a GPU, "
+                        "1024 with --backend vllm)")
     p.add_argument("--trust_remote_code", action="store_true", help="allow model code from the Hub")
     p.add_argument("--output_dir", required=True, help="where samples.jsonl and summary.json go")
 

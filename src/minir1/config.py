@@ -151,6 +151,7 @@ class TrainConfig:
     # --- data and prompts ------------------------------------------------------------------
     data: str = _f("gsm8k:train", "gsm8k:train, a .jsonl/.json/.parquet/.csv file, or a Hub id[:split]")
     data_limit: int | None = _f(None, "use only the first N problems (None: all)")
+    # the fields of --data, and of --eval_data unless that is a bundled GSM8K split
     question_field: str = _f("question", "field holding the question")
     answer_field: str = _f("answer", "field holding the gold answer or a solution ending '#### N'")
     tag_style: str | None = _f(None, "think or reasoning; default: the scheme's style")

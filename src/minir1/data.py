@@ -115,13 +115,18 @@ def _read_hub(source: str, config: str | None) -> list[dict]:
     return list(ds)
 
 
+def is_bundled(source: str) -> bool:
+    """Whether ``source`` names a GSM8K split shipped with minir1 (read with its own fields)."""
+    return source in ("gsm8k", *BUNDLED)
+
+
 def load_problems(source: str = "gsm8k:train", *, question_field: str = "question", answer_field: str = "answer",
                   id_field: str = "id", limit: int | None = None, config: str | None = None) -> list[Problem]:
     """The first ``limit`` (default: all) problems of a data source (see the module docstring).
 
     Raises :class:`UserError` on a missing file, an empty set, or a row without a question or a parseable gold.
     """
-    if source in ("gsm8k", *BUNDLED):
+    if is_bundled(source):
         where = "gsm8k:train" if source == "gsm8k" else source
         rows = _read_local(BUNDLED[where])
     else:

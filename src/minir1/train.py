@@ -35,7 +35,7 @@ from .callbacks import (
     use_progress_bar,
 )
 from .config import TRL_DEFAULTS, Parser, TrainConfig, defaults, load_config, parser
-from .data import load_problems, prompt_rows
+from .data import is_bundled, load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
 from .folders import check_replaceable
@@ -88,10 +88,14 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
                              limit=cfg.data_limit)
     periodic = held_out = None
     if cfg.eval_every:  # evaluation during training
+        # a file or Hub set of the user's is read with the fields of --data; a bundled GSM8K split with its own
+        fields = {} if is_bundled(cfg.eval_data) else {"question_field": cfg.question_field,
+                                                        "answer_field": cfg.answer_field}
         periodic = EvalSettings(cfg.model, data=cfg.eval_data, limit=cfg.eval_limit, tag_style=cfg.style,
                                 system_prompt=cfg.system_prompt, prefill=cfg.prefill or None,
-                                max_new_tokens=args.max_completion_length)
-        held_out = load_problems(periodic.data, limit=periodic.limit)
+                                max_new_tokens=args.max_completion_length, **fields)
+        held_out = load_problems(periodic.data, question_field=periodic.question_field,
+                                 answer_field=periodic.answer_field, limit=periodic.limit)
     model_path = resolve_model(cfg.model)
     if args.use_cpu and not cfg.resume and not cfg.asked.keys() & {"model_init_kwargs", "bf16", "fp16"}:
         args.model_init_kwargs = {"dtype": cpu_training_dtype(model_path, cfg.lora)}
@@ -325,7 +329,8 @@ def train_settings(argv: list[str]):
         runs.require_run(run, "nothing to resume there (drop --resume to start a new run)")
         recipe, argv = str(Path(run) / runs.CONFIG), [*argv, "--resume"]
     elif not recipe:
-        raise UserError("no recipe: pass --config mini-r1 (or grpo-demo, tiny, or a path ending in .yaml)")
+        raise UserError(f"no recipe: pass --config mini-r1 (or {', '.join(r for r in list_recipes() if r != 'mini-r1')}, "
+                        "or a path ending in .yaml)")
     return load_config(recipe, [*argv, "--output_dir", run] if run else argv)
 
 

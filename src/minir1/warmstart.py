@@ -79,5 +79,7 @@ def cli_warmstart(args) -> int:
     progress_bars_on()
     path = warm_start(args.model, sft_rows(problems, args.tag_style), out, epochs=args.epochs,
                       learning_rate=args.learning_rate, batch_size=args.batch_size, lora=args.lora)
-    print(f"warm-started model written to {path}; train it with: minir1 train --config mini-r1 --model {path}")
+    # the recipe whose prompt is the one it was warm-started on: the tag style's own, bare
+    recipe = {"think": "mini-r1-cpu", "reasoning": "grpo-demo"}[args.tag_style]
+    print(f"warm-started model written to {path}; train it with: minir1 train --config {recipe} --model {path}")
     return 0
