@@ -437,7 +437,8 @@ def real_grpo() -> list[str]:
         f, h = r["figures"], r["figures"]["held_out"]
         st = f.get("settings", {})
         shape = (f"lr {st.get('learning_rate')}, at most {st.get('max_completion_length')} new tokens, micro-batches of "
-                 f"{st.get('per_device_train_batch_size')} x {st.get('gradient_accumulation_steps')}"
+                 f"{st.get('per_device_train_batch_size')} x {st.get('gradient_accumulation_steps')}, sampling "
+                 f"temperature {st.get('temperature')}"
                  + (f", KL coefficient {st['beta']}" if st.get("beta") else ", no KL term")
                  + (", truncated completions masked" if st.get("mask_truncated_completions") else ""))
         rows = [[when, s["n"] if "n" in s else h["n"], _rate(s["format"]), _rate(s["strict"]), _rate(s["lenient"]),
