@@ -397,7 +397,8 @@ def test_the_readme_file_map_has_a_line_for_every_tracked_file():
     """README's "Files" section: one line per file git tracks (a folder or glob line covers data and results)."""
     root = BENCH.parent
     try:
-        tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout
+        tracked = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True,
+                                 check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout")
     readme = (root / "README.md").read_text()
@@ -405,7 +406,7 @@ def test_the_readme_file_map_has_a_line_for_every_tracked_file():
     entries = [line.split()[0] for line in block.splitlines() if line.strip()]
     from fnmatch import fnmatch
 
-    missing = [f for f in tracked.split() if not any(f == e or (e.endswith("/") and f.startswith(e)) or
+    missing = [f for f in tracked.split("\0") if f and not any(f == e or (e.endswith("/") and f.startswith(e)) or
                                                      ("*" in e and fnmatch(f, e)) for e in entries)]
     assert not missing, f"README's file map has no line for {missing}"
     stale = [e for e in entries if "*" not in e and not (root / e).exists()]

@@ -210,3 +210,10 @@ def test_hub_dataset_without_network_fails_fast_without_loading(monkeypatch):
         load_problems("openai/gsm8k:test")
     assert "\n" not in str(e.value) and "HF_HUB_OFFLINE=1" in str(e.value)
     assert asked == {"repo_id": "openai/gsm8k", "timeout": HUB_TIMEOUT} and HUB_TIMEOUT <= 30
+
+
+def test_gsm8k_is_known_by_its_bundled_names_and_hub_ids():
+    from minir1.data import is_gsm8k
+
+    assert all(map(is_gsm8k, ["gsm8k", "gsm8k:train", "gsm8k:test", "openai/gsm8k", "openai/gsm8k:test"]))
+    assert not any(map(is_gsm8k, ["mine.jsonl", "someone/math:test", "data/gsm8k_copy.jsonl"]))

@@ -195,9 +195,12 @@ def progress_bars_on() -> bool:
 
 def use_progress_bar(trainer, bar: ProgressBar) -> None:
     """Swap transformers' progress callback for ``bar``; with ``disable_tqdm`` transformers adds a printer of
-    every log dict instead, swapped too: then ``bar`` draws nothing and says one line at the end."""
+    every log dict instead (last, after a user's callbacks), swapped too: then ``bar`` draws nothing and says
+    one line at the end."""
     trainer.remove_callback(ProgressCallback)
-    trainer.remove_callback(PrinterCallback)
+    printers = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, PrinterCallback)]
+    if trainer.args.disable_tqdm and printers:
+        trainer.remove_callback(printers[-1])
     trainer.add_callback(bar)
 
 

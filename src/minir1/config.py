@@ -151,9 +151,10 @@ class TrainConfig:
     # --- data and prompts ------------------------------------------------------------------
     data: str = _f("gsm8k:train", "gsm8k:train, a .jsonl/.json/.parquet/.csv file, or a Hub id[:split]")
     data_limit: int | None = _f(None, "use only the first N problems (None: all)")
-    # the fields of --data, and of --eval_data unless that is a bundled GSM8K split
-    question_field: str = _f("question", "field holding the question")
-    answer_field: str = _f("answer", "field holding the gold answer or a solution ending '#### N'")
+    question_field: str = _f("question", "field holding the question (in --data, and in --eval_data unless that "
+                                         "is GSM8K)")
+    answer_field: str = _f("answer", "field holding the gold answer or a solution ending '#### N' (as "
+                                     "--question_field)")
     tag_style: str | None = _f(None, "think or reasoning; default: the scheme's style")
     system_prompt: str | None = _f(None, "system prompt; default: the tag style's own")
     prefill: str | None = _f(None, "text that opens the assistant turn, e.g. '<think>\\n'; rewards judge "

@@ -115,9 +115,10 @@ def _read_hub(source: str, config: str | None) -> list[dict]:
     return list(ds)
 
 
-def is_bundled(source: str) -> bool:
-    """Whether ``source`` names a GSM8K split shipped with minir1 (read with its own fields)."""
-    return source in ("gsm8k", *BUNDLED)
+def is_gsm8k(source: str) -> bool:
+    """Whether ``source`` is GSM8K, the copy shipped with minir1 or its Hub id (its fields are ``question`` and
+    ``answer``, whatever fields a user's own data has)."""
+    return source in ("gsm8k", *BUNDLED) or source.partition(":")[0] in HUB_CONFIGS
 
 
 def load_problems(source: str = "gsm8k:train", *, question_field: str = "question", answer_field: str = "answer",
@@ -126,7 +127,7 @@ def load_problems(source: str = "gsm8k:train", *, question_field: str = "questio
 
     Raises :class:`UserError` on a missing file, an empty set, or a row without a question or a parseable gold.
     """
-    if is_bundled(source):
+    if source in ("gsm8k", *BUNDLED):
         where = "gsm8k:train" if source == "gsm8k" else source
         rows = _read_local(BUNDLED[where])
     else:

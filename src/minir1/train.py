@@ -35,7 +35,7 @@ from .callbacks import (
     use_progress_bar,
 )
 from .config import TRL_DEFAULTS, Parser, TrainConfig, defaults, load_config, parser
-from .data import is_bundled, load_problems, prompt_rows
+from .data import is_gsm8k, load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
 from .folders import check_replaceable
@@ -88,8 +88,8 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
                              limit=cfg.data_limit)
     periodic = held_out = None
     if cfg.eval_every:  # evaluation during training
-        # a file or Hub set of the user's is read with the fields of --data; a bundled GSM8K split with its own
-        fields = {} if is_bundled(cfg.eval_data) else {"question_field": cfg.question_field,
+        # a file or Hub set of the user's is read with the fields of --data; GSM8K with its own
+        fields = {} if is_gsm8k(cfg.eval_data) else {"question_field": cfg.question_field,
                                                         "answer_field": cfg.answer_field}
         periodic = EvalSettings(cfg.model, data=cfg.eval_data, limit=cfg.eval_limit, tag_style=cfg.style,
                                 system_prompt=cfg.system_prompt, prefill=cfg.prefill or None,
