@@ -16,7 +16,8 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-		{ echo "minir1 needs Python 3.11 or newer, and $(PYTHON) is missing or older: make $(MAKECMDGOALS) PYTHON=python3.11"; exit 1; }
+		{ echo "minir1 needs Python 3.11 or newer; $(PYTHON) is missing or older:" \
+		"make $(MAKECMDGOALS) PYTHON=python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	@if $(BIN)/python -c "import torch" 2>/dev/null; then echo "torch already installed"; \

@@ -211,7 +211,8 @@ def test_a_prefill_ends_the_prompt_trl_renders_and_reaches_the_rewards(tmp_path,
 
 
 def test_a_users_fields_reach_the_held_out_set_and_disable_tqdm_prints_no_log_dicts(tmp_path, tiny_model, capsys):
-    rows = [{"problem": f"What is {a} plus {a}?", "solution": f"{a} + {a} = {2 * a}\n#### {2 * a}"} for a in range(1, 9)]
+    rows = [{"problem": f"What is {a} plus {a}?", "solution": f"{a} + {a} = {2 * a}\n#### {2 * a}"}
+            for a in range(1, 9)]
     data = tmp_path / "mine.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = tiny_cfg(tmp_path, tiny_model, data=str(data), eval_data=str(data), question_field="problem",

@@ -329,8 +329,8 @@ def train_settings(argv: list[str]):
         runs.require_run(run, "nothing to resume there (drop --resume to start a new run)")
         recipe, argv = str(Path(run) / runs.CONFIG), [*argv, "--resume"]
     elif not recipe:
-        raise UserError(f"no recipe: pass --config mini-r1 (or {', '.join(r for r in list_recipes() if r != 'mini-r1')}, "
-                        "or a path ending in .yaml)")
+        others = ", ".join(r for r in list_recipes() if r != "mini-r1")
+        raise UserError(f"no recipe: pass --config mini-r1 (or {others}, or a path ending in .yaml)")
     return load_config(recipe, [*argv, "--output_dir", run] if run else argv)
 
 

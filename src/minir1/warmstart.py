@@ -79,11 +79,11 @@ def cli_warmstart(args) -> int:
     progress_bars_on()
     path = warm_start(args.model, sft_rows(problems, args.tag_style), out, epochs=args.epochs,
                       learning_rate=args.learning_rate, batch_size=args.batch_size, lora=args.lora)
+    import torch
+
     # the recipe whose prompt is the one it was warm-started on: the tag style's own, bare
     recipe = {"think": "mini-r1-cpu", "reasoning": "grpo-demo"}[args.tag_style]
     hint = f"minir1 train --config {recipe} --model {path}"
-    import torch
-
     if recipe == "grpo-demo" and not torch.cuda.is_available():
         hint += " --use_vllm false"  # the recipe samples with vLLM, on a GPU
     print(f"warm-started model written to {path}; train it with: {hint}")
