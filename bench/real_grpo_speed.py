@@ -16,6 +16,9 @@ every linear layer, the mini-r1 rewards. Only how the work is computed changes:
 * ``after-4x2``, ``after+checkpointing``, ``after-4x2+checkpointing``: the same in
   micro-batches of half the step, and with activation checkpointing: peak memory per
   micro-batch size, with and without checkpointing.
+* ``after-4x2+compile``: a candidate, TRL's own ``torch_compile`` setting (transformers compiles the
+  model the loss runs through; TRL samples with compilation turned off): compile time falls in the
+  warm-up step, which is not timed.
 * ``after-4x2+plain-sampling``: a candidate, prototyped here only (:func:`plain_sampling`):
   the group is sampled from a plain copy of the policy's weights (base + adapter, rebuilt
   before each generation) instead of through peft's LoRA layers (``bench/lora_sampling.py``
@@ -60,6 +63,7 @@ SETUPS = {
     "after+checkpointing": {**BF16, **CHECKPOINTING},
     "after-4x2+checkpointing": {**BF16, **HALF, **CHECKPOINTING},
     "after-4x2+plain-sampling": {**BF16, **HALF, "_plain_sampling": True},
+    "after-4x2+compile": {**BF16, **HALF, "torch_compile": True},
 }
 # TRL's phase names (profiling_context / profiling_decorator) and what they are.
 PHASES = {"transformers.generate": "generation", "transformers.generate_batch": "generation",
@@ -113,9 +117,10 @@ def run_setup(settings: dict, folder: Path) -> dict:
     grpo = json.loads((run / "grpo_config.json").read_text())
     received = {k: grpo[k] for k in ("model_init_kwargs", "per_device_train_batch_size",
                                      "gradient_accumulation_steps", "use_transformers_paged",
-                                     "activation_checkpointing", "bf16", "max_completion_length", "num_generations")}
+                                     "activation_checkpointing", "bf16", "max_completion_length", "num_generations",
+                                     "torch_compile")}
     for k in ("model_init_kwargs", "per_device_train_batch_size", "gradient_accumulation_steps",
-              "activation_checkpointing"):
+              "activation_checkpointing", "torch_compile"):
         if k in settings and received[k] != settings[k]:
             raise RuntimeError(f"the trainer did not get {k}: asked {settings[k]!r}, got {received[k]!r}")
     return {**cost, "seconds_per_step_by_phase": {k: round(v, 1) for k, v in per_step.items()},
