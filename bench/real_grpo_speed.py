@@ -17,8 +17,8 @@ every linear layer, the mini-r1 rewards. Only how the work is computed changes:
   micro-batches of half the step, and with activation checkpointing: peak memory per
   micro-batch size, with and without checkpointing.
 * ``after-4x2+compile``: a candidate, TRL's own ``torch_compile`` setting (transformers compiles the
-  model the loss runs through; TRL samples with compilation turned off): compile time falls in the
-  warm-up step, which is not timed.
+  model the loss runs through; TRL samples with compilation turned off): the first compilation falls in
+  the warm-up step, which is not timed; any later one (new shapes) falls in a timed step.
 * ``after-4x2+plain-sampling``: a candidate, prototyped here only (:func:`plain_sampling`):
   the group is sampled from a plain copy of the policy's weights (base + adapter, rebuilt
   before each generation) instead of through peft's LoRA layers (``bench/lora_sampling.py``

@@ -198,9 +198,10 @@ def use_progress_bar(trainer, bar: ProgressBar) -> None:
     every log dict instead (last, after a user's callbacks), swapped too: then ``bar`` draws nothing and says
     one line at the end."""
     trainer.remove_callback(ProgressCallback)
-    printers = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, PrinterCallback)]
-    if trainer.args.disable_tqdm and printers:
-        trainer.remove_callback(printers[-1])
+    if trainer.args.disable_tqdm:
+        printers = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, PrinterCallback)]
+        if printers:
+            trainer.remove_callback(printers[-1])
     trainer.add_callback(bar)
 
 

@@ -118,7 +118,7 @@ def _read_hub(source: str, config: str | None) -> list[dict]:
 def is_gsm8k(source: str) -> bool:
     """Whether ``source`` is GSM8K, the copy shipped with minir1 or its Hub id (its fields are ``question`` and
     ``answer``, whatever fields a user's own data has)."""
-    return source in ("gsm8k", *BUNDLED) or source.partition(":")[0] in HUB_CONFIGS
+    return source.partition(":")[0] in HUB_CONFIGS  # the Hub's names, and "gsm8k", the bundled copy's
 
 
 def load_problems(source: str = "gsm8k:train", *, question_field: str = "question", answer_field: str = "answer",

@@ -94,6 +94,11 @@ class EvalSettings:
         if self.samples == 1:
             object.__setattr__(self, "temperature", 0.0)
 
+    def problems(self) -> list[Problem]:
+        """The problems these settings name, read with their fields."""
+        return load_problems(self.data, question_field=self.question_field, answer_field=self.answer_field,
+                             limit=self.limit)
+
     def resolve(self, recipe: str | None = None) -> EvalSettings:
         """These settings made concrete, checked as far as they can be without loading the model.
 
@@ -350,8 +355,7 @@ def run_eval(settings: EvalSettings, output_dir: str | os.PathLike, *, batch_siz
         settings = replace(settings, tag_style=DEFAULT_STYLE)
     get_style(settings.tag_style)  # an unknown style fails here, before anything is written
     started = time.perf_counter()
-    problems = load_problems(settings.data, question_field=settings.question_field,
-                             answer_field=settings.answer_field, limit=settings.limit)
+    problems = settings.problems()
     twice = [i for i, n in Counter(p.id for p in problems).items() if n > 1]
     if twice:
         raise UserError(f"{settings.data}: problem id {twice[0]!r} appears twice; ids must be unique to resume and "

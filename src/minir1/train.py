@@ -94,8 +94,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
         periodic = EvalSettings(cfg.model, data=cfg.eval_data, limit=cfg.eval_limit, tag_style=cfg.style,
                                 system_prompt=cfg.system_prompt, prefill=cfg.prefill or None,
                                 max_new_tokens=args.max_completion_length, **fields)
-        held_out = load_problems(periodic.data, question_field=periodic.question_field,
-                                 answer_field=periodic.answer_field, limit=periodic.limit)
+        held_out = periodic.problems()
     model_path = resolve_model(cfg.model)
     if args.use_cpu and not cfg.resume and not cfg.asked.keys() & {"model_init_kwargs", "bf16", "fp16"}:
         args.model_init_kwargs = {"dtype": cpu_training_dtype(model_path, cfg.lora)}
