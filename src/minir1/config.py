@@ -151,6 +151,8 @@ class TrainConfig:
     # --- data and prompts ------------------------------------------------------------------
     data: str = _f("gsm8k:train", "gsm8k:train, a .jsonl/.json/.parquet/.csv file, or a Hub id[:split]")
     data_limit: int | None = _f(None, "use only the first N problems (None: all)")
+    max_solution_steps: int | None = _f(None, "train only on problems whose worked solution (GSM8K's, ending "
+                                             "'#### N') has at most N lines of steps, the easier ones (None: all)")
     question_field: str = _f("question", "field holding the question (in --data, and in --eval_data unless that "
                                          "is GSM8K)")
     answer_field: str = _f("answer", "field holding the gold answer or a solution ending '#### N' (as "
@@ -191,7 +193,7 @@ class TrainConfig:
             if self.lora_r < 1 or self.lora_alpha < 1:
                 raise UserError("lora_r and lora_alpha must be at least 1 (or set --lora false for full fine-tuning)")
             check_number("lora_dropout", self.lora_dropout, 0, high=1, below=True)
-        for name in ("data_limit", "eval_limit"):
+        for name in ("data_limit", "eval_limit", "max_solution_steps"):
             if getattr(self, name) is not None:
                 check_whole(name, getattr(self, name), hint=" (leave it unset, or null, for all problems)")
         for name in ("sample_every", "eval_every", "num_samples"):

@@ -28,7 +28,7 @@ from .answers import Number, format_number, parse_gold
 from .errors import UserError, first_line
 from .jsonl import loads
 from .models import hub_offline
-from .prompts import DEFAULT_STYLE, build_prompt
+from .prompts import DEFAULT_STYLE, build_prompt, solution_steps
 
 GSM8K = Path(__file__).parent / "data" / "gsm8k"  # the package's own copy
 BUNDLED = {"gsm8k:train": GSM8K / "train.jsonl", "gsm8k:test": GSM8K / "test.jsonl"}
@@ -158,6 +158,30 @@ def load_problems(source: str = "gsm8k:train", *, question_field: str = "questio
         pid = row.get(id_field)
         problems.append(Problem(str(pid) if pid is not None else f"{where}:{n}", question, str(solution), gold))
     return problems
+
+
+def solution_length(problem: Problem) -> int | None:
+    """Lines of worked steps in a problem's solution (GSM8K's: about one calculation a line, then ``#### N``);
+    ``None`` when the solution is a bare answer with no steps to count."""
+    if "####" not in problem.solution:
+        return None
+    return sum(1 for line in solution_steps(problem.solution).splitlines() if line.strip())
+
+
+def at_most_steps(problems: list[Problem], max_steps: int, where: str) -> list[Problem]:
+    """The problems whose worked solution has at most ``max_steps`` lines of steps (a proxy for difficulty:
+    GSM8K's train set has 2 to 9). Raises :class:`UserError` if a problem has no steps to count, or none is left."""
+    kept = []
+    for p in problems:
+        n = solution_length(p)
+        if n is None:
+            raise UserError(f"{where}: problem {p.id} has no worked solution ending '#### N' for max_solution_steps "
+                            "to count: leave max_solution_steps unset for this data")
+        if n <= max_steps:
+            kept.append(p)
+    if not kept:
+        raise UserError(f"{where}: no problem's solution has at most {max_steps} steps: raise max_solution_steps")
+    return kept
 
 
 def prompt_rows(problems: list[Problem], style: str = DEFAULT_STYLE, system_prompt: str | None = None,

@@ -35,7 +35,7 @@ from .callbacks import (
     use_progress_bar,
 )
 from .config import TRL_DEFAULTS, Parser, TrainConfig, defaults, load_config, parser
-from .data import is_gsm8k, load_problems, prompt_rows
+from .data import at_most_steps, is_gsm8k, load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
 from .folders import check_replaceable
@@ -85,7 +85,12 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     if world_size() > 1:
         log.info("process %s of %d taking part", os.environ.get("RANK", "?"), world_size())
     problems = load_problems(cfg.data, question_field=cfg.question_field, answer_field=cfg.answer_field,
-                             limit=cfg.data_limit)
+                             limit=None if cfg.max_solution_steps else cfg.data_limit)
+    if cfg.max_solution_steps:  # the easier problems, then the first data_limit of them
+        every = len(problems)
+        problems = at_most_steps(problems, cfg.max_solution_steps, cfg.data)[:cfg.data_limit]
+        log.info("training on %d of %d problems: the first whose solution has at most %d steps", len(problems),
+                 every, cfg.max_solution_steps)
     periodic = held_out = None
     if cfg.eval_every:  # evaluation during training
         # a file or Hub set of the user's is read with the fields of --data; GSM8K with its own
