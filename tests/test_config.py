@@ -323,6 +323,7 @@ def test_trl_receives_exactly_what_was_asked(fake_vllm, tmp_path, capsys):
         ({"data_limit": -3}, "data_limit must be at least 1, got -3 \\(leave it unset, or null, for all problems\\)"),
         ({"data_limit": 0}, "data_limit must be at least 1, got 0"),
         ({"eval_limit": 0}, "eval_limit must be at least 1, got 0"),
+        ({"max_solution_steps": 0}, "max_solution_steps must be at least 1, got 0"),
         ({"max_steps": 0}, "max_steps must be at least 1, or -1 to train for num_train_epochs"),
         ({"max_steps": -1, "num_train_epochs": 0}, "num_train_epochs must be a number above 0"),
         ({"sample_every": -1}, "sample_every must be at least 0, got -1 \\(0 turns it off\\)"),

@@ -223,6 +223,20 @@ def test_a_users_fields_reach_the_held_out_set_and_disable_tqdm_prints_no_log_di
     assert "{'loss'" not in capsys.readouterr().out  # transformers' printer of every log dict is swapped out too
 
 
+def test_max_solution_steps_trains_on_the_first_short_problems_only(tmp_path, tiny_model):
+    steps = [1, 3, 1, 2, 1]  # lines of worked steps in each problem's solution
+    rows = [{"question": f"Problem {n}: what is {n} plus 0?", "answer": f"{n} + 0 = {n}\n" * k + f"#### {n}"}
+            for n, k in enumerate(steps)]
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = tiny_cfg(tmp_path, tiny_model, data=str(data), max_solution_steps=1, data_limit=2, max_steps=2,
+                   sample_every=1, num_samples=8)
+    result = train(cfg)
+    seen = {r["id"] for r in read_jsonl(result.run_dir / "samples.jsonl")}
+    assert seen == {f"{data}:0", f"{data}:2"}  # one step each, the first two such: not 1 (3 steps), not 4 (third)
+    assert load_run(result.run_dir).max_solution_steps == 1
+
+
 def test_the_bar_draws_only_on_a_terminal_and_not_with_disable_tqdm(monkeypatch):
     from types import SimpleNamespace
 
