@@ -181,7 +181,8 @@ def main() -> None:
                      if k in ("learning_rate", "num_generations", "per_device_train_batch_size",
                               "gradient_accumulation_steps", "max_completion_length", "temperature", "beta",
                               "loss_type", "model_init_kwargs", "activation_checkpointing", "warmup_steps",
-                              "max_grad_norm", "seed", "mask_truncated_completions")},
+                              "max_grad_norm", "seed", "mask_truncated_completions")}
+        | {"max_solution_steps": runs.load_run(run_dir).max_solution_steps},  # minir1's own: which problems
         "plot": str(Path(args.plot).resolve().relative_to(HERE.parent)) if Path(args.plot).resolve().is_relative_to(
             HERE.parent) else args.plot,
     }
