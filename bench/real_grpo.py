@@ -182,7 +182,7 @@ def main() -> None:
                               "gradient_accumulation_steps", "max_completion_length", "temperature", "beta",
                               "loss_type", "model_init_kwargs", "activation_checkpointing", "warmup_steps",
                               "max_grad_norm", "seed", "mask_truncated_completions")}
-        | {"max_solution_steps": runs.load_run(run_dir).max_solution_steps},  # minir1's own: which problems
+        | {k: runs.saved_settings(run_dir).get(k) for k in ("data", "data_limit", "max_solution_steps")},
         "plot": str(Path(args.plot).resolve().relative_to(HERE.parent)) if Path(args.plot).resolve().is_relative_to(
             HERE.parent) else args.plot,
     }

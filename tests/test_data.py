@@ -226,17 +226,19 @@ def test_solution_steps_are_counted_and_the_short_ones_kept(tmp_path):
     lengths = [solution_length(p) for p in train]
     assert (min(lengths), max(lengths)) == (2, 9)  # blank lines and the '#### N' line are not steps
     assert sum(n <= 2 for n in lengths) == len(at_most_steps(train, 2, "gsm8k:train")) == 1961
-    rows = [{"question": "one?", "answer": "1 + 0 = 1\n\n#### 1"},
+    rows = [{"question": "one?", "answer": "1 + 0 = 1\n\n#### 1"}, {"question": "none?", "answer": "#### 4"},
             {"question": "three?", "answer": "1 + 1 = 2\n2 + 1 = 3\n3 + 0 = 3\n#### 3"},
             {"question": "two?", "answer": "1 + 1 = <<1+1=2>>2\n2 + 0 = 2\n#### 2"}]
     data = tmp_path / "mine.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     problems = load_problems(str(data))
-    assert [solution_length(p) for p in problems] == [1, 3, 2]
+    assert [solution_length(p) for p in problems] == [1, None, 3, 2]  # an answer alone has no steps to count
+    problems.pop(1)
     assert [p.question for p in at_most_steps(problems, 2, str(data))] == ["one?", "two?"]
-    with pytest.raises(UserError, match="no problem's solution has at most 0 steps: raise max_solution_steps"):
+    with pytest.raises(UserError, match=r"no problem's solution has at most 0 steps \(the shortest has 1\): raise "):
         at_most_steps(problems, 0, str(data))
-    data.write_text(json.dumps({"question": "bare?", "answer": 7}) + "\n")
-    with pytest.raises(UserError, match="has no worked solution ending '#### N' for max_solution_steps to count: "
-                                        "leave max_solution_steps unset"):
+    data.write_text(json.dumps({"question": "fine?", "answer": "1 = 1\n#### 1"}) + "\n"
+                    + json.dumps({"question": "bare?", "answer": 7}) + "\n")
+    with pytest.raises(UserError, match=f"^{data}: row 2 has no worked steps before '#### answer' for "
+                                        "max_solution_steps to count: leave max_solution_steps unset for this data$"):
         at_most_steps(load_problems(str(data)), 2, str(data))

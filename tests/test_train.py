@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from minir1.data import load_problems
 from minir1.errors import UserError
 from minir1.jsonl import read_jsonl
 from minir1.runs import load_run
-from minir1.train import check_run_dir, train
+from minir1.train import check_run_dir, train, training_problems
 
 TESTS = Path(__file__).parent
 SPREAD = "spread_rewards:length_bonus"
@@ -115,7 +116,7 @@ def test_resuming_a_finished_run_says_so_and_does_nothing(lora_run, capsys):
     assert snapshot(run) == before, "no training: final/, summary.json and every other file untouched"
 
 
-def test_resume_refuses_to_change_what_the_run_learns_from(lora_run, capsys):
+def test_resume_refuses_to_change_what_the_run_learns_from(lora_run, capsys, tmp_path):
     from minir1.cli import main
 
     run = lora_run[0].run_dir
@@ -127,6 +128,16 @@ def test_resume_refuses_to_change_what_the_run_learns_from(lora_run, capsys):
     assert main(["train", "--resume", "--output_dir", str(run), "--learning_rate", "1e-5"]) == 2
     assert "learning_rate would change from 0.001 to 1e-05" in capsys.readouterr().err
     assert snapshot(run) == before
+    # a run saved before a setting existed trained with its default: changing it on resume is refused too
+    old = tmp_path / "old"
+    shutil.copytree(run, old)
+    config = old / runs.CONFIG
+    config.write_text("".join(line for line in config.read_text().splitlines(keepends=True)
+                              if not line.startswith("max_solution_steps:")))
+    assert main(["train", "--resume", "--output_dir", str(old), "--max_solution_steps", "2"]) == 2
+    assert "max_solution_steps would change from None to 2" in capsys.readouterr().err
+    assert main(["train", "--resume", "--output_dir", str(old)]) == 0  # unchanged: finished, nothing to do
+    assert "already finished at step 4: nothing to do" in capsys.readouterr().out
 
 
 def test_overwrite_replaces_only_a_run_folder_and_only_after_every_check(tmp_path, tiny_model):
@@ -231,6 +242,9 @@ def test_max_solution_steps_trains_on_the_first_short_problems_only(tmp_path, ti
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = tiny_cfg(tmp_path, tiny_model, data=str(data), max_solution_steps=1, data_limit=2, max_steps=2,
                    sample_every=1, num_samples=8)
+    assert [p.id for p in training_problems(cfg)] == [f"{data}:0", f"{data}:2"]
+    assert [p.id for p in training_problems(tiny_cfg(tmp_path, tiny_model, data=str(data), data_limit=2))] == [
+        f"{data}:0", f"{data}:1"]
     result = train(cfg)
     seen = {r["id"] for r in read_jsonl(result.run_dir / "samples.jsonl")}
     assert seen == {f"{data}:0", f"{data}:2"}  # one step each, the first two such: not 1 (3 steps), not 4 (third)

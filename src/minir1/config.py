@@ -150,9 +150,10 @@ class TrainConfig:
 
     # --- data and prompts ------------------------------------------------------------------
     data: str = _f("gsm8k:train", "gsm8k:train, a .jsonl/.json/.parquet/.csv file, or a Hub id[:split]")
-    data_limit: int | None = _f(None, "use only the first N problems (None: all)")
-    max_solution_steps: int | None = _f(None, "train only on problems whose worked solution (GSM8K's, ending "
-                                             "'#### N') has at most N lines of steps, the easier ones (None: all)")
+    data_limit: int | None = _f(None, "use only the first N problems (of those max_solution_steps keeps; None: all)")
+    max_solution_steps: int | None = _f(None, "train only on the problems whose worked solution (GSM8K's, steps "
+                                             "then '#### answer') has at most N lines of steps, the easier ones "
+                                             "(None: all; every row of --data is read and checked)")
     question_field: str = _f("question", "field holding the question (in --data, and in --eval_data unless that "
                                          "is GSM8K)")
     answer_field: str = _f("answer", "field holding the gold answer or a solution ending '#### N' (as "

@@ -165,22 +165,23 @@ def solution_length(problem: Problem) -> int | None:
     ``None`` when the solution is a bare answer with no steps to count."""
     if "####" not in problem.solution:
         return None
-    return sum(1 for line in solution_steps(problem.solution).splitlines() if line.strip())
+    return sum(1 for line in solution_steps(problem.solution).splitlines() if line.strip()) or None
 
 
 def at_most_steps(problems: list[Problem], max_steps: int, where: str) -> list[Problem]:
     """The problems whose worked solution has at most ``max_steps`` lines of steps (a proxy for difficulty:
-    GSM8K's train set has 2 to 9). Raises :class:`UserError` if a problem has no steps to count, or none is left."""
-    kept = []
-    for p in problems:
-        n = solution_length(p)
-        if n is None:
-            raise UserError(f"{where}: problem {p.id} has no worked solution ending '#### N' for max_solution_steps "
-                            "to count: leave max_solution_steps unset for this data")
-        if n <= max_steps:
-            kept.append(p)
+    GSM8K's train set has 2 to 9), in their order. Raises :class:`UserError` if a problem (row) has no steps to
+    count, or if none is left."""
+    lengths = []
+    for row, p in enumerate(problems, 1):
+        if (n := solution_length(p)) is None:
+            raise UserError(f"{where}: row {row} has no worked steps before '#### answer' for max_solution_steps to "
+                            "count: leave max_solution_steps unset for this data")
+        lengths.append(n)
+    kept = [p for p, n in zip(problems, lengths, strict=True) if n <= max_steps]
     if not kept:
-        raise UserError(f"{where}: no problem's solution has at most {max_steps} steps: raise max_solution_steps")
+        raise UserError(f"{where}: no problem's solution has at most {max_steps} steps (the shortest has "
+                        f"{min(lengths)}): raise max_solution_steps")
     return kept
 
 

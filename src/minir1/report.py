@@ -33,7 +33,9 @@ def model_card(cfg: TrainConfig, summary: dict, evaluation: dict | None = None, 
         "| --- | --- |",
         f"| base model | `{cfg.model}` |",
         f"| recipe | `{cfg.recipe}` |",
-        f"| data | `{cfg.data}`" + (f" (first {cfg.data_limit})" if cfg.data_limit else "") + " |",
+        f"| data | `{cfg.data}`" + (f", solutions of at most {cfg.max_solution_steps} steps"
+                                      if cfg.max_solution_steps else "")
+        + (f" (first {cfg.data_limit})" if cfg.data_limit else "") + " |",
         f"| tag style | `{cfg.style}` |",
         "| rewards | " + ", ".join(f"`{n}` ({w:g} points)" for n, w in zip(cfg.reward_names, cfg.weights,
                                                                              strict=True)) + " |",

@@ -7,6 +7,7 @@ model with its card and plots.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ from .callbacks import (
     use_progress_bar,
 )
 from .config import TRL_DEFAULTS, Parser, TrainConfig, defaults, load_config, parser
-from .data import at_most_steps, is_gsm8k, load_problems, prompt_rows
+from .data import Problem, at_most_steps, is_gsm8k, load_problems, prompt_rows
 from .errors import UserError
 from .evaluate import EvalSettings
 from .folders import check_replaceable
@@ -84,13 +85,7 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
         log.info("resuming from %s", checkpoint)
     if world_size() > 1:
         log.info("process %s of %d taking part", os.environ.get("RANK", "?"), world_size())
-    problems = load_problems(cfg.data, question_field=cfg.question_field, answer_field=cfg.answer_field,
-                             limit=None if cfg.max_solution_steps else cfg.data_limit)
-    if cfg.max_solution_steps:  # the easier problems, then the first data_limit of them
-        every = len(problems)
-        problems = at_most_steps(problems, cfg.max_solution_steps, cfg.data)[:cfg.data_limit]
-        log.info("training on %d of %d problems: the first whose solution has at most %d steps", len(problems),
-                 every, cfg.max_solution_steps)
+    problems = training_problems(cfg)
     periodic = held_out = None
     if cfg.eval_every:  # evaluation during training
         # a file or Hub set of the user's is read with the fields of --data; GSM8K with its own
@@ -221,10 +216,26 @@ def check_run_dir(cfg: TrainConfig) -> bool:
     return True
 
 
+def training_problems(cfg: TrainConfig) -> list[Problem]:
+    """The problems a run trains on: those of ``--data``; with ``max_solution_steps``, the ones whose worked solution
+    has at most that many steps; then the first ``data_limit``."""
+    fields = {"question_field": cfg.question_field, "answer_field": cfg.answer_field}
+    if cfg.max_solution_steps is None:
+        return load_problems(cfg.data, limit=cfg.data_limit, **fields)
+    every = load_problems(cfg.data, **fields)
+    kept = at_most_steps(every, cfg.max_solution_steps, cfg.data)[:cfg.data_limit]
+    log.info("training on %d of %d problems: %s whose solution has at most %d steps", len(kept), len(every),
+             "the first" if cfg.data_limit else "those", cfg.max_solution_steps)
+    return kept
+
+
 def check_resume(cfg: TrainConfig, args, saved: dict) -> None:
     """A resumed run keeps its ``saved`` settings: refuse any change but the :data:`RESUMABLE` ones, in one line."""
     run = cfg.run_dir
     now = {**cfg.resolved(), **_json(args.to_dict())}
+    # a setting of minir1's newer than the run (not in its config.yaml): the run trained with its default
+    saved = {**_json({f.name: f.default for f in dataclasses.fields(TrainConfig) if f.init and f.name not in
+                      ("tag_style", "rewards") and f.default is not dataclasses.MISSING}), **saved}
     ignore = {*RESUMABLE, "overwrite", "resume", "output_dir", "local_rank"}
     if changed := [k for k in saved if k in now and k not in ignore and saved[k] != now[k]]:
         k = changed[0]
