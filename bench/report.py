@@ -432,6 +432,19 @@ def real_grpo() -> list[str]:
                    key=lambda n: (n != "real-grpo", n))  # the current recipe's run first, then earlier ones
     if not names:
         return lines + not_measured("python bench/real_grpo.py --output_dir runs/real-grpo")
+    lines += ["Every run at a glance (held-out strict and lenient accuracy before -> after, in points; each run's "
+              "own section below has its settings, intervals and plot):", ""]
+    rows = []
+    for name in names:
+        f = load(name)["figures"]
+        h = f["held_out"]
+        moved = {k: f"{100 * h['before'][k]['rate']:.1f} -> {100 * h['after'][k]['rate']:.1f} "
+                    f"({100 * (h['after'][k]['rate'] - h['before'][k]['rate']):+.1f})" for k in ("strict", "lenient")}
+        rows.append([f"`{name}`", f["steps"], f.get("format_reward_90pct_step") or "never",
+                     f"{100 * h['after']['format']['rate']:.1f}%", moved["strict"], f"{h['mcnemar_strict_p']:.2g}",
+                     moved["lenient"], f"{h['mcnemar_lenient_p']:.2g}"])
+    lines += [*table(["run", "steps", "format at 90% by step", "format ok after", "strict", "strict p", "lenient",
+                      "lenient p"], rows), ""]
     for name in names:
         r = load(name)
         f, h = r["figures"], r["figures"]["held_out"]
@@ -440,7 +453,9 @@ def real_grpo() -> list[str]:
                  f"{st.get('per_device_train_batch_size')} x {st.get('gradient_accumulation_steps')}, sampling "
                  f"temperature {st.get('temperature')}"
                  + (f", KL coefficient {st['beta']}" if st.get("beta") else ", no KL term")
-                 + (", truncated completions masked" if st.get("mask_truncated_completions") else ""))
+                 + (", truncated completions masked" if st.get("mask_truncated_completions") else "")
+                 + (f", trained on the problems whose solution has at most {st['max_solution_steps']} steps"
+                    if st.get("max_solution_steps") else ""))
         rows = [[when, s["n"] if "n" in s else h["n"], _rate(s["format"]), _rate(s["strict"]), _rate(s["lenient"]),
                  fmt(s.get("mean_length"), ".1f"), f"{100 * s['truncation_rate']:.1f}%"]
                 for when, s in (("before GRPO", h["before"]), (f"after {f['steps']} GRPO steps", h["after"]))]
