@@ -162,6 +162,7 @@ def main() -> None:
     launches = read_jsonl(run_dir / "launches.jsonl")
     train_seconds = sum(r.get("step_seconds", 0) for r in records if "reward" in r)
     plot(run_dir, before, after, steps, Path(args.plot))
+    saved = runs.saved_settings(run_dir)
     figures = {
         "model": "Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF dequantized to bf16), not Qwen2.5-0.5B-Instruct",
         "recipe": RECIPE, "steps": steps,
@@ -182,7 +183,7 @@ def main() -> None:
                               "gradient_accumulation_steps", "max_completion_length", "temperature", "beta",
                               "loss_type", "model_init_kwargs", "activation_checkpointing", "warmup_steps",
                               "max_grad_norm", "seed", "mask_truncated_completions")}
-        | {k: runs.saved_settings(run_dir).get(k) for k in ("data", "data_limit", "max_solution_steps")},
+        | {k: saved.get(k) for k in ("data", "data_limit", "max_solution_steps")},  # minir1's: which problems
         "plot": str(Path(args.plot).resolve().relative_to(HERE.parent)) if Path(args.plot).resolve().is_relative_to(
             HERE.parent) else args.plot,
     }

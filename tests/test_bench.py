@@ -348,7 +348,8 @@ def test_real_grpo_runs_eval_train_eval_and_reports_both_mcnemar_tests(tmp_path,
     BENCHMARKS.md read, the plot is written, and a second launch redoes nothing (each stage resumes)."""
     args = ["--output_dir", str(tmp_path / "out"), "--model", str(tiny_model), "--limit", "4", "--max_new_tokens", "16",
             "--max_steps", "2", "--name", "real-grpo-smoke", "--plot", str(tmp_path / "plot.png"),
-            "--max_completion_length", "16", "--num_generations", "4", "--per_device_train_batch_size", "4"]
+            "--max_completion_length", "16", "--num_generations", "4", "--per_device_train_batch_size", "4",
+            "--max_solution_steps", "2"]
     run_script(tmp_path, "real_grpo.py", args)
     f = json.loads((tmp_path / "real-grpo-smoke.json").read_text())["figures"]
     h = f["held_out"]
@@ -365,6 +366,7 @@ def test_real_grpo_runs_eval_train_eval_and_reports_both_mcnemar_tests(tmp_path,
         assert (h[f"{key}_fixed"], h[f"{key}_broken"]) == (fixed, broken), key
         assert h[f"mcnemar_{key}_p"] == mcnemar(fixed, broken).p_exact, key
     assert f["settings"]["max_completion_length"] == 16 and f["settings"]["per_device_train_batch_size"] == 4
+    assert (f["settings"]["data"], f["settings"]["max_solution_steps"]) == ("gsm8k:train", 2)  # minir1's own
     first = f["training_launches"]
     run_script(tmp_path, "real_grpo.py", args)
     again = json.loads((tmp_path / "real-grpo-smoke.json").read_text())["figures"]
