@@ -146,11 +146,13 @@ def main() -> None:
         train += ["--overwrite"]
     seconds["train_this_launch"] = run(train)
 
-    from minir1.jsonl import read_jsonl
+    from minir1.jsonl import append, read_jsonl
 
     steps = max(r["step"] for r in read_jsonl(run_dir / "metrics.jsonl") if "reward" in r)
     after_dir = out / f"eval-after-step{steps}"  # a run trained further is evaluated again, never mixed up
     seconds["eval_after"] = run(minir1 + ["eval", "--adapter", str(run_dir), *evals, "--output_dir", str(after_dir)])
+    # every launch's wall seconds, kept in the output folder: a relaunch adds its own and replaces none
+    append(out / "launches.jsonl", [{"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **seconds}])
 
     from minir1.compare import compare_evals, load_eval
 
@@ -177,7 +179,7 @@ def main() -> None:
                      "mcnemar_lenient_p": lenient["mcnemar"]["p_exact"],
                      "lenient_fixed": lenient["b_only"], "lenient_broken": lenient["a_only"]},
         "emergence": emergence(before_dir, after_dir),
-        "wall_seconds_this_launch": seconds,
+        "wall_seconds_by_launch": read_jsonl(out / "launches.jsonl"),
         "settings": {k: v for k, v in json.loads((run_dir / "grpo_config.json").read_text()).items()
                      if k in ("learning_rate", "num_generations", "per_device_train_batch_size",
                               "gradient_accumulation_steps", "max_completion_length", "temperature", "beta",

@@ -372,6 +372,9 @@ def test_real_grpo_runs_eval_train_eval_and_reports_both_mcnemar_tests(tmp_path,
     again = json.loads((tmp_path / "real-grpo-smoke.json").read_text())["figures"]
     assert again["training_launches"] == first, "a finished run is not trained again"
     assert again["held_out"] == h
+    launches = again["wall_seconds_by_launch"]  # the second launch's seconds are added to the first's
+    assert len(launches) == 2 and launches[0] == f["wall_seconds_by_launch"][0]
+    assert set(launches[1]) == {"date", "eval_before", "train_this_launch", "eval_after"}
 
 
 def test_the_readme_real_grpo_table_is_the_committed_results_file():
