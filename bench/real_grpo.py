@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import HERE, record  # noqa: E402
 
 RECIPE = "mini-r1-cpu"
+WALL_SECONDS = "wall_seconds.jsonl"  # in --output_dir: each launch's wall seconds by stage, one line a launch
 SMOOTH = 5  # steps the format reward is averaged over when finding where it reached 90% of its maximum
 
 
@@ -152,7 +153,7 @@ def main() -> None:
     after_dir = out / f"eval-after-step{steps}"  # a run trained further is evaluated again, never mixed up
     seconds["eval_after"] = run(minir1 + ["eval", "--adapter", str(run_dir), *evals, "--output_dir", str(after_dir)])
     # every launch's wall seconds, kept in the output folder: a relaunch adds its own and replaces none
-    append(out / "launches.jsonl", [{"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **seconds}])
+    append(out / WALL_SECONDS, [{"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **seconds}])
 
     from minir1.compare import compare_evals, load_eval
 
@@ -179,7 +180,7 @@ def main() -> None:
                      "mcnemar_lenient_p": lenient["mcnemar"]["p_exact"],
                      "lenient_fixed": lenient["b_only"], "lenient_broken": lenient["a_only"]},
         "emergence": emergence(before_dir, after_dir),
-        "wall_seconds_by_launch": read_jsonl(out / "launches.jsonl"),
+        "wall_seconds_by_launch": read_jsonl(out / WALL_SECONDS),
         "settings": {k: v for k, v in json.loads((run_dir / "grpo_config.json").read_text()).items()
                      if k in ("learning_rate", "num_generations", "per_device_train_batch_size",
                               "gradient_accumulation_steps", "max_completion_length", "temperature", "beta",

@@ -434,9 +434,10 @@ def real_grpo() -> list[str]:
         return lines + not_measured("python bench/real_grpo.py --output_dir runs/real-grpo")
     lines += ["Every run at a glance (held-out strict and lenient accuracy before -> after, in points; each run's "
               "own section below has its settings, intervals and plot):", ""]
+    results = {name: load(name) for name in names}
     rows = []
-    for name in names:
-        f = load(name)["figures"]
+    for name, r in results.items():
+        f = r["figures"]
         h = f["held_out"]
         moved = {k: f"{100 * h['before'][k]['rate']:.1f} -> {100 * h['after'][k]['rate']:.1f} "
                     f"({100 * (h['after'][k]['rate'] - h['before'][k]['rate']):+.1f})" for k in ("strict", "lenient")}
@@ -445,8 +446,7 @@ def real_grpo() -> list[str]:
                      moved["lenient"], f"{h['mcnemar_lenient_p']:.2g}"])
     lines += [*table(["run", "steps", "format at 90% by step", "format ok after", "strict", "strict p", "lenient",
                       "lenient p"], rows), ""]
-    for name in names:
-        r = load(name)
+    for name, r in results.items():
         f, h = r["figures"], r["figures"]["held_out"]
         st = f.get("settings", {})
         shape = (f"lr {st.get('learning_rate')}, at most {st.get('max_completion_length')} new tokens, micro-batches of "

@@ -7,7 +7,6 @@ model with its card and plots.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -234,8 +233,7 @@ def check_resume(cfg: TrainConfig, args, saved: dict) -> None:
     run = cfg.run_dir
     now = {**cfg.resolved(), **_json(args.to_dict())}
     # a setting of minir1's newer than the run (not in its config.yaml): the run trained with its default
-    saved = {**_json({f.name: f.default for f in dataclasses.fields(TrainConfig) if f.init and f.name not in
-                      ("tag_style", "rewards") and f.default is not dataclasses.MISSING}), **saved}
+    saved = {**_json({k: v for k, v in defaults(TrainConfig).items() if k not in ("tag_style", "rewards")}), **saved}
     ignore = {*RESUMABLE, "overwrite", "resume", "output_dir", "local_rank"}
     if changed := [k for k in saved if k in now and k not in ignore and saved[k] != now[k]]:
         k = changed[0]
