@@ -64,7 +64,8 @@ def rates(summary: dict) -> dict:
 
 def format_step(records: list[dict], points: float) -> int | None:
     """The first step at which the format reward, averaged over the last SMOOTH steps, reached 90% of its maximum."""
-    values = [(r["step"], r["rewards/format_rubric/mean"]) for r in records if "rewards/format_rubric/mean" in r]
+    values = [(r["step"], r["rewards/format_rubric/mean"]) for r in records  # None: no completion scored
+              if r.get("rewards/format_rubric/mean") is not None]
     for i in range(len(values)):
         window = [v for _, v in values[max(0, i - SMOOTH + 1):i + 1]]
         if sum(window) / len(window) * points >= 0.9 * points:
@@ -186,7 +187,8 @@ def main() -> None:
                               "gradient_accumulation_steps", "max_completion_length", "temperature", "beta",
                               "loss_type", "model_init_kwargs", "activation_checkpointing", "warmup_steps",
                               "max_grad_norm", "seed", "mask_truncated_completions")}
-        | {k: saved.get(k) for k in ("data", "data_limit", "max_solution_steps")},  # minir1's: which problems
+        | {k: saved.get(k) for k in ("data", "data_limit", "max_solution_steps",  # minir1's: which problems
+                                     "score_truncated")},  # and whether a cut completion is scored
         "plot": str(Path(args.plot).resolve().relative_to(HERE.parent)) if Path(args.plot).resolve().is_relative_to(
             HERE.parent) else args.plot,
     }

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import TrainerCallback
+from transformers import AutoTokenizer, TrainerCallback
 
-from minir1 import runs
+from minir1 import rewards, runs
 from minir1.config import load_config
 from minir1.data import load_problems
 from minir1.errors import UserError
@@ -249,6 +249,37 @@ def test_max_solution_steps_trains_on_the_first_short_problems_only(tmp_path, ti
     seen = {r["id"] for r in read_jsonl(result.run_dir / "samples.jsonl")}
     assert seen == {f"{data}:0", f"{data}:2"}  # one step each, the first two such: not 1 (3 steps), not 4 (third)
     assert load_run(result.run_dir).max_solution_steps == 1
+
+
+def test_score_truncated_false_gives_trl_no_reward_for_cut_completions_only(tmp_path, tiny_model, monkeypatch,
+                                                                           caplog):
+    calls = []  # (completion ids, rewards given) of every call of every wrapped reward
+
+    class Recording(rewards.UnscoredWhenCut):
+        def __call__(self, completions, completion_ids, **kwargs):
+            out = super().__call__(completions, completion_ids, **kwargs)
+            calls.append((completion_ids, out))
+            return out
+
+    monkeypatch.setattr(rewards, "UnscoredWhenCut", Recording)
+    # 24 new tokens of a random model: most are cut, a few end (the tiny vocabulary makes <|im_end|> likely enough)
+    cfg = tiny_cfg(tmp_path, tiny_model, score_truncated=False, max_steps=3, sample_every=1, num_samples=8,
+                   rewards=["format_rubric", SPREAD], reward_weights=[13, 1])
+    result = train(cfg)
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    stop = {tok.convert_tokens_to_ids("<|im_end|>"), tok.eos_token_id, tok.pad_token_id}
+    assert len(calls) == 2 * 3  # two rewards, three steps
+    cut = [ids[-1] not in stop for ids, _ in calls for ids in ids]
+    assert [r is None for _, out in calls for r in out] == cut
+    assert any(cut) and all(len(ids) == 24 for ids, _ in calls for ids, c in zip(ids, cut) if c)
+    samples = read_jsonl(result.run_dir / "samples.jsonl")
+    recorded = [ids[-1] not in stop for ids, _ in calls[1::2] for ids in ids]  # SPREAD's calls: it records samples
+    assert [s.get("unscored", False) for s in samples] == recorded
+    assert "All reward functions returned None" not in caplog.text  # TRL's per-row warning, filtered
+    records = read_jsonl(result.run_dir / "metrics.jsonl")
+    assert all(r["reward"] is None or r["reward"] == r["reward"] for r in records if "reward" in r)  # no NaN
+    assert load_run(result.run_dir).score_truncated is False
+    assert "(a cut completion gets no reward)" in (result.run_dir / "final" / "README.md").read_text()
 
 
 def test_the_bar_draws_only_on_a_terminal_and_not_with_disable_tqdm(monkeypatch):

@@ -18,7 +18,7 @@ from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 from .evaluate import evaluate_problems
 from .jsonl import append, read_jsonl, truncate_after
 from .machine import is_main_process
-from .rewards import REWARDS, completion_text, reward_key, score
+from .rewards import REWARDS, UnscoredWhenCut, completion_text, reward_key, score
 from .runs import EVAL_SAMPLES, METRICS, SAMPLES
 
 log = logging.getLogger("minir1")
@@ -119,7 +119,9 @@ class MetricsLogger(TrainerCallback):
         step_seconds = (now - self._last_time) / max(state.global_step - self._last_step, 1)
         self._last_time, self._last_step = now, state.global_step
         record = {"step": state.global_step,
-                  **{k: v for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+                  # a mean over no scored completion is NaN, not JSON: None
+                  **{k: v if math.isfinite(v) else None for k, v in logs.items()
+                     if isinstance(v, (int, float)) and not isinstance(v, bool)},
                   "step_seconds": step_seconds}
         length = logs.get("completions/mean_length")
         if isinstance(length, (int, float)):
@@ -249,7 +251,8 @@ class GracefulStop(TrainerCallback):
 class SampleRecorder:
     """A reward function that also writes samples: wraps ``fn`` and returns its rewards unchanged. At the first
     step and every ``every`` steps, the first ``num`` completions of the batch (one prompt's group, so the spread
-    GRPO learns from is visible) go to ``samples.jsonl`` with their rewards in points. Picklable, and named like
+    GRPO learns from is visible) go to ``samples.jsonl`` with their rewards in points (and ``"unscored": true``
+    where ``fn``, an :class:`~minir1.rewards.UnscoredWhenCut`, gave TRL none). Picklable, and named like
     ``fn``, so metric keys do not change."""
 
     def __init__(self, fn, path: str, every: int, num: int, rewards: dict[str, float]):
@@ -262,10 +265,10 @@ class SampleRecorder:
         step = trainer_state.global_step + 1
         if step != self._last_step and is_main_process() and (step == 1 or step % self.every == 0):
             self._last_step = step
-            self._write(step, completions[: self.num], kwargs)
+            self._write(step, completions[: self.num], kwargs, out[: self.num])
         return out
 
-    def _write(self, step, completions, columns):
+    def _write(self, step, completions, columns, given):
         n = len(completions)
         # The question column, not the prompt: the prompt may be rendered text.
         answers, styles, ids, questions, prefills = (list(columns.get(name) or [None] * n)[:n]
@@ -277,7 +280,9 @@ class SampleRecorder:
                     **({"prefill": prefills[i]} if prefills[i] else {}),
                     "completion": completion_text(completions[i]), "correct": correct[i] == 1.0,
                     "rewards": {reward_key(name): points for name, points in scored[i]["rewards"].items()},
-                    "total": scored[i]["total"]}
+                    "total": scored[i]["total"],
+                    # no reward reached TRL: a completion cut at the length limit under score_truncated: false
+                    **({"unscored": True} if isinstance(self.fn, UnscoredWhenCut) and given[i] is None else {})}
                    for i in range(n)]
         append(self.path, records)
 

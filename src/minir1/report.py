@@ -41,7 +41,8 @@ def model_card(cfg: TrainConfig, summary: dict, evaluation: dict | None = None, 
                                                                              strict=True)) + " |",
         f"| steps | {summary.get('steps', '?')} |",
         f"| GRPO | {a.num_generations} generations per prompt, learning rate {a.learning_rate:g}, "
-        f"beta {a.beta:g}, max completion {a.max_completion_length} tokens |",
+        f"beta {a.beta:g}, max completion {a.max_completion_length} tokens"
+        + ("" if cfg.score_truncated else " (a cut completion gets no reward)") + " |",
     ]
     if cfg.lora:
         targets = ", ".join(cfg.lora_target_modules)

@@ -217,6 +217,29 @@ def resolve(names: Sequence[str], weights: Sequence[float] | None = None) -> tup
     return fns, [float(w) for w in weights]
 
 
+class UnscoredWhenCut:
+    """``fn`` with no reward (None) for a completion cut at the length limit: its last token is neither an
+    end-of-sequence nor padding, TRL's own test of truncation. A completion with None from every reward is one TRL
+    leaves out of its group's mean and spread, with advantage 0, so a cut reply is neither credited nor blamed and
+    finishing sooner earns nothing by itself. ``stop_ids`` is a list the trainer's ids are put in once it has loaded
+    the tokenizer. Picklable, and named like ``fn``, so metric keys do not change.
+
+    >>> cut = UnscoredWhenCut(format_rubric, stop_ids=[0])
+    >>> cut(["<think>a</think><answer>1</answer>", "<think>a"], completion_ids=[[5, 0], [5, 6]])
+    [1.0, None]
+    """
+
+    def __init__(self, fn: RewardFn, stop_ids: list[int]):
+        self.fn, self.__name__, self.stop_ids = fn, fn.__name__, stop_ids
+
+    def __call__(self, completions, completion_ids, **kwargs) -> list[float | None]:
+        if not self.stop_ids:
+            raise RuntimeError("UnscoredWhenCut has no stop ids: fill its list once the tokenizer is loaded")
+        out = self.fn(completions, completion_ids=completion_ids, **kwargs)
+        return [None if ids and ids[-1] not in self.stop_ids else r
+                for r, ids in zip(out, completion_ids, strict=True)]
+
+
 def reward_key(name: str) -> str:
     """The metric key of a reward name: ``rewards/<key>/mean``. ``pkg.mod:length`` -> ``length``."""
     return name.rpartition(":")[2]

@@ -107,6 +107,10 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     from datasets import Dataset
     from trl import GRPOTrainer
 
+    stop_ids: list[int] = []  # the trainer's end-of-sequence and padding ids, once it has loaded the tokenizer
+    if not cfg.score_truncated:
+        reward_fns = [rewards.UnscoredWhenCut(fn, stop_ids) for fn in reward_fns]
+        logging.getLogger("trl.trainer.grpo_trainer").addFilter(_no_unscored_warning)
     if cfg.sample_every:
         reward_fns[-1] = SampleRecorder(reward_fns[-1], run / runs.SAMPLES, cfg.sample_every, cfg.num_samples,
                                         dict(zip(cfg.reward_names, weights, strict=True)))
@@ -119,6 +123,8 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
         ours.append(PeriodicEval(cfg.eval_every, held_out, periodic, metrics))
     trainer = GRPOTrainer(model=model_path, reward_funcs=reward_fns, args=args, train_dataset=Dataset.from_list(rows),
                           peft_config=lora_config(cfg), callbacks=ours + list(callbacks or []))
+    tokenizer = getattr(trainer.processing_class, "tokenizer", trainer.processing_class)
+    stop_ids.extend([*trainer.eos_token_ids, tokenizer.pad_token_id])  # as TRL tells a cut completion
     contiguous_head_input(trainer.model)  # on the model TRL trains and samples from
     use_progress_bar(trainer, ProgressBar.for_grpo(cfg.reward_points))
 
@@ -213,6 +219,12 @@ def check_run_dir(cfg: TrainConfig) -> bool:
             raise UserError(f"--overwrite would delete the {what} {path}, which is inside {run}: move it, or "
                             "choose another --output_dir")
     return True
+
+
+def _no_unscored_warning(record: logging.LogRecord) -> bool:
+    """Drop TRL's warning for a completion with no reward, which ``score_truncated: false`` means on purpose: it
+    would print every such completion's prompt each step (their share is TRL's ``completions/clipped_ratio``)."""
+    return "All reward functions returned None" not in record.getMessage()
 
 
 def training_problems(cfg: TrainConfig) -> list[Problem]:
