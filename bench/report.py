@@ -454,7 +454,8 @@ def real_grpo() -> list[str]:
                  f"temperature {st.get('temperature')}"
                  + (f", KL coefficient {st['beta']}" if st.get("beta") else ", no KL term")
                  + (", truncated completions masked" if st.get("mask_truncated_completions") else "")
-                 + (" and unscored (`score_truncated: false`)" if st.get("score_truncated") is False else "")
+                 + (", truncated completions unscored (`score_truncated: false`)"
+                    if st.get("score_truncated") is False else "")
                  + (f", trained on the problems whose solution has at most {st['max_solution_steps']} steps"
                     if st.get("max_solution_steps") else ""))
         rows = [[when, s["n"] if "n" in s else h["n"], _rate(s["format"]), _rate(s["strict"]), _rate(s["lenient"]),

@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 from minir1 import runs
-from minir1.callbacks import HealthMonitor
+from minir1.callbacks import HealthMonitor, MetricsLogger
+from minir1.jsonl import read_jsonl
 from minir1.plots import plot_diagnostics, plot_rewards, smooth
 
 
@@ -13,6 +14,15 @@ def feed(monitor, records):
     for r in records:
         out += monitor.update(r)
     return out
+
+
+def test_a_nan_metric_is_written_as_null_and_skipped_by_the_health_checks(tmp_path):
+    # TRL's mean over no scored completion (score_truncated: false, every completion cut) is NaN: not JSON
+    state = type("State", (), {"is_world_process_zero": True, "global_step": 1})()
+    logger = MetricsLogger(tmp_path, 8, HealthMonitor(window=1))
+    logger.on_log(None, state, None, logs={"reward": float("nan"), "rewards/correctness/mean": 0.5})
+    assert '"reward": null' in (tmp_path / runs.METRICS).read_text()
+    assert read_jsonl(tmp_path / runs.METRICS)[0]["rewards/correctness/mean"] == 0.5
 
 
 def test_truncation_warning_fires_once_per_window():

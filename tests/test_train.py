@@ -1,6 +1,7 @@
 """`minir1 train` on the tiny model: LoRA and full fine-tuning, the run folder, resume, interrupt, errors."""
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -271,13 +272,22 @@ def test_score_truncated_false_gives_trl_no_reward_for_cut_completions_only(tmp_
     assert len(calls) == 2 * 3  # two rewards, three steps
     cut = [ids[-1] not in stop for ids, _ in calls for ids in ids]
     assert [r is None for _, out in calls for r in out] == cut
-    assert any(cut) and all(len(ids) == 24 for ids, _ in calls for ids, c in zip(ids, cut) if c)
+    assert any(cut) and not all(cut)  # both kinds, so the wrapper tells them apart
+    assert all(len(ids) == 24 for ids, _ in calls for ids in ids if ids[-1] not in stop)  # cut at the limit
+    records = read_jsonl(result.run_dir / "metrics.jsonl")
+    for record, (_, out) in zip(records, calls[::2], strict=True):  # what TRL did with them, step by step
+        assert record["completions/clipped_ratio"] == pytest.approx(sum(r is None for r in out) / len(out))
+        scored = [13 * r for r in out if r is not None]  # format_rubric's points; SPREAD's come on top
+        if not scored:  # TRL's mean over no scored completion: NaN, which it leaves out (and minir1 writes as null)
+            assert record.get("reward") is None and record.get("rewards/format_rubric/mean") is None
+        else:
+            assert record["rewards/format_rubric/mean"] == pytest.approx(sum(scored) / 13 / len(scored))
     samples = read_jsonl(result.run_dir / "samples.jsonl")
     recorded = [ids[-1] not in stop for ids, _ in calls[1::2] for ids in ids]  # SPREAD's calls: it records samples
     assert [s.get("unscored", False) for s in samples] == recorded
     assert "All reward functions returned None" not in caplog.text  # TRL's per-row warning, filtered
-    records = read_jsonl(result.run_dir / "metrics.jsonl")
-    assert all(r["reward"] is None or r["reward"] == r["reward"] for r in records if "reward" in r)  # no NaN
+    assert "without --mask_truncated_completions true they stay in the loss" in caplog.text  # the tiny recipe's
+    assert not logging.getLogger("trl.trainer.grpo_trainer").filters  # the filter was this run's only
     assert load_run(result.run_dir).score_truncated is False
     assert "(a cut completion gets no reward)" in (result.run_dir / "final" / "README.md").read_text()
 

@@ -119,7 +119,7 @@ class MetricsLogger(TrainerCallback):
         step_seconds = (now - self._last_time) / max(state.global_step - self._last_step, 1)
         self._last_time, self._last_step = now, state.global_step
         record = {"step": state.global_step,
-                  # a mean over no scored completion is NaN, not JSON: None
+                  # a NaN (a mean over nothing) is not JSON: null
                   **{k: v if math.isfinite(v) else None for k, v in logs.items()
                      if isinstance(v, (int, float)) and not isinstance(v, bool)},
                   "step_seconds": step_seconds}

@@ -168,7 +168,7 @@ class TrainConfig:
     rewards: list[str] | None = _f(None, "reward names, built-in or module.path:function; default: the scheme's")
     score_truncated: bool = _f(True, "false: a completion cut at max_completion_length gets no reward (None from "
                                      "every reward), so TRL leaves it out of its group's mean and spread and gives it "
-                                     "advantage 0: cut replies are neither credited nor blamed")
+                                     "advantage 0 (with mask_truncated_completions true, it leaves the loss too)")
 
     # --- samples, evaluation during training, health, plots, Hub ---------------------------
     sample_every: int = _f(10, "write sample completions to samples.jsonl every N steps (0: never)")

@@ -110,7 +110,10 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     stop_ids: list[int] = []  # the trainer's end-of-sequence and padding ids, once it has loaded the tokenizer
     if not cfg.score_truncated:
         reward_fns = [rewards.UnscoredWhenCut(fn, stop_ids) for fn in reward_fns]
-        logging.getLogger("trl.trainer.grpo_trainer").addFilter(_no_unscored_warning)
+        if not args.mask_truncated_completions:
+            log.warning("score_truncated: false leaves cut completions out of their group's mean and spread, but "
+                        "without --mask_truncated_completions true they stay in the loss (its KL term and "
+                        "normalisation) with advantage 0")
     if cfg.sample_every:
         reward_fns[-1] = SampleRecorder(reward_fns[-1], run / runs.SAMPLES, cfg.sample_every, cfg.num_samples,
                                         dict(zip(cfg.reward_names, weights, strict=True)))
@@ -131,7 +134,13 @@ def train(cfg: TrainConfig, command: str | None = None, callbacks: list | None =
     start = time.perf_counter()
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    trl_log = logging.getLogger("trl.trainer.grpo_trainer")
+    if not cfg.score_truncated:  # for this run only
+        trl_log.addFilter(_no_unscored_warning)
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    finally:
+        trl_log.removeFilter(_no_unscored_warning)
     steps = trainer.state.global_step
 
     final = None if stop.stopped else run / runs.FINAL
@@ -223,7 +232,9 @@ def check_run_dir(cfg: TrainConfig) -> bool:
 
 def _no_unscored_warning(record: logging.LogRecord) -> bool:
     """Drop TRL's warning for a completion with no reward, which ``score_truncated: false`` means on purpose: it
-    would print every such completion's prompt each step (their share is TRL's ``completions/clipped_ratio``)."""
+    would print every such completion's prompt each step (their share is TRL's ``completions/clipped_ratio``).
+    On for the run's training only; TRL's message does not say why a row has no reward, so during such a run a
+    row that a custom reward left unscored for its own reason goes unreported too."""
     return "All reward functions returned None" not in record.getMessage()
 
 
