@@ -17,7 +17,7 @@ def feed(monitor, records):
 
 
 def test_a_nan_metric_is_written_as_null_and_skipped_by_the_health_checks(tmp_path):
-    # TRL's mean over no scored completion (score_truncated: false, every completion cut) is NaN: not JSON
+    # a NaN metric (a mean over nothing, e.g. no scored completion under score_truncated: false) is not JSON
     state = type("State", (), {"is_world_process_zero": True, "global_step": 1})()
     logger = MetricsLogger(tmp_path, 8, HealthMonitor(window=1))
     logger.on_log(None, state, None, logs={"reward": float("nan"), "rewards/correctness/mean": 0.5})

@@ -277,11 +277,11 @@ def test_score_truncated_false_gives_trl_no_reward_for_cut_completions_only(tmp_
     records = read_jsonl(result.run_dir / "metrics.jsonl")
     for record, (_, out) in zip(records, calls[::2], strict=True):  # what TRL did with them, step by step
         assert record["completions/clipped_ratio"] == pytest.approx(sum(r is None for r in out) / len(out))
-        scored = [13 * r for r in out if r is not None]  # format_rubric's points; SPREAD's come on top
+        scored = [r for r in out if r is not None]  # format_rubric's fractions
         if not scored:  # TRL's mean over no scored completion: NaN, which it leaves out (and minir1 writes as null)
             assert record.get("reward") is None and record.get("rewards/format_rubric/mean") is None
         else:
-            assert record["rewards/format_rubric/mean"] == pytest.approx(sum(scored) / 13 / len(scored))
+            assert record["rewards/format_rubric/mean"] == pytest.approx(sum(scored) / len(scored))
     samples = read_jsonl(result.run_dir / "samples.jsonl")
     recorded = [ids[-1] not in stop for ids, _ in calls[1::2] for ids in ids]  # SPREAD's calls: it records samples
     assert [s.get("unscored", False) for s in samples] == recorded
