@@ -10,8 +10,9 @@ Rewards, ``minir1 score`` and ``minir1 eval`` all call this module; nothing else
   fraction) makes an answer wrong, with that reason, and leaves a gold with no number.
 * The strict rule (:func:`check`), for rewards and evaluation: exactly one closed, non-empty
   ``<answer>`` block outside the reasoning (``<think>`` or ``<reasoning>``), holding one distinct
-  number ("18 or 19" is wrong). The lenient rule (:func:`lenient_extract`), for diagnostics only,
-  takes the last number anywhere: did the model know the answer but break the format?
+  number ("18 or 19" is wrong). The lenient rule (:func:`lenient_extract`, :func:`lenient_check`)
+  takes the last number anywhere: did the model know the answer but break the format? Evaluation
+  reports it beside the strict rule; the ``lenient_correctness`` reward trains on it.
 
     >>> check("<think>9 eggs at $2</think><answer>$18.00</answer>", "18").correct
     True
@@ -332,7 +333,7 @@ def check(completion: str, gold: str | int | float | Fraction | BigNumber) -> Ve
 
 
 def lenient_extract(text: str) -> Number | None:
-    """The last number anywhere in the text (diagnostics only, never a reward).
+    """The last number anywhere in the text.
 
     >>> lenient_extract("9 * 2 = 18\\nA: 18")
     18
@@ -342,6 +343,19 @@ def lenient_extract(text: str) -> Number | None:
         return None
     value = _values(last[0])[-1]
     return None if isinstance(value, _NotANumber) else value
+
+
+def lenient_check(completion: str, gold: str | int | float | Fraction | BigNumber) -> bool:
+    """Whether the last number anywhere in the completion equals the gold (the lenient rule). Raises
+    ValueError when the gold has no number, as :func:`check` does.
+
+    >>> lenient_check("9 eggs at $2 is $18.", "18"), lenient_check("<answer>18</answer> or 19", "18")
+    (True, False)
+    """
+    gold_value = parse_gold(gold)
+    if gold_value is None:
+        raise ValueError(f"gold answer {gold!r} holds no number")
+    return lenient_extract(completion) == gold_value
 
 
 def is_bare_number(text: str, integer: bool = False) -> bool:

@@ -18,7 +18,7 @@ from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 from .evaluate import evaluate_problems
 from .jsonl import append, read_jsonl, truncate_after
 from .machine import is_main_process
-from .rewards import REWARDS, UnscoredWhenCut, completion_text, reward_key, score
+from .rewards import CORRECTNESS, REWARDS, UnscoredWhenCut, completion_text, reward_key, score
 from .runs import EVAL_SAMPLES, METRICS, SAMPLES
 
 log = logging.getLogger("minir1")
@@ -34,7 +34,8 @@ class HealthMonitor:
     """Plain-language warnings from recent steps' metric records: truncated completions, groups with no reward
     spread, format saturated while correctness stays flat. :meth:`update` takes one record per logged step and
     returns the warnings that fire at it, each at most once per ``window`` steps. ``reward_points`` are the run's
-    (metric key: weight); every reward but ``correctness`` counts as format."""
+    (metric key: weight); every reward not in :data:`minir1.rewards.CORRECTNESS` counts as format, and the first
+    one in it is the run's correctness."""
 
     SHORT = 3  # steps averaged for the fast warnings (truncation, no spread)
 
@@ -42,7 +43,8 @@ class HealthMonitor:
                  reward_points: dict[str, float] | None = None):
         self.window = window
         self.max_completion_length = max_completion_length
-        self.format_rewards = {k: w for k, w in (reward_points or {}).items() if k != "correctness"}
+        self.format_rewards = {k: w for k, w in (reward_points or {}).items() if k not in CORRECTNESS}
+        self.correctness = next((k for k in (reward_points or {}) if k in CORRECTNESS), "correctness")
         self.history: deque[dict] = deque(maxlen=2 * window)
         self._last_fired: dict[str, int] = {}
 
@@ -83,7 +85,7 @@ class HealthMonitor:
         if None in means:
             return None
         points = sum(m * w for m, w in zip(means, self.format_rewards.values(), strict=True))
-        now, then = (mean_of(r, "rewards/correctness/mean") for r in (last, before))
+        now, then = (mean_of(r, f"rewards/{self.correctness}/mean") for r in (last, before))
         if now is None or then is None or points < 0.95 * total or now - then >= 0.02:
             return None
         return (f"the format score is saturated ({points:.1f} of {total:g} points) while correctness has stayed "
@@ -147,8 +149,8 @@ class ProgressBar(TrainerCallback):
     def for_grpo(cls, reward_points: dict[str, float]) -> ProgressBar:
         total = sum(reward_points.values())
         fields = {"reward": ("reward", "{:.2f}/" + f"{total:g}")}
-        if "correctness" in reward_points:
-            fields["correct"] = ("rewards/correctness/mean", "{:.0%}")
+        if correctness := next((k for k in reward_points if k in CORRECTNESS), None):
+            fields["correct"] = (f"rewards/{correctness}/mean", "{:.0%}")
         fields["len"] = ("completions/mean_length", "{:.0f}")
         return cls("GRPO", fields)
 

@@ -164,7 +164,7 @@ def verdict(completion: str, problem: Problem, style: str, prefill: str | None =
         "correct": v.correct,
         "reason": v.reason,
         "lenient_extracted": answers.format_number(lenient) if lenient is not None else None,
-        "lenient_correct": lenient == problem.gold,
+        "lenient_correct": answers.lenient_check(text, problem.gold),
         "format_ok": format_ok(text, style),
     }
 

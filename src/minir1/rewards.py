@@ -119,6 +119,23 @@ def correctness(completions, answer=None, tag_style=None, prefill=None, **kwargs
             for text, gold in zip(texts(completions, prefill), golds, strict=True)]
 
 
+def lenient_correctness(completions, answer=None, tag_style=None, prefill=None, **kwargs) -> list[float | None]:
+    """1.0 when the last number anywhere is the gold (:func:`minir1.answers.lenient_check`, evaluation's lenient
+    verdict), else 0.0; None for a row whose gold has no number. On a completion the format rubric gives full
+    marks it agrees with :func:`correctness` (its answer block holds the last number); before the format is
+    learned it also credits a right answer given outside the tags.
+
+    >>> lenient_correctness(["9 * 2 = 18, so 18 eggs.", "<answer>18</answer>"], answer=["18", "18"])
+    [1.0, 1.0]
+    """
+    if answer is None:
+        raise TypeError("lenient_correctness needs the gold answers: pass answer=[...] (a dataset column)")
+    _styles(tag_style, len(completions))
+    golds = [answers.parse_gold(gold) for gold in answer]
+    return [None if gold is None else float(answers.lenient_check(text, gold))
+            for text, gold in zip(texts(completions, prefill), golds, strict=True)]
+
+
 # --- grpo-demo: the GRPO notebook's five rewards (here each in [0, 1]) ----------------------
 
 def xml_count(completions, tag_style=None, prefill=None, **kwargs) -> list[float]:
@@ -182,8 +199,11 @@ def int_answer(completions, tag_style=None, prefill=None, **kwargs) -> list[floa
 
 RewardFn = Callable[..., list]
 REWARDS: dict[str, RewardFn] = {
-    fn.__name__: fn for fn in (format_rubric, correctness, xml_count, soft_format, strict_format, int_answer)
+    fn.__name__: fn for fn in (format_rubric, correctness, lenient_correctness, xml_count, soft_format,
+                               strict_format, int_answer)
 }
+# The rewards that judge the answer; every other reward judges the format (health warnings, progress bar).
+CORRECTNESS = ("correctness", "lenient_correctness")
 
 SCHEMES: dict[str, dict] = {
     "mini-r1": {"style": "think", "rewards": {"format_rubric": 13.0, "correctness": 10.0}},
