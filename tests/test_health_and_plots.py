@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from minir1 import runs
-from minir1.callbacks import HealthMonitor, MetricsLogger
+from minir1.callbacks import HealthMonitor, MetricsLogger, ProgressBar
 from minir1.jsonl import read_jsonl
 from minir1.plots import plot_diagnostics, plot_rewards, smooth
 
@@ -46,6 +46,17 @@ def test_format_saturated_while_correctness_flat():
     records = [{"step": s, "rewards/format_rubric/mean": 0.99, "rewards/correctness/mean": 0.3} for s in range(1, 41)]
     fired = feed(HealthMonitor(window=10, reward_points={"format_rubric": 13, "correctness": 10}), records)
     assert fired and "learned the format but not the task" in fired[0]
+
+
+def test_lenient_correctness_is_the_runs_correctness_not_a_format_reward():
+    points = {"format_rubric": 13, "lenient_correctness": 10}
+    flat = [{"step": s, "rewards/format_rubric/mean": 0.99, "rewards/lenient_correctness/mean": 0.3}
+            for s in range(1, 41)]
+    fired = feed(HealthMonitor(window=10, reward_points=points), flat)
+    assert fired and "12.9 of 13 points" in fired[0] and "flat at 30%" in fired[0]
+    rising = [{**r, "rewards/lenient_correctness/mean": 0.01 * r["step"]} for r in flat]
+    assert feed(HealthMonitor(window=10, reward_points=points), rising) == []
+    assert ProgressBar.for_grpo(points).fields["correct"] == ("rewards/lenient_correctness/mean", "{:.0%}")
 
 
 def test_smooth_and_plots_return_figures():

@@ -101,6 +101,34 @@ def test_chat_message_completions_are_accepted():
 
 def test_unscorable_gold_gives_none():
     assert rewards.correctness(["<answer>1</answer>"], answer=["no number"]) == [None]
+    assert rewards.lenient_correctness(["<answer>1</answer>"], answer=["no number"]) == [None]
+
+
+def test_lenient_correctness_agrees_with_correctness_on_every_formatted_test_gold():
+    """On a completion with full format marks the last number is the answer block's, so the two agree: right
+    with its own gold, wrong with the next problem's (where the golds differ)."""
+    problems = load_problems("gsm8k:test")
+    done = [format_completion(solution_steps(p.solution), p.answer, "think") for p in problems]
+    assert set(rewards.format_rubric(done)) == {1.0}
+    golds = [p.solution for p in problems]
+    assert rewards.lenient_correctness(done, answer=golds) == rewards.correctness(done, answer=golds) == [1.0] * len(done)
+    shifted = golds[1:] + golds[:1]
+    differ = [p.answer != q.answer for p, q in zip(problems, problems[1:] + problems[:1])]
+    assert rewards.lenient_correctness(done, answer=shifted) == rewards.correctness(done, answer=shifted)
+    assert [v == 0.0 for v in rewards.correctness(done, answer=shifted)] == differ
+
+
+@pytest.mark.parametrize("completion, strict, lenient", [
+    ("She sells 9 eggs at $2 each, so she makes $18.", 0.0, 1.0),  # right, outside the tags
+    ("<think>\n9 * 2 = 18\n</think>\n<answer>\n18\n</answer>", 1.0, 1.0),
+    ("<answer>18</answer> Wait, 9 * 2 = 19", 1.0, 0.0),  # the last number anywhere is what counts
+    ("<think>\n9 * 2 = 18\n</think>\n<answer>\n17\n</answer>", 0.0, 0.0),
+    ("no number at all", 0.0, 0.0),
+])
+def test_lenient_correctness_takes_the_last_number_anywhere(completion, strict, lenient):
+    assert rewards.correctness([completion], answer=["18"]) == [strict]
+    assert rewards.lenient_correctness([completion], answer=["#### 18"]) == [lenient]
+    assert rewards.lenient_correctness([completion.removeprefix("She")], answer=["18"], prefill="She") == [lenient]
 
 
 @pytest.mark.parametrize("name", list(REWARDS))
