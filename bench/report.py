@@ -456,6 +456,10 @@ def real_grpo() -> list[str]:
                  + (", truncated completions masked" if st.get("mask_truncated_completions") else "")
                  + (", truncated completions unscored (`score_truncated: false`)"
                     if st.get("score_truncated") is False else "")
+                 + (", rewarded by " + " + ".join(f"`{n}` ({w:g})" for n, w in zip(st["rewards"], st["reward_weights"],
+                                                                                  strict=True))
+                    if st.get("rewards") and (st["rewards"], st["reward_weights"]) != (["format_rubric", "correctness"],
+                                                                                       [13, 10]) else "")
                  + (f", trained on the problems whose solution has at most {st['max_solution_steps']} steps"
                     if st.get("max_solution_steps") else ""))
         rows = [[when, s["n"] if "n" in s else h["n"], _rate(s["format"]), _rate(s["strict"]), _rate(s["lenient"]),

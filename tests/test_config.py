@@ -40,6 +40,14 @@ def test_defaults_then_recipe_then_command_line(tmp_path):
     assert cfg.reward_names == ["correctness"] and cfg.weights == [2.0] and cfg.recipe == "r"
 
 
+def test_an_answer_reward_the_scheme_lacks_takes_its_correctness_weight():
+    cfg = load_config(None, ["--rewards", "format_rubric", "lenient_correctness"])
+    assert cfg.weights == [13.0, 10.0] and cfg.args.reward_weights == [13.0, 10.0]
+    cfg = load_config(None, ["--scheme", "grpo-demo", "--rewards", "lenient_correctness", "xml_count"])
+    assert cfg.weights == [2.0, 0.5]
+    assert load_config(None, ["--rewards", "lenient_correctness", "xml_count"]).weights == [10.0, 1.0]
+
+
 def test_derived_values_come_from_the_scheme():
     cfg = load_config(None, {"scheme": "grpo-demo"})
     assert cfg.style == "reasoning" and cfg.weights == [0.5, 0.5, 0.5, 0.5, 2.0]

@@ -56,7 +56,7 @@ def test_lenient_correctness_is_the_runs_correctness_not_a_format_reward():
     assert fired and "12.9 of 13 points" in fired[0] and "flat at 30%" in fired[0]
     rising = [{**r, "rewards/lenient_correctness/mean": 0.01 * r["step"]} for r in flat]
     assert feed(HealthMonitor(window=10, reward_points=points), rising) == []
-    assert ProgressBar.for_grpo(points).fields["correct"] == ("rewards/lenient_correctness/mean", "{:.0%}")
+    assert ProgressBar.for_grpo(points).fields["lenient"] == ("rewards/lenient_correctness/mean", "{:.0%}")
 
 
 def test_smooth_and_plots_return_figures():

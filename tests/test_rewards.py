@@ -131,6 +131,16 @@ def test_lenient_correctness_takes_the_last_number_anywhere(completion, strict, 
     assert rewards.lenient_correctness([completion.removeprefix("She")], answer=["18"], prefill="She") == [lenient]
 
 
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(st.sampled_from([*TAGS, "19", "<think>\n", "\n</think>\n", "\n<answer>\n", "\n</answer>"]),
+                     max_size=30).map("".join))
+def test_fuzz_a_formatted_reply_correctness_pays_lenient_correctness_pays_too(text):
+    for style in ("think", "reasoning"):
+        full = rewards.format_rubric([text], tag_style=[style]) == [1.0]
+        if full and rewards.correctness([text], answer=["18"], tag_style=[style]) == [1.0]:
+            assert rewards.lenient_correctness([text], answer=["18"], tag_style=[style]) == [1.0], (style, text)
+
+
 @pytest.mark.parametrize("name", list(REWARDS))
 def test_rewards_are_picklable_and_named_by_their_key(name):
     fn = REWARDS[name]

@@ -150,7 +150,8 @@ class ProgressBar(TrainerCallback):
         total = sum(reward_points.values())
         fields = {"reward": ("reward", "{:.2f}/" + f"{total:g}")}
         if correctness := next((k for k in reward_points if k in CORRECTNESS), None):
-            fields["correct"] = (f"rewards/{correctness}/mean", "{:.0%}")
+            fields["lenient" if correctness == "lenient_correctness" else "correct"] = (f"rewards/{correctness}/mean",
+                                                                                      "{:.0%}")
         fields["len"] = ("completions/mean_length", "{:.0f}")
         return cls("GRPO", fields)
 

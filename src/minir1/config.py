@@ -24,7 +24,7 @@ from . import models
 from .errors import UserError, check_number, check_whole, first_line
 from .prompts import get_style
 from .recipes import read_recipe, recipe_path
-from .rewards import get_scheme, resolve, reward_key
+from .rewards import CORRECTNESS, get_scheme, resolve, reward_key
 
 ALIASES = ("gradient_checkpointing", "activation_checkpointing")  # TRL's old and new names of one setting
 # Set by minir1 when the user leaves them unset; saved in the run so that a resume keeps them.
@@ -216,11 +216,13 @@ class TrainConfig:
 
     @property
     def weights(self) -> list[float]:
-        """TRL's reward_weights: as given, else the scheme's weight of each reward (1 for one it lacks)."""
+        """TRL's reward_weights: as given, else the scheme's weight of each reward; for one it lacks, its
+        ``correctness`` weight when the reward judges the answer (``lenient_correctness``), else 1."""
         if getattr(self.args, "reward_weights", None) is not None:
             return [float(w) for w in self.args.reward_weights]
         scheme = get_scheme(self.scheme)["rewards"]
-        return [float(scheme.get(name, 1.0)) for name in self.reward_names]
+        return [float(scheme.get(name, scheme.get("correctness", 1.0) if name in CORRECTNESS else 1.0))
+                for name in self.reward_names]
 
     @property
     def reward_points(self) -> dict[str, float]:

@@ -121,9 +121,9 @@ def correctness(completions, answer=None, tag_style=None, prefill=None, **kwargs
 
 def lenient_correctness(completions, answer=None, tag_style=None, prefill=None, **kwargs) -> list[float | None]:
     """1.0 when the last number anywhere is the gold (:func:`minir1.answers.lenient_check`, evaluation's lenient
-    verdict), else 0.0; None for a row whose gold has no number. On a completion the format rubric gives full
-    marks it agrees with :func:`correctness` (its answer block holds the last number); before the format is
-    learned it also credits a right answer given outside the tags.
+    verdict), else 0.0; None for a row whose gold has no number. A completion with full format marks that
+    :func:`correctness` pays, it pays too (its answer block holds the last number); it also pays a right answer
+    the strict checker refuses, such as one outside the tags before the format is learned.
 
     >>> lenient_correctness(["9 * 2 = 18, so 18 eggs.", "<answer>18</answer>"], answer=["18", "18"])
     [1.0, 1.0]
