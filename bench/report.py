@@ -427,6 +427,8 @@ def demo_trials() -> list[str]:
 
 
 def real_grpo() -> list[str]:
+    from minir1.rewards import CORRECTNESS
+
     lines = ["## A real model learns on a CPU: GRPO with the `mini-r1-cpu` recipe", ""]
     names = sorted((p.stem for p in RESULTS.glob("real-grpo*.json") if not p.stem.startswith("real-grpo-speed")),
                    key=lambda n: (n != "real-grpo", n))  # the current recipe's run first, then earlier ones
@@ -441,11 +443,14 @@ def real_grpo() -> list[str]:
         h = f["held_out"]
         moved = {k: f"{100 * h['before'][k]['rate']:.1f} -> {100 * h['after'][k]['rate']:.1f} "
                     f"({100 * (h['after'][k]['rate'] - h['before'][k]['rate']):+.1f})" for k in ("strict", "lenient")}
-        rows.append([f"`{name}`", f["steps"], f.get("format_reward_90pct_step") or "never",
+        # runs recorded before results kept their rewards all ran the recipe's scheme: format_rubric + correctness
+        answer = [n for n in f.get("settings", {}).get("rewards") or ["correctness"] if n in CORRECTNESS]
+        rows.append([f"`{name}`", r["machine"].get("cpu", "?"), ", ".join(f"`{n}`" for n in answer), f["steps"],
+                     f.get("format_reward_90pct_step") or "never",
                      f"{100 * h['after']['format']['rate']:.1f}%", moved["strict"], f"{h['mcnemar_strict_p']:.2g}",
                      moved["lenient"], f"{h['mcnemar_lenient_p']:.2g}"])
-    lines += [*table(["run", "steps", "format at 90% by step", "format ok after", "strict", "strict p", "lenient",
-                      "lenient p"], rows), ""]
+    lines += [*table(["run", "CPU", "answer reward", "steps", "format at 90% by step", "format ok after", "strict",
+                      "strict p", "lenient", "lenient p"], rows), ""]
     for name, r in results.items():
         f, h = r["figures"], r["figures"]["held_out"]
         st = f.get("settings", {})

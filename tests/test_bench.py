@@ -367,7 +367,8 @@ def test_real_grpo_runs_eval_train_eval_and_reports_both_mcnemar_tests(tmp_path,
         assert h[f"mcnemar_{key}_p"] == mcnemar(fixed, broken).p_exact, key
     assert f["settings"]["max_completion_length"] == 16 and f["settings"]["per_device_train_batch_size"] == 4
     assert (f["settings"]["data"], f["settings"]["max_solution_steps"]) == ("gsm8k:train", 2)  # minir1's own
-    assert (f["settings"]["rewards"], f["settings"]["reward_weights"]) == (["format_rubric", "correctness"], [13, 10])
+    assert (f["settings"]["rewards"], f["settings"]["reward_weights"]) == (["format_rubric", "lenient_correctness"],
+                                                                          [13, 10])  # the recipe's
     first = f["training_launches"]
     run_script(tmp_path, "real_grpo.py", args)
     again = json.loads((tmp_path / "real-grpo-smoke.json").read_text())["figures"]
