@@ -36,6 +36,24 @@ def test_score_grpo_demo_scheme(tmp_path):
                                                            "int_answer", "correctness"}
 
 
+def test_score_with_a_recipes_rewards(tmp_path):
+    """--config scores as training with that recipe would: mini-r1-cpu pays the last number anywhere."""
+    lines = "".join(json.dumps(x) + "\n" for x in ({"completion": DONE, "answer": 18},
+                                                  {"completion": "9 * 2 = 18, so 18.", "answer": 18}))
+    out = [json.loads(x) for x in run(["score", "-", "--config", "mini-r1-cpu"], lines).stdout.splitlines()]
+    assert [o["rewards"] for o in out] == [{"format_rubric": 13.0, "lenient_correctness": 10.0},
+                                           {"format_rubric": 0.0, "lenient_correctness": 10.0}]
+    assert [o["correct"] for o in out] == [True, False]  # "correct" stays the strict verdict
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("scheme: grpo-demo\nrewards: [correctness, int_answer]\nreward_weights: [3, 1]\n")
+    (o,) = [json.loads(x) for x in run(["score", "-", "--config", str(recipe)],
+                                       json.dumps({"completion": DONE.replace("think", "reasoning"), "answer": 18})
+                                       ).stdout.splitlines()]
+    assert o["rewards"] == {"correctness": 3.0, "int_answer": 1.0} and o["total"] == 4.0
+    r = run(["score", "-", "--config", "mini-r1-cpu", "--scheme", "grpo-demo"], lines)
+    assert r.returncode == 2 and "not allowed with argument" in r.stderr
+
+
 def test_a_bad_line_is_an_error_naming_it_after_earlier_lines_are_written():
     good = json.dumps({"completion": DONE, "answer": 18})
     r = run(["score", "-"], f"{good}\n{good}\n{{not json\n{good}\n")

@@ -24,17 +24,23 @@ def _command(sub, name: str, target: str, help: str, description: str, **kw) -> 
 def _score(args: argparse.Namespace) -> int:
     from .scoring import score_lines
 
+    scheme, style, rewards = args.scheme, args.style, None
+    if args.config:  # the rewards training with this recipe would use, resolved as training resolves them
+        from .config import load_config
+
+        cfg = load_config(args.config, [])
+        scheme, style, rewards = cfg.scheme, style or cfg.style, dict(zip(cfg.reward_names, cfg.weights, strict=True))
     # Bytes, decoded line by line: a line of bad UTF-8 is reported by number after the lines before it.
     if args.file == "-":
         stdin = getattr(sys.stdin, "buffer", sys.stdin)  # a text stream without bytes (e.g. in a notebook) is fine too
-        score_lines(stdin, sys.stdout, args.scheme, args.style, args.prefill)
+        score_lines(stdin, sys.stdout, scheme, style, args.prefill, rewards)
     else:
         try:
             f = open(args.file, "rb")  # noqa: SIM115 - closed below
         except OSError as e:
             raise UserError(f"cannot read {args.file}: {e.strerror}") from None
         with f:
-            score_lines(f, sys.stdout, args.scheme, args.style, args.prefill)
+            score_lines(f, sys.stdout, scheme, style, args.prefill, rewards)
     return 0
 
 
@@ -74,7 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
                  "Score JSON lines {completion, answer[, prefill]}; print {correct, extracted, rewards, total} per "
                  "line.")
     p.add_argument("file", help="a .jsonl file, or - for standard input")
-    p.add_argument("--scheme", default="mini-r1", choices=list(SCHEMES), help="reward scheme")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--scheme", default="mini-r1", choices=list(SCHEMES), help="reward scheme")
+    which.add_argument("--config", metavar="RECIPE", help="score with a training recipe's rewards, weights and tag "
+                                                          "style instead (a bundled name such as mini-r1-cpu, or a "
+                                                          "YAML path)")
     p.add_argument("--style", choices=list(STYLES), help="tag style (default: the scheme's own)")
     p.add_argument("--prefill", metavar="TEXT",
                    help="text that opened each assistant turn, e.g. $'<think>\\n' in bash, judged with the "

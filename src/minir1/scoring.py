@@ -69,12 +69,13 @@ def _decode(line: bytes | str, n: int) -> str:
 
 
 def score_lines(lines: Iterable[bytes | str], out: TextIO, scheme: str = "mini-r1", style: str | None = None,
-                prefill: str | None = None) -> int:
-    """Score JSON lines (bytes or text) into ``out``, ``prefill`` for lines without one; returns how
-    many were scored. Raises UserError on a bad line, after writing every line before it."""
+                prefill: str | None = None, rewards: dict[str, float] | None = None) -> int:
+    """Score JSON lines (bytes or text) into ``out``, ``prefill`` for lines without one, with ``rewards``
+    (name: weight; default: the scheme's); returns how many were scored. Raises UserError on a bad line,
+    after writing every line before it."""
     spec = get_scheme(scheme)
     style = get_style(style or spec["style"]).name
-    rewards = spec["rewards"]
+    rewards = spec["rewards"] if rewards is None else rewards
     batch: list[Row] = []
     done = 0
     for n, raw in enumerate(lines, 1):
