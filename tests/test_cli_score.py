@@ -52,6 +52,12 @@ def test_score_with_a_recipes_rewards(tmp_path):
     assert o["rewards"] == {"correctness": 3.0, "int_answer": 1.0} and o["total"] == 4.0
     r = run(["score", "-", "--config", "mini-r1-cpu", "--scheme", "grpo-demo"], lines)
     assert r.returncode == 2 and "not allowed with argument" in r.stderr
+    for text, error in (("reward_weights: [1, x]\n", "reward_weights must be numbers, got [1, 'x']"),
+                        ("rewards: [nope]\n", "unknown reward 'nope'"),
+                        ("rewards: [correctness]\nreward_weights: [1, 2]\n", "got 2 reward weights for 1 rewards")):
+        recipe.write_text(text)
+        r = run(["score", "-", "--config", str(recipe)], lines)
+        assert r.returncode != 0 and error in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_a_bad_line_is_an_error_naming_it_after_earlier_lines_are_written():
@@ -76,7 +82,8 @@ def test_a_missing_file_is_an_error():
 def test_help_and_score_do_not_import_torch():
     code = (
         "import sys, io; from minir1.cli import main; sys.stdin = io.StringIO('');"
-        "main(['score', '-']); assert 'torch' not in sys.modules and 'transformers' not in sys.modules, "
+        "main(['score', '-']); main(['score', '-', '--config', 'mini-r1-cpu']);"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, "
         "sorted(m for m in sys.modules if m.startswith(('torch', 'transformers')))"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -48,6 +48,14 @@ def test_an_answer_reward_the_scheme_lacks_takes_its_correctness_weight():
     assert load_config(None, ["--rewards", "lenient_correctness", "xml_count"]).weights == [10.0, 1.0]
 
 
+@pytest.mark.parametrize("recipe", list_recipes())
+def test_minir1_score_reads_a_recipes_rewards_as_training_does(recipe):
+    from minir1.scoring import recipe_rewards
+
+    cfg = load_config(recipe, [])
+    assert recipe_rewards(recipe) == (cfg.scheme, cfg.style, dict(zip(cfg.reward_names, cfg.weights, strict=True)))
+
+
 def test_derived_values_come_from_the_scheme():
     cfg = load_config(None, {"scheme": "grpo-demo"})
     assert cfg.style == "reasoning" and cfg.weights == [0.5, 0.5, 0.5, 0.5, 2.0]

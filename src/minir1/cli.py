@@ -25,11 +25,11 @@ def _score(args: argparse.Namespace) -> int:
     from .scoring import score_lines
 
     scheme, style, rewards = args.scheme, args.style, None
-    if args.config:  # the rewards training with this recipe would use, resolved as training resolves them
-        from .config import load_config
+    if args.config:  # the rewards training with this recipe would use
+        from .scoring import recipe_rewards
 
-        cfg = load_config(args.config, [])
-        scheme, style, rewards = cfg.scheme, style or cfg.style, dict(zip(cfg.reward_names, cfg.weights, strict=True))
+        scheme, recipe_style, rewards = recipe_rewards(args.config)
+        style = style or recipe_style
     # Bytes, decoded line by line: a line of bad UTF-8 is reported by number after the lines before it.
     if args.file == "-":
         stdin = getattr(sys.stdin, "buffer", sys.stdin)  # a text stream without bytes (e.g. in a notebook) is fine too

@@ -24,7 +24,7 @@ from . import models
 from .errors import UserError, check_number, check_whole, first_line
 from .prompts import get_style
 from .recipes import read_recipe, recipe_path
-from .rewards import CORRECTNESS, get_scheme, resolve, reward_key
+from .rewards import DEFAULT_SCHEME, get_scheme, resolve, reward_key, scheme_weights
 
 ALIASES = ("gradient_checkpointing", "activation_checkpointing")  # TRL's old and new names of one setting
 # Set by minir1 when the user leaves them unset; saved in the run so that a resume keeps them.
@@ -164,7 +164,7 @@ class TrainConfig:
                                    "prefill + completion")
 
     # --- rewards (their weights are TRL's reward_weights) ----------------------------------
-    scheme: str = _f("mini-r1", "reward scheme: mini-r1 (13 + 10 points) or grpo-demo")
+    scheme: str = _f(DEFAULT_SCHEME, "reward scheme: mini-r1 (13 + 10 points) or grpo-demo")
     rewards: list[str] | None = _f(None, "reward names, built-in or module.path:function; default: the scheme's")
     score_truncated: bool = _f(True, "false: a completion cut at max_completion_length gets no reward (None from "
                                      "every reward), so TRL leaves it out of its group's mean and spread and gives it "
@@ -216,13 +216,10 @@ class TrainConfig:
 
     @property
     def weights(self) -> list[float]:
-        """TRL's reward_weights: as given, else the scheme's weight of each reward; for one it lacks, its
-        ``correctness`` weight when the reward judges the answer (``lenient_correctness``), else 1."""
+        """TRL's reward_weights: as given, else :func:`minir1.rewards.scheme_weights`."""
         if getattr(self.args, "reward_weights", None) is not None:
             return [float(w) for w in self.args.reward_weights]
-        scheme = get_scheme(self.scheme)["rewards"]
-        return [float(scheme.get(name, scheme.get("correctness", 1.0) if name in CORRECTNESS else 1.0))
-                for name in self.reward_names]
+        return scheme_weights(self.scheme, self.reward_names)
 
     @property
     def reward_points(self) -> dict[str, float]:

@@ -212,6 +212,20 @@ SCHEMES: dict[str, dict] = {
 }
 
 
+DEFAULT_SCHEME = "mini-r1"
+
+
+def scheme_weights(scheme: str, names: Sequence[str]) -> list[float]:
+    """The scheme's weight of each reward; for one it lacks, the scheme's ``correctness`` weight when the reward
+    judges the answer (:data:`CORRECTNESS`), else 1.
+
+    >>> scheme_weights("mini-r1", ["format_rubric", "lenient_correctness", "xml_count"])
+    [13.0, 10.0, 1.0]
+    """
+    weights = get_scheme(scheme)["rewards"]
+    return [float(weights.get(n, weights.get("correctness", 1.0) if n in CORRECTNESS else 1.0)) for n in names]
+
+
 def get_scheme(name: str) -> dict:
     """The scheme called ``name`` (``{"style": ..., "rewards": {reward: weight}}``)."""
     try:

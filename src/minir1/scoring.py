@@ -17,7 +17,8 @@ from . import answers
 from .errors import UserError
 from .jsonl import dumps, loads
 from .prompts import get_style
-from .rewards import get_scheme, score, texts
+from .recipes import read_recipe
+from .rewards import DEFAULT_SCHEME, get_scheme, resolve, scheme_weights, score, texts
 
 CHUNK = 256  # lines scored together; below answers' cache size, so each is parsed once
 
@@ -43,6 +44,23 @@ def _parse(line: str, n: int, prefill: str | None) -> Row:
     if prefill is not None and not isinstance(prefill, str):
         raise UserError(f"line {n}: prefill must be a string or null")
     return completion, value, prefill
+
+
+def recipe_rewards(recipe: str) -> tuple[str, str, dict[str, float]]:
+    """The scheme, tag style and rewards (name: weight) that training with ``recipe`` uses: its ``rewards`` and
+    ``reward_weights``, else its scheme's, as ``minir1 train`` resolves them, read without TRL (no torch)."""
+    settings = read_recipe(recipe)
+    scheme = settings.get("scheme") or DEFAULT_SCHEME
+    spec = get_scheme(scheme)
+    names, weights = settings.get("rewards"), settings.get("reward_weights")
+    names = [names] if isinstance(names, str) else list(names or spec["rewards"])
+    weights = [weights] if isinstance(weights, (int, float, str)) else weights
+    try:
+        weights = scheme_weights(scheme, names) if weights is None else [float(w) for w in weights]
+    except (TypeError, ValueError):
+        raise UserError(f"recipe {recipe}: reward_weights must be numbers, got {weights!r}") from None
+    resolve(names, weights)  # an unknown reward or a weight count that does not match is an error here too
+    return scheme, settings.get("tag_style") or spec["style"], dict(zip(names, weights, strict=True))
 
 
 def _emit(batch: list[Row], rewards: dict[str, float], style: str, out: TextIO) -> int:
@@ -71,8 +89,10 @@ def _decode(line: bytes | str, n: int) -> str:
 def score_lines(lines: Iterable[bytes | str], out: TextIO, scheme: str = "mini-r1", style: str | None = None,
                 prefill: str | None = None, rewards: dict[str, float] | None = None) -> int:
     """Score JSON lines (bytes or text) into ``out``, ``prefill`` for lines without one, with ``rewards``
-    (name: weight; default: the scheme's); returns how many were scored. Raises UserError on a bad line,
-    after writing every line before it."""
+    (name: weight; default: the scheme's; :func:`recipe_rewards` gives a recipe's); returns how many were
+    scored. Raises UserError on a bad line, after writing every line before it. Each completion is scored as
+    written (a recipe's ``score_truncated`` is a matter of training), and ``correct`` is always the strict
+    verdict, whatever the rewards."""
     spec = get_scheme(scheme)
     style = get_style(style or spec["style"]).name
     rewards = spec["rewards"] if rewards is None else rewards
