@@ -465,6 +465,7 @@ def real_grpo() -> list[str]:
                                                                                   strict=True))
                     if st.get("rewards") and (st["rewards"], st["reward_weights"]) != (["format_rubric", "correctness"],
                                                                                        [13, 10]) else "")
+                 + (f", seed {st['seed']}" if st.get("seed") not in (None, 42) else "")  # 42: TRL's default
                  + (f", trained on the problems whose solution has at most {st['max_solution_steps']} steps"
                     if st.get("max_solution_steps") else ""))
         rows = [[when, s["n"] if "n" in s else h["n"], _rate(s["format"]), _rate(s["strict"]), _rate(s["lenient"]),
