@@ -427,8 +427,9 @@ def demo_trials() -> list[str]:
 
 
 def real_grpo() -> list[str]:
-    from minir1.rewards import CORRECTNESS
+    from minir1.rewards import CORRECTNESS, DEFAULT_SCHEME, SCHEMES
 
+    seed_rewards = SCHEMES[DEFAULT_SCHEME]["rewards"]  # the Mini-R1 seed's: format_rubric 13 + correctness 10
     lines = ["## A real model learns on a CPU: GRPO with the `mini-r1-cpu` recipe", ""]
     names = sorted((p.stem for p in RESULTS.glob("real-grpo*.json") if not p.stem.startswith("real-grpo-speed")),
                    key=lambda n: (n != "real-grpo", n))  # the current recipe's run first, then earlier ones
@@ -444,13 +445,15 @@ def real_grpo() -> list[str]:
         moved = {k: f"{100 * h['before'][k]['rate']:.1f} -> {100 * h['after'][k]['rate']:.1f} "
                     f"({100 * (h['after'][k]['rate'] - h['before'][k]['rate']):+.1f})" for k in ("strict", "lenient")}
         # runs recorded before results kept their rewards all ran the recipe's scheme: format_rubric + correctness
-        answer = [n for n in f.get("settings", {}).get("rewards") or ["correctness"] if n in CORRECTNESS]
-        rows.append([f"`{name}`", r["machine"].get("cpu", "?"), ", ".join(f"`{n}`" for n in answer), f["steps"],
+        st = f.get("settings", {})
+        answer = [n for n in st.get("rewards") or ["correctness"] if n in CORRECTNESS]
+        rows.append([f"`{name}`", r["machine"].get("cpu", "?"), ", ".join(f"`{n}`" for n in answer),
+                     st.get("beta") or 0, st.get("seed", 42), f["steps"],
                      f.get("format_reward_90pct_step") or "never",
                      f"{100 * h['after']['format']['rate']:.1f}%", moved["strict"], f"{h['mcnemar_strict_p']:.2g}",
                      moved["lenient"], f"{h['mcnemar_lenient_p']:.2g}"])
-    lines += [*table(["run", "CPU", "answer reward", "steps", "format at 90% by step", "format ok after", "strict",
-                      "strict p", "lenient", "lenient p"], rows), ""]
+    lines += [*table(["run", "CPU", "answer reward", "KL coefficient", "seed", "steps", "format at 90% by step",
+                      "format ok after", "strict", "strict p", "lenient", "lenient p"], rows), ""]
     for name, r in results.items():
         f, h = r["figures"], r["figures"]["held_out"]
         st = f.get("settings", {})
@@ -461,10 +464,9 @@ def real_grpo() -> list[str]:
                  + (", truncated completions masked" if st.get("mask_truncated_completions") else "")
                  + (", truncated completions unscored (`score_truncated: false`)"
                     if st.get("score_truncated") is False else "")
-                 + (", rewarded by " + " + ".join(f"`{n}` ({w:g})" for n, w in zip(st["rewards"], st["reward_weights"],
-                                                                                  strict=True))
-                    if st.get("rewards") and (st["rewards"], st["reward_weights"]) != (["format_rubric", "correctness"],
-                                                                                       [13, 10]) else "")
+                 + (", rewarded by " + " + ".join(f"`{n}` ({w:g})" for n, w in paid.items())
+                    if (paid := dict(zip(st.get("rewards") or [], st.get("reward_weights") or [], strict=True)))
+                    and paid != seed_rewards else "")
                  + (f", seed {st['seed']}" if st.get("seed") not in (None, 42) else "")  # 42: TRL's default
                  + (f", trained on the problems whose solution has at most {st['max_solution_steps']} steps"
                     if st.get("max_solution_steps") else ""))

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from minir1.jsonl import read_jsonl
@@ -20,9 +21,21 @@ def launch(nproc: int, run: Path, *args: str) -> subprocess.CompletedProcess:
     # --standalone: a local rendezvous on a port torchrun picks itself (no port races between tests)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc), "-m",
            "minir1", "train"]
-    r = subprocess.run([*cmd, *args, "--output_dir", str(run), "--plot", "false", *SPREAD], env=env,
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+    # Output to files, not pipes (a stuck worker would hold a pipe open), and on a hang every process of the
+    # launch is killed (torchrun starts its workers in sessions of their own; left running, they would slow every
+    # later test), then the output is shown: where it stopped is the clue.
+    with open(f"{run}.out", "w+") as out, open(f"{run}.err", "w+") as err:
+        p = subprocess.Popen([*cmd, *args, "--output_dir", str(run), "--plot", "false", *SPREAD], env=env,
+                             stdout=out, stderr=err)
+        try:
+            p.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            for proc in [*psutil.Process(p.pid).children(recursive=True), psutil.Process(p.pid)]:
+                proc.kill()
+            p.wait()
+        out.seek(0), err.seek(0)
+        r = subprocess.CompletedProcess(p.args, p.returncode, out.read(), err.read())
+    assert r.returncode == 0, f"exit {r.returncode}; stdout: {r.stdout[-1500:]}\nstderr: {r.stderr[-3000:]}"
     return r
 
 

@@ -11,7 +11,7 @@ from minir1 import rewards
 from minir1.data import load_problems
 from minir1.errors import UserError
 from minir1.prompts import format_completion, solution_steps
-from minir1.rewards import REWARDS, RUBRIC_POINTS, SCHEMES, resolve, rubric_points, score, texts
+from minir1.rewards import REWARDS, RUBRIC_POINTS, SCHEMES, chosen_rewards, resolve, rubric_points, score, texts
 
 TAGS = ["<think>", "</think>", "<reasoning>", "</reasoning>", "<answer>", "</answer>", "\n", " ", "18", "1,250", "x"]
 
@@ -157,6 +157,18 @@ def test_resolve_checks_names_and_weights():
         resolve(["correctness", "format_rubric"], [1.0])
     with pytest.raises(rewards.UserError, match="unique"):
         resolve(["correctness", "correctness"])
+
+
+def test_a_run_takes_the_rewards_and_weights_given_else_the_schemes():
+    assert chosen_rewards("mini-r1") == (["format_rubric", "correctness"], [13.0, 10.0])
+    assert chosen_rewards("grpo-demo", ["correctness", "xml_count"]) == (["correctness", "xml_count"], [2.0, 0.5])
+    assert chosen_rewards("mini-r1", ["lenient_correctness", "int_answer"]) == (["lenient_correctness", "int_answer"],
+                                                                               [10.0, 1.0])
+    assert chosen_rewards("mini-r1", ["correctness"], ["3", 4]) == (["correctness"], [3.0, 4.0])  # resolve() checks counts
+    with pytest.raises(rewards.UserError, match="unknown reward scheme"):
+        chosen_rewards("nope")
+    with pytest.raises(rewards.UserError, match="rewards is empty"):
+        chosen_rewards("mini-r1", [])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .chat import SETTINGS as CHAT_SETTINGS  # light: neither imports torch
     from .evaluate import EvalSettings
     from .prompts import DEFAULT_STYLE, STYLES
-    from .rewards import SCHEMES
+    from .rewards import DEFAULT_SCHEME, SCHEMES
 
     # --- rewards ---------------------------------------------------------------------------
     p = _command(sub, "score", "cli:_score", "score completions with the reward functions",
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "line.")
     p.add_argument("file", help="a .jsonl file, or - for standard input")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--scheme", default="mini-r1", choices=list(SCHEMES), help="reward scheme")
+    which.add_argument("--scheme", default=DEFAULT_SCHEME, choices=list(SCHEMES), help="reward scheme")
     which.add_argument("--config", metavar="RECIPE", help="score with a training recipe's rewards, weights and tag "
                                                           "style instead (a bundled name such as mini-r1-cpu, or a "
                                                           "YAML path)")

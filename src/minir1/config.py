@@ -24,7 +24,7 @@ from . import models
 from .errors import UserError, check_number, check_whole, first_line
 from .prompts import get_style
 from .recipes import read_recipe, recipe_path
-from .rewards import DEFAULT_SCHEME, get_scheme, resolve, reward_key, scheme_weights
+from .rewards import DEFAULT_SCHEME, chosen_rewards, get_scheme, resolve, reward_key
 
 ALIASES = ("gradient_checkpointing", "activation_checkpointing")  # TRL's old and new names of one setting
 # Set by minir1 when the user leaves them unset; saved in the run so that a resume keeps them.
@@ -189,10 +189,8 @@ class TrainConfig:
         for name in ("lora_target_modules", "rewards"):  # one name in a recipe is a list of one
             if isinstance(getattr(self, name), str):
                 setattr(self, name, [getattr(self, name)])
-        get_scheme(self.scheme)
+        chosen_rewards(self.scheme, self.rewards)  # an unknown scheme, or no rewards, is an error here
         get_style(self.style)
-        if self.rewards is not None and not self.rewards:
-            raise UserError("rewards is empty: name at least one reward, e.g. --rewards correctness")
         if self.lora:
             if self.lora_r < 1 or self.lora_alpha < 1:
                 raise UserError("lora_r and lora_alpha must be at least 1 (or set --lora false for full fine-tuning)")
@@ -212,14 +210,12 @@ class TrainConfig:
 
     @property
     def reward_names(self) -> list[str]:
-        return list(self.rewards) if self.rewards is not None else list(get_scheme(self.scheme)["rewards"])
+        return chosen_rewards(self.scheme, self.rewards)[0]
 
     @property
     def weights(self) -> list[float]:
         """TRL's reward_weights: as given, else :func:`minir1.rewards.scheme_weights`."""
-        if getattr(self.args, "reward_weights", None) is not None:
-            return [float(w) for w in self.args.reward_weights]
-        return scheme_weights(self.scheme, self.reward_names)
+        return chosen_rewards(self.scheme, self.rewards, getattr(self.args, "reward_weights", None))[1]
 
     @property
     def reward_points(self) -> dict[str, float]:

@@ -226,6 +226,20 @@ def scheme_weights(scheme: str, names: Sequence[str]) -> list[float]:
     return [float(weights.get(n, weights.get("correctness", 1.0) if n in CORRECTNESS else 1.0)) for n in names]
 
 
+def chosen_rewards(scheme: str, names: Sequence[str] | None = None,
+                   weights: Sequence[float | str] | None = None) -> tuple[list[str], list[float]]:
+    """The rewards and weights a run trains with: ``names``, else the scheme's; ``weights``, else
+    :func:`scheme_weights`. One rule for ``minir1 train`` and ``minir1 score --config``.
+
+    >>> chosen_rewards("mini-r1", ["format_rubric", "lenient_correctness"])
+    (['format_rubric', 'lenient_correctness'], [13.0, 10.0])
+    """
+    names = list(names) if names is not None else list(get_scheme(scheme)["rewards"])
+    if not names:
+        raise UserError("rewards is empty: name at least one reward, e.g. --rewards correctness")
+    return names, [float(w) for w in weights] if weights is not None else scheme_weights(scheme, names)
+
+
 def get_scheme(name: str) -> dict:
     """The scheme called ``name`` (``{"style": ..., "rewards": {reward: weight}}``)."""
     try:

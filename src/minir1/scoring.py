@@ -18,7 +18,7 @@ from .errors import UserError
 from .jsonl import dumps, loads
 from .prompts import get_style
 from .recipes import read_recipe
-from .rewards import DEFAULT_SCHEME, get_scheme, resolve, scheme_weights, score, texts
+from .rewards import DEFAULT_SCHEME, chosen_rewards, get_scheme, resolve, score, texts
 
 CHUNK = 256  # lines scored together; below answers' cache size, so each is parsed once
 
@@ -51,16 +51,15 @@ def recipe_rewards(recipe: str) -> tuple[str, str, dict[str, float]]:
     ``reward_weights``, else its scheme's, as ``minir1 train`` resolves them, read without TRL (no torch)."""
     settings = read_recipe(recipe)
     scheme = settings.get("scheme") or DEFAULT_SCHEME
-    spec = get_scheme(scheme)
     names, weights = settings.get("rewards"), settings.get("reward_weights")
-    names = [names] if isinstance(names, str) else list(names or spec["rewards"])
+    names = [names] if isinstance(names, str) else names  # a YAML scalar, as the settings parser takes it
     weights = [weights] if isinstance(weights, (int, float, str)) else weights
     try:
-        weights = scheme_weights(scheme, names) if weights is None else [float(w) for w in weights]
+        names, weights = chosen_rewards(scheme, names, weights)
     except (TypeError, ValueError):
         raise UserError(f"recipe {recipe}: reward_weights must be numbers, got {weights!r}") from None
     resolve(names, weights)  # an unknown reward or a weight count that does not match is an error here too
-    return scheme, settings.get("tag_style") or spec["style"], dict(zip(names, weights, strict=True))
+    return scheme, settings.get("tag_style") or get_scheme(scheme)["style"], dict(zip(names, weights, strict=True))
 
 
 def _emit(batch: list[Row], rewards: dict[str, float], style: str, out: TextIO) -> int:
@@ -86,7 +85,7 @@ def _decode(line: bytes | str, n: int) -> str:
         raise UserError(f"line {n}: not valid UTF-8 (byte {e.start + 1} of the line); save the file as UTF-8") from None
 
 
-def score_lines(lines: Iterable[bytes | str], out: TextIO, scheme: str = "mini-r1", style: str | None = None,
+def score_lines(lines: Iterable[bytes | str], out: TextIO, scheme: str = DEFAULT_SCHEME, style: str | None = None,
                 prefill: str | None = None, rewards: dict[str, float] | None = None) -> int:
     """Score JSON lines (bytes or text) into ``out``, ``prefill`` for lines without one, with ``rewards``
     (name: weight; default: the scheme's; :func:`recipe_rewards` gives a recipe's); returns how many were
