@@ -55,6 +55,7 @@ def test_score_with_a_recipes_rewards(tmp_path):
     for text, error in (("reward_weights: [1, x]\n", "reward_weights must be numbers, got [1, 'x']"),
                         ("rewards: [nope]\n", "unknown reward 'nope'"),
                         ("rewards: []\n", "rewards is empty"),  # as minir1 train says
+                        ("rewards: 5\n", "rewards must be a list of reward names, got 5"),
                         ("rewards: [correctness]\nreward_weights: [1, 2]\n", "got 2 reward weights for 1 rewards")):
         recipe.write_text(text)
         r = run(["score", "-", "--config", str(recipe)], lines)

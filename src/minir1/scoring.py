@@ -53,6 +53,8 @@ def recipe_rewards(recipe: str) -> tuple[str, str, dict[str, float]]:
     scheme = settings.get("scheme") or DEFAULT_SCHEME
     names, weights = settings.get("rewards"), settings.get("reward_weights")
     names = [names] if isinstance(names, str) else names  # a YAML scalar, as the settings parser takes it
+    if names is not None and not isinstance(names, list):
+        raise UserError(f"recipe {recipe}: rewards must be a list of reward names, got {names!r}")
     weights = [weights] if isinstance(weights, (int, float, str)) else weights
     try:
         names, weights = chosen_rewards(scheme, names, weights)
