@@ -430,6 +430,7 @@ def real_grpo() -> list[str]:
     from minir1.rewards import CORRECTNESS, DEFAULT_SCHEME, SCHEMES
 
     seed_rewards = SCHEMES[DEFAULT_SCHEME]["rewards"]  # the Mini-R1 seed's: format_rubric 13 + correctness 10
+    trl_seed = 42  # GRPOConfig's default seed (not imported: TRL would load torch for a report)
     lines = ["## A real model learns on a CPU: GRPO with the `mini-r1-cpu` recipe", ""]
     names = sorted((p.stem for p in RESULTS.glob("real-grpo*.json") if not p.stem.startswith("real-grpo-speed")),
                    key=lambda n: (n != "real-grpo", n))  # the current recipe's run first, then earlier ones
@@ -448,7 +449,7 @@ def real_grpo() -> list[str]:
         st = f.get("settings", {})
         answer = [n for n in st.get("rewards") or ["correctness"] if n in CORRECTNESS]
         rows.append([f"`{name}`", r["machine"].get("cpu", "?"), ", ".join(f"`{n}`" for n in answer),
-                     st.get("beta") or 0, st.get("seed", 42), f["steps"],
+                     st.get("beta") or 0, st.get("seed", trl_seed), f["steps"],
                      f.get("format_reward_90pct_step") or "never",
                      f"{100 * h['after']['format']['rate']:.1f}%", moved["strict"], f"{h['mcnemar_strict_p']:.2g}",
                      moved["lenient"], f"{h['mcnemar_lenient_p']:.2g}"])
@@ -467,7 +468,7 @@ def real_grpo() -> list[str]:
                  + (", rewarded by " + " + ".join(f"`{n}` ({w:g})" for n, w in paid.items())
                     if (paid := dict(zip(st.get("rewards") or [], st.get("reward_weights") or [], strict=True)))
                     and paid != seed_rewards else "")
-                 + (f", seed {st['seed']}" if st.get("seed") not in (None, 42) else "")  # 42: TRL's default
+                 + (f", seed {st['seed']}" if st.get("seed") not in (None, trl_seed) else "")
                  + (f", trained on the problems whose solution has at most {st['max_solution_steps']} steps"
                     if st.get("max_solution_steps") else ""))
         rows = [[when, s["n"] if "n" in s else h["n"], _rate(s["format"]), _rate(s["strict"]), _rate(s["lenient"]),
