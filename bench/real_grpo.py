@@ -186,7 +186,8 @@ def main() -> None:
                      if k in ("learning_rate", "num_generations", "per_device_train_batch_size",
                               "gradient_accumulation_steps", "max_completion_length", "temperature", "beta",
                               "loss_type", "model_init_kwargs", "activation_checkpointing", "warmup_steps",
-                              "max_grad_norm", "seed", "mask_truncated_completions", "reward_weights")}
+                              "max_grad_norm", "scale_rewards", "seed", "mask_truncated_completions",
+                              "reward_weights")}
         | {k: saved.get(k) for k in ("data", "data_limit", "max_solution_steps",  # minir1's: which problems,
                                      "rewards", "score_truncated")},  # the rewards, whether a cut one is scored
         "plot": str(Path(args.plot).resolve().relative_to(HERE.parent)) if Path(args.plot).resolve().is_relative_to(

@@ -25,6 +25,7 @@ RESULTS = Path(os.environ.get("MINIR1_BENCH_RESULTS", HERE / "results"))
 OUT = HERE.parent / "BENCHMARKS.md"
 PROMPTS_TO_PLATEAU = 40_000  # prompts the published single-GPU GSM8K runs needed to plateau (issue #5)
 PUBLISHED_GPU_HOURS = 8  # the published PPO run on one GPU
+TRL_SEED = 42  # GRPOConfig's default seed (not imported: TRL would load torch for a report)
 
 
 def load(name: str) -> dict | None:
@@ -319,6 +320,21 @@ def _rate(x: dict) -> str:
     return f"{100 * x['rate']:.1f}% ({100 * x['ci_low']:.1f} - {100 * x['ci_high']:.1f})"
 
 
+def seed_row(name: str) -> str:
+    """README's row for one run of the CPU recipe in its table of runs ("A real model learns on a CPU"), from the run's
+    results file: its seed and KL coefficient, then format, strict and lenient accuracy after, as measured."""
+    f = load(name)["figures"]
+    h, st = f["held_out"], f.get("settings", {})
+    after, before = h["after"], h["before"]
+
+    def moved(k: str) -> str:
+        return f"{100 * after[k]['rate']:.1f}% ({100 * (after[k]['rate'] - before[k]['rate']):+.1f})"
+
+    return (f"| `{name}` | {st.get('seed', TRL_SEED)} | {st.get('beta') or 0} | {100 * after['format']['rate']:.1f}% | "
+            f"{moved('strict')}, p = {h['mcnemar_strict_p']:.2g} | {moved('lenient')}, p = {h['mcnemar_lenient_p']:.2g}"
+            f" | {after['mean_length']:.0f} |")
+
+
 def real_cold_start() -> list[str]:
     lines = ["## The cold start on a real model: format and accuracy before GRPO", ""]
     r = load("real-cold-start")
@@ -427,10 +443,11 @@ def demo_trials() -> list[str]:
 
 
 def real_grpo() -> list[str]:
+    from minir1.recipes import read_recipe
     from minir1.rewards import CORRECTNESS, DEFAULT_SCHEME, SCHEMES
 
     seed_rewards = SCHEMES[DEFAULT_SCHEME]["rewards"]  # the Mini-R1 seed's: format_rubric 13 + correctness 10
-    trl_seed = 42  # GRPOConfig's default seed (not imported: TRL would load torch for a report)
+    recipe = read_recipe("mini-r1-cpu")  # a run's settings are named where they differ from the recipe's today
     lines = ["## A real model learns on a CPU: GRPO with the `mini-r1-cpu` recipe", ""]
     names = sorted((p.stem for p in RESULTS.glob("real-grpo*.json") if not p.stem.startswith("real-grpo-speed")),
                    key=lambda n: (n != "real-grpo", n))  # the current recipe's run first, then earlier ones
@@ -449,11 +466,13 @@ def real_grpo() -> list[str]:
         st = f.get("settings", {})
         answer = [n for n in st.get("rewards") or ["correctness"] if n in CORRECTNESS]
         rows.append([f"`{name}`", r["machine"].get("cpu", "?"), ", ".join(f"`{n}`" for n in answer),
-                     st.get("beta") or 0, st.get("seed", trl_seed), f["steps"],
+                     st.get("beta") or 0, f"{st.get('scale_rewards', 'group')} ({st.get('max_grad_norm')})",
+                     st.get("seed", TRL_SEED), f["steps"],
                      f.get("format_reward_90pct_step") or "never",
                      f"{100 * h['after']['format']['rate']:.1f}%", moved["strict"], f"{h['mcnemar_strict_p']:.2g}",
                      moved["lenient"], f"{h['mcnemar_lenient_p']:.2g}"])
-    lines += [*table(["run", "CPU", "answer reward", "KL coefficient", "seed", "steps", "format at 90% by step",
+    lines += [*table(["run", "CPU", "answer reward", "KL coefficient", "reward scaling (gradient clip)", "seed",
+                      "steps", "format at 90% by step",
                       "format ok after", "strict", "strict p", "lenient", "lenient p"], rows), ""]
     for name, r in results.items():
         f, h = r["figures"], r["figures"]["held_out"]
@@ -463,12 +482,16 @@ def real_grpo() -> list[str]:
                  f"temperature {st.get('temperature')}"
                  + (f", KL coefficient {st['beta']}" if st.get("beta") else ", no KL term")
                  + (", truncated completions masked" if st.get("mask_truncated_completions") else "")
+                 + (f", rewards scaled per `{st['scale_rewards']}`" if st.get("scale_rewards", "group") != "group"
+                    else "")
+                 + (f", gradient norm clipped at {st['max_grad_norm']}"
+                    if st.get("max_grad_norm") != recipe.get("max_grad_norm") else "")
                  + (", truncated completions unscored (`score_truncated: false`)"
                     if st.get("score_truncated") is False else "")
                  + (", rewarded by " + " + ".join(f"`{n}` ({w:g})" for n, w in paid.items())
                     if (paid := dict(zip(st.get("rewards") or [], st.get("reward_weights") or [], strict=True)))
                     and paid != seed_rewards else "")
-                 + (f", seed {st['seed']}" if st.get("seed") not in (None, trl_seed) else "")
+                 + (f", seed {st['seed']}" if st.get("seed") not in (None, TRL_SEED) else "")
                  + (f", trained on the problems whose solution has at most {st['max_solution_steps']} steps"
                     if st.get("max_solution_steps") else ""))
         rows = [[when, s["n"] if "n" in s else h["n"], _rate(s["format"]), _rate(s["strict"]), _rate(s["lenient"]),

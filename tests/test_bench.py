@@ -401,6 +401,21 @@ def test_the_readme_real_grpo_table_is_the_committed_results_file():
         assert typed in prose, f"README should say {typed!r}, from real-grpo.json"
 
 
+def test_the_readme_table_of_the_recipes_runs_is_their_results_files():
+    """Each row of README's table of the CPU recipe's runs (seeds, KL) is its results file's figures, never typed."""
+    import re
+
+    from report import seed_row
+
+    readme = (BENCH.parent / "README.md").read_text()
+    section = readme.split("## A real model learns on a CPU", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if re.match(r"\| `real-grpo[\w-]*` \|", line)]
+    assert any(row.startswith("| `real-grpo` |") for row in rows), "the recipe's own run should be in the table"
+    for row in rows:
+        name = row.split("`")[1]
+        assert row == seed_row(name), f"README's row for {name} is not its results file's:\n{seed_row(name)}"
+
+
 def test_the_readme_file_map_has_a_line_for_every_tracked_file():
     """README's "Files" section: one line per file git tracks (a folder or glob line covers data and results)."""
     root = BENCH.parent
