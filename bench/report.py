@@ -26,6 +26,7 @@ OUT = HERE.parent / "BENCHMARKS.md"
 PROMPTS_TO_PLATEAU = 40_000  # prompts the published single-GPU GSM8K runs needed to plateau (issue #5)
 PUBLISHED_GPU_HOURS = 8  # the published PPO run on one GPU
 TRL_SEED = 42  # GRPOConfig's default seed (not imported: TRL would load torch for a report)
+TRL_SCALING = "group"  # GRPOConfig's default scale_rewards, which every run recorded without it used
 
 
 def load(name: str) -> dict | None:
@@ -320,6 +321,10 @@ def _rate(x: dict) -> str:
     return f"{100 * x['rate']:.1f}% ({100 * x['ci_low']:.1f} - {100 * x['ci_high']:.1f})"
 
 
+SEED_TABLE_HEADER = ("| run | seed | KL coefficient | format ok after | strict after (points), McNemar | "
+                     "lenient after (points), McNemar | mean length after (tokens) |")
+
+
 def seed_row(name: str) -> str:
     """README's row for one run of the CPU recipe in its table of runs ("A real model learns on a CPU"), from the run's
     results file: its seed and KL coefficient, then format, strict and lenient accuracy after, as measured."""
@@ -442,6 +447,23 @@ def demo_trials() -> list[str]:
     return lines
 
 
+def step_signal(r: dict) -> list[str]:
+    """Where each run's steps got their signal (bench/step_signal.py), under the runs at a glance."""
+    f = r["figures"]
+    late = f["after_step"]
+    rows = [[f"`{name}`", f"{x['scale_rewards']}, {x['max_grad_norm']}", x["steps"], x["steps_with_spread"],
+             x["clipped_with_spread"], x["smallest_grad_norm_with_spread"], x["clipped_without_spread"],
+             x["late_answer_spread"], x["late_format_spread_only"]] for name, x in f["runs"].items()]
+    return ["Where the steps' signal came from: with one prompt per step, a step moves the adapter only when its "
+            "group's rewards differ (TRL's `frac_reward_zero_std` below 1); `grad_norm` is logged before clipping "
+            f"at `max_grad_norm`. After step {late}, once the format is learned, a step's spread comes either from "
+            "the answer reward (a right answer among wrong ones) or from the format alone:", "",
+            *table(["run", "reward scaling, gradient clip", "steps", "steps with spread", "of them clipped",
+                    "smallest grad norm with spread", "clipped without spread", f"after step {late}: answer spread",
+                    f"after step {late}: format spread only"], rows),
+            "", provenance(r), ""]
+
+
 def real_grpo() -> list[str]:
     from minir1.recipes import read_recipe
     from minir1.rewards import CORRECTNESS, DEFAULT_SCHEME, SCHEMES
@@ -466,14 +488,16 @@ def real_grpo() -> list[str]:
         st = f.get("settings", {})
         answer = [n for n in st.get("rewards") or ["correctness"] if n in CORRECTNESS]
         rows.append([f"`{name}`", r["machine"].get("cpu", "?"), ", ".join(f"`{n}`" for n in answer),
-                     st.get("beta") or 0, f"{st.get('scale_rewards', 'group')} ({st.get('max_grad_norm')})",
+                     st.get("beta") or 0, f"{st.get('scale_rewards', TRL_SCALING)}, {st.get('max_grad_norm')}",
                      st.get("seed", TRL_SEED), f["steps"],
                      f.get("format_reward_90pct_step") or "never",
                      f"{100 * h['after']['format']['rate']:.1f}%", moved["strict"], f"{h['mcnemar_strict_p']:.2g}",
                      moved["lenient"], f"{h['mcnemar_lenient_p']:.2g}"])
-    lines += [*table(["run", "CPU", "answer reward", "KL coefficient", "reward scaling (gradient clip)", "seed",
+    lines += [*table(["run", "CPU", "answer reward", "KL coefficient", "reward scaling, gradient clip", "seed",
                       "steps", "format at 90% by step",
                       "format ok after", "strict", "strict p", "lenient", "lenient p"], rows), ""]
+    if signal := load("grpo-step-signal"):
+        lines += step_signal(signal)
     for name, r in results.items():
         f, h = r["figures"], r["figures"]["held_out"]
         st = f.get("settings", {})
@@ -482,10 +506,10 @@ def real_grpo() -> list[str]:
                  f"temperature {st.get('temperature')}"
                  + (f", KL coefficient {st['beta']}" if st.get("beta") else ", no KL term")
                  + (", truncated completions masked" if st.get("mask_truncated_completions") else "")
-                 + (f", rewards scaled per `{st['scale_rewards']}`" if st.get("scale_rewards", "group") != "group"
+                 + (f", rewards scaled per `{st['scale_rewards']}`" if st.get("scale_rewards", TRL_SCALING) != TRL_SCALING
                     else "")
                  + (f", gradient norm clipped at {st['max_grad_norm']}"
-                    if st.get("max_grad_norm") != recipe.get("max_grad_norm") else "")
+                    if st.get("max_grad_norm") not in (None, recipe.get("max_grad_norm")) else "")
                  + (", truncated completions unscored (`score_truncated: false`)"
                     if st.get("score_truncated") is False else "")
                  + (", rewarded by " + " + ".join(f"`{n}` ({w:g})" for n, w in paid.items())

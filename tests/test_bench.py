@@ -403,17 +403,42 @@ def test_the_readme_real_grpo_table_is_the_committed_results_file():
 
 def test_the_readme_table_of_the_recipes_runs_is_their_results_files():
     """Each row of README's table of the CPU recipe's runs (seeds, KL) is its results file's figures, never typed."""
-    import re
-
-    from report import seed_row
+    from report import RESULTS, SEED_TABLE_HEADER, seed_row
 
     readme = (BENCH.parent / "README.md").read_text()
     section = readme.split("## A real model learns on a CPU", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if re.match(r"\| `real-grpo[\w-]*` \|", line)]
-    assert any(row.startswith("| `real-grpo` |") for row in rows), "the recipe's own run should be in the table"
-    for row in rows:
-        name = row.split("`")[1]
+    assert SEED_TABLE_HEADER in section, "README's table of the recipe's runs has lost its header"
+    table = section.split(SEED_TABLE_HEADER + "\n", 1)[1].split("\n\n", 1)[0].splitlines()[1:]  # after | --- |
+    names = [row.split("|")[1].strip().strip("`") for row in table]
+    assert "real-grpo" in names and len(names) >= 3, f"the table should hold the recipe's run and its seeds: {names}"
+    for name, row in zip(names, table, strict=True):
+        assert (RESULTS / f"{name}.json").is_file(), f"README's table names {name}, which has no results file"
         assert row == seed_row(name), f"README's row for {name} is not its results file's:\n{seed_row(name)}"
+
+
+def test_step_signal_counts_spread_clipping_and_where_late_steps_got_their_signal():
+    from step_signal import count
+
+    def step(n, grad_norm, zero_std=0.0, answer_std=0.0):
+        return {"step": n, "grad_norm": grad_norm, "frac_reward_zero_std": zero_std,
+                "rewards/lenient_correctness/std": answer_std}
+
+    records = [step(1, 0.9), step(2, 0.1, zero_std=1.0), step(3, 0.3, zero_std=1.0), step(4, 0.5, answer_std=4.0),
+               step(5, 0.15), step(6, 0.8, answer_std=0.0), {"step": 6, "eval/accuracy": 0.1}]
+    assert count(records, 0.2, "lenient_correctness", after_step=3) == {
+        "steps": 6, "steps_with_spread": 4, "clipped_with_spread": 3, "clipped_without_spread": 1,
+        "smallest_grad_norm_with_spread": 0.15, "late_steps_with_spread": 3, "late_answer_spread": 1,
+        "late_format_spread_only": 2}
+
+
+def test_the_readme_step_signal_counts_are_the_committed_results_file():
+    runs = json.loads((BENCH / "results" / "grpo-step-signal.json").read_text())["figures"]["runs"].values()
+    prose = " ".join((BENCH.parent / "README.md").read_text().split())
+    fmt, ans = ([r[k] for r in runs] for k in ("late_format_spread_only", "late_answer_spread"))
+    assert f"{min(fmt)} to {max(fmt)} steps of each run had a spread from the format alone and {min(ans)} to " \
+           f"{max(ans)} a spread from a right answer" in prose
+    assert "not all scored alike had its gradient clipped, in all four runs" in prose
+    assert len(runs) == 4 and all(r["clipped_with_spread"] == r["steps_with_spread"] for r in runs)
 
 
 def test_the_readme_file_map_has_a_line_for_every_tracked_file():

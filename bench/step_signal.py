@@ -1,0 +1,70 @@
+"""Where a GRPO run's steps got their signal, counted from finished runs' ``metrics.jsonl``.
+
+With one prompt per step, a step's advantages come from one group of completions: it moves the
+model only if their rewards differ, and then either because the answer reward differs (a right
+answer among wrong ones) or the format reward alone does. This script counts, for each run:
+the steps whose group had any spread (TRL's ``frac_reward_zero_std`` below 1), how many of them
+had their gradient clipped (``grad_norm``, logged before clipping, above ``max_grad_norm``), the
+smallest such norm, and after ``--after_step`` (once the format is learned) how many steps had
+a spread in the answer reward and how many in the format alone. Each run is named by the
+results file it belongs to (``bench/real_grpo.py``'s ``--name``)::
+
+    python bench/step_signal.py real-grpo=/work/runs/real-grpo-lenient/run \\
+        real-grpo-lenient-seed1=/work/runs/real-grpo-lenient-seed1/run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import record  # noqa: E402
+
+NAME = "grpo-step-signal"
+
+
+def count(records: list[dict], max_grad_norm: float, answer_reward: str, after_step: int) -> dict:
+    """The counts for one run's logged steps (records with a ``grad_norm``)."""
+    steps = [r for r in records if "grad_norm" in r]
+    spread = [r for r in steps if r.get("frac_reward_zero_std", 0) < 1]
+    clipped = [r for r in spread if r["grad_norm"] > max_grad_norm]
+    late = [r for r in spread if r["step"] > after_step]
+    answered = [r for r in late if r.get(f"rewards/{answer_reward}/std", 0) > 0]
+    return {"steps": len(steps), "steps_with_spread": len(spread), "clipped_with_spread": len(clipped),
+            "clipped_without_spread": sum(r["grad_norm"] > max_grad_norm for r in steps if r not in spread),
+            "smallest_grad_norm_with_spread": round(min((r["grad_norm"] for r in spread), default=0), 3),
+            "late_steps_with_spread": len(late),
+            "late_answer_spread": len(answered), "late_format_spread_only": len(late) - len(answered)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+", metavar="NAME=RUN_DIR", help="a results file's name and its run folder")
+    ap.add_argument("--after_step", type=int, default=25, help="count the answer's and the format's steps after it")
+    args = ap.parse_args()
+    from minir1 import runs
+    from minir1.jsonl import read_jsonl
+    from minir1.rewards import CORRECTNESS
+
+    figures = {"after_step": args.after_step, "runs": {}}
+    for spec in args.runs:
+        name, sep, folder = spec.partition("=")
+        run_dir = Path(folder)
+        if not sep or not (run_dir / "metrics.jsonl").is_file():
+            sys.exit(f"step_signal: {spec!r} is not NAME=RUN_DIR with a metrics.jsonl in RUN_DIR")
+        config = json.loads((run_dir / "grpo_config.json").read_text())
+        answer = [n for n in runs.saved_settings(run_dir).get("rewards") or [] if n in CORRECTNESS]
+        if len(answer) != 1:
+            sys.exit(f"step_signal: {run_dir} should train with one answer reward, it has {answer}")
+        figures["runs"][name] = {"answer_reward": answer[0], "max_grad_norm": config["max_grad_norm"],
+                                 "scale_rewards": config["scale_rewards"],
+                                 **count(read_jsonl(run_dir / "metrics.jsonl"), config["max_grad_norm"], answer[0],
+                                         args.after_step)}
+    record(NAME, figures, notes="Counted from each run's metrics.jsonl (TRL's logged grad_norm is before clipping).")
+
+
+if __name__ == "__main__":
+    main()
