@@ -454,8 +454,9 @@ def step_signal(r: dict) -> list[str]:
     rows = [[f"`{name}`", f"{x['scale_rewards']}, {x['max_grad_norm']}", x["steps"], x["steps_with_spread"],
              x["clipped_with_spread"], x["smallest_grad_norm_with_spread"], x["clipped_without_spread"],
              x["late_answer_spread"], x["late_format_spread_only"]] for name, x in f["runs"].items()]
-    return ["Where the steps' signal came from: with one prompt per step, a step moves the adapter only when its "
-            "group's rewards differ (TRL's `frac_reward_zero_std` below 1); `grad_norm` is logged before clipping "
+    return ["Where the steps' signal came from: with one prompt per step, a step's advantages are zero unless its "
+            "group's rewards differ (TRL's `frac_reward_zero_std` below 1), and then only the KL term moves the "
+            "adapter; `grad_norm` is logged before clipping "
             f"at `max_grad_norm`. After step {late}, once the format is learned, a step's spread comes either from "
             "the answer reward (a right answer among wrong ones) or from the format alone:", "",
             *table(["run", "reward scaling, gradient clip", "steps", "steps with spread", "of them clipped",

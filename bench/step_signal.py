@@ -1,8 +1,8 @@
 """Where a GRPO run's steps got their signal, counted from finished runs' ``metrics.jsonl``.
 
-With one prompt per step, a step's advantages come from one group of completions: it moves the
-model only if their rewards differ, and then either because the answer reward differs (a right
-answer among wrong ones) or the format reward alone does. This script counts, for each run:
+With one prompt per step, a step's advantages come from one group of completions: they are zero
+(only the KL term moves the model) unless the rewards differ, and then either because the answer
+reward differs (a right answer among wrong ones) or the format reward alone does. This script counts, for each run:
 the steps whose group had any spread (TRL's ``frac_reward_zero_std`` below 1), how many of them
 had their gradient clipped (``grad_norm``, logged before clipping, above ``max_grad_norm``), the
 smallest such norm, and after ``--after_step`` (once the format is learned) how many steps had
