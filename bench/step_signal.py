@@ -30,11 +30,12 @@ def count(records: list[dict], max_grad_norm: float, answer_reward: str, after_s
     """The counts for one run's logged steps (records with a ``grad_norm``)."""
     steps = [r for r in records if "grad_norm" in r]
     spread = [r for r in steps if r.get("frac_reward_zero_std", 0) < 1]
+    flat = [r for r in steps if r.get("frac_reward_zero_std", 0) >= 1]
     clipped = [r for r in spread if r["grad_norm"] > max_grad_norm]
     late = [r for r in spread if r["step"] > after_step]
     answered = [r for r in late if r.get(f"rewards/{answer_reward}/std", 0) > 0]
     return {"steps": len(steps), "steps_with_spread": len(spread), "clipped_with_spread": len(clipped),
-            "clipped_without_spread": sum(r["grad_norm"] > max_grad_norm for r in steps if r not in spread),
+            "clipped_without_spread": sum(r["grad_norm"] > max_grad_norm for r in flat),
             "smallest_grad_norm_with_spread": round(min((r["grad_norm"] for r in spread), default=0), 3),
             "late_steps_with_spread": len(late),
             "late_answer_spread": len(answered), "late_format_spread_only": len(late) - len(answered)}
