@@ -321,13 +321,14 @@ def _rate(x: dict) -> str:
     return f"{100 * x['rate']:.1f}% ({100 * x['ci_low']:.1f} - {100 * x['ci_high']:.1f})"
 
 
-SEED_TABLE_HEADER = ("| run | seed | KL coefficient | format ok after | strict after (points), McNemar | "
-                     "lenient after (points), McNemar | mean length after (tokens) |")
+SEED_TABLE_HEADER = ("| run | seed | KL coefficient | reward scaling, gradient clip | format ok after | "
+                     "strict after (points), McNemar | lenient after (points), McNemar | mean length after (tokens) |")
 
 
 def seed_row(name: str) -> str:
     """README's row for one run of the CPU recipe in its table of runs ("A real model learns on a CPU"), from the run's
-    results file: its seed and KL coefficient, then format, strict and lenient accuracy after, as measured."""
+    results file: its seed, KL coefficient, reward scaling and gradient clip, then format, strict and lenient accuracy
+    after, as measured."""
     f = load(name)["figures"]
     h, st = f["held_out"], f.get("settings", {})
     after, before = h["after"], h["before"]
@@ -335,7 +336,8 @@ def seed_row(name: str) -> str:
     def moved(k: str) -> str:
         return f"{100 * after[k]['rate']:.1f}% ({100 * (after[k]['rate'] - before[k]['rate']):+.1f})"
 
-    return (f"| `{name}` | {st.get('seed', TRL_SEED)} | {st.get('beta') or 0} | {100 * after['format']['rate']:.1f}% | "
+    return (f"| `{name}` | {st.get('seed', TRL_SEED)} | {st.get('beta') or 0} | "
+            f"{st.get('scale_rewards', TRL_SCALING)}, {st.get('max_grad_norm')} | {100 * after['format']['rate']:.1f}% | "
             f"{moved('strict')}, p = {h['mcnemar_strict_p']:.2g} | {moved('lenient')}, p = {h['mcnemar_lenient_p']:.2g}"
             f" | {after['mean_length']:.0f} |")
 
@@ -453,7 +455,8 @@ def step_signal(r: dict) -> list[str]:
     late = f["after_step"]
     rows = [[f"`{name}`", f"{x['scale_rewards']}, {x['max_grad_norm']}", x["steps"], x["steps_with_spread"],
              x["clipped_with_spread"], x["smallest_grad_norm_with_spread"], x["clipped_without_spread"],
-             x["late_answer_spread"], x["late_format_spread_only"]] for name, x in f["runs"].items()]
+             x["late_answer_spread"], x["late_format_spread_only"], x["late_answer_grad_norm_applied"],
+             x["late_format_only_grad_norm_applied"]] for name, x in f["runs"].items()]
     return ["Where the steps' signal came from: with one prompt per step, a step's advantages are zero unless its "
             "group's rewards differ (TRL's `frac_reward_zero_std` below 1), and then only the KL term moves the "
             "adapter; `grad_norm` is logged before clipping "
@@ -461,7 +464,8 @@ def step_signal(r: dict) -> list[str]:
             "the answer reward (a right answer among wrong ones) or from the format alone:", "",
             *table(["run", "reward scaling, gradient clip", "steps", "steps with spread", "of them clipped",
                     "smallest grad norm with spread", "clipped without spread", f"after step {late}: answer spread",
-                    f"after step {late}: format spread only"], rows),
+                    f"after step {late}: format spread only", "their mean grad norm after clipping: answer",
+                    "format only"], rows),
             "", provenance(r), ""]
 
 

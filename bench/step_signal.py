@@ -6,7 +6,8 @@ reward differs (a right answer among wrong ones) or the format reward alone does
 the steps whose group had any spread (TRL's ``frac_reward_zero_std`` below 1), how many of them
 had their gradient clipped (``grad_norm``, logged before clipping, above ``max_grad_norm``), the
 smallest such norm, and after ``--after_step`` (once the format is learned) how many steps had
-a spread in the answer reward and how many in the format alone. Each run is named by the
+a spread in the answer reward and how many in the format alone, with the mean gradient norm each kind of
+step gave the optimizer (after clipping). Each run is named by the
 results file it belongs to (``bench/real_grpo.py``'s ``--name``)::
 
     python bench/step_signal.py real-grpo=/work/runs/real-grpo-lenient/run \\
@@ -34,11 +35,17 @@ def count(records: list[dict], max_grad_norm: float, answer_reward: str, after_s
     clipped = [r for r in spread if r["grad_norm"] > max_grad_norm]
     late = [r for r in spread if r["step"] > after_step]
     answered = [r for r in late if r.get(f"rewards/{answer_reward}/std", 0) > 0]
+    format_only = [r for r in late if r.get(f"rewards/{answer_reward}/std", 0) <= 0]
+
+    def applied(group: list[dict]) -> float:  # the mean gradient norm the optimizer got, after clipping
+        return round(sum(min(r["grad_norm"], max_grad_norm) for r in group) / len(group), 3) if group else 0.0
+
     return {"steps": len(steps), "steps_with_spread": len(spread), "clipped_with_spread": len(clipped),
             "clipped_without_spread": sum(r["grad_norm"] > max_grad_norm for r in flat),
             "smallest_grad_norm_with_spread": round(min((r["grad_norm"] for r in spread), default=0), 3),
             "late_steps_with_spread": len(late),
-            "late_answer_spread": len(answered), "late_format_spread_only": len(late) - len(answered)}
+            "late_answer_spread": len(answered), "late_format_spread_only": len(format_only),
+            "late_answer_grad_norm_applied": applied(answered), "late_format_only_grad_norm_applied": applied(format_only)}
 
 
 def main() -> None:

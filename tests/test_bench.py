@@ -428,17 +428,23 @@ def test_step_signal_counts_spread_clipping_and_where_late_steps_got_their_signa
     assert count(records, 0.2, "lenient_correctness", after_step=3) == {
         "steps": 6, "steps_with_spread": 4, "clipped_with_spread": 3, "clipped_without_spread": 1,
         "smallest_grad_norm_with_spread": 0.15, "late_steps_with_spread": 3, "late_answer_spread": 1,
-        "late_format_spread_only": 2}
+        "late_format_spread_only": 2, "late_answer_grad_norm_applied": 0.2, "late_format_only_grad_norm_applied": 0.175}
+    assert count(records, 1000, "lenient_correctness", after_step=3)["late_format_only_grad_norm_applied"] == 0.475
 
 
 def test_the_readme_step_signal_counts_are_the_committed_results_file():
-    runs = json.loads((BENCH / "results" / "grpo-step-signal.json").read_text())["figures"]["runs"].values()
+    counted = json.loads((BENCH / "results" / "grpo-step-signal.json").read_text())["figures"]["runs"]
     prose = " ".join((BENCH.parent / "README.md").read_text().split())
-    fmt, ans = ([r[k] for r in runs] for k in ("late_format_spread_only", "late_answer_spread"))
+    recipe = [r for r in counted.values() if (r["scale_rewards"], r["max_grad_norm"]) == ("group", 0.2)]
+    fmt, ans = ([r[k] for r in recipe] for k in ("late_format_spread_only", "late_answer_spread"))
     assert f"{min(fmt)} to {max(fmt)} steps of each run had a spread from the format alone and {min(ans)} to " \
            f"{max(ans)} a spread from a right answer" in prose
-    assert "not all scored alike had its gradient clipped, in all four runs" in prose
-    assert len(runs) == 4 and all(r["clipped_with_spread"] == r["steps_with_spread"] for r in runs)
+    assert "not all scored alike had its gradient clipped, in all four runs with these settings" in prose
+    assert len(recipe) == 4 and all(r["clipped_with_spread"] == r["steps_with_spread"] for r in recipe)
+    free = counted["real-grpo-scalenone-seed1"]
+    assert free["clipped_with_spread"] == 0, "the unclipped run's gradients should never have reached its clip"
+    assert f"gave the optimizer a gradient of mean norm {free['late_answer_grad_norm_applied']} and its format-only " \
+           f"steps {free['late_format_only_grad_norm_applied']}, where the clip gave every such step 0.2" in prose
 
 
 def test_the_readme_file_map_has_a_line_for_every_tracked_file():
