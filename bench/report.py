@@ -455,8 +455,10 @@ def step_signal(r: dict) -> list[str]:
     late = f["after_step"]
     rows = [[f"`{name}`", f"{x['scale_rewards']}, {x['max_grad_norm']}", x["steps"], x["steps_with_spread"],
              x["clipped_with_spread"], x["smallest_grad_norm_with_spread"], x["clipped_without_spread"],
-             x["late_answer_spread"], x["late_format_spread_only"], x["late_answer_grad_norm_applied"],
-             x["late_format_only_grad_norm_applied"]] for name, x in f["runs"].items()]
+             x["late_answer_spread"], x["late_format_spread_only"],
+             *("-" if x[k] is None else x[k] for k in ("late_answer_grad_norm_applied",
+                                                       "late_format_only_grad_norm_applied"))]
+            for name, x in f["runs"].items()]
     return ["Where the steps' signal came from: with one prompt per step, a step's advantages are zero unless its "
             "group's rewards differ (TRL's `frac_reward_zero_std` below 1), and then only the KL term moves the "
             "adapter; `grad_norm` is logged before clipping "

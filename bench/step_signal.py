@@ -34,11 +34,12 @@ def count(records: list[dict], max_grad_norm: float, answer_reward: str, after_s
     flat = [r for r in steps if r.get("frac_reward_zero_std", 0) >= 1]
     clipped = [r for r in spread if r["grad_norm"] > max_grad_norm]
     late = [r for r in spread if r["step"] > after_step]
-    answered = [r for r in late if r.get(f"rewards/{answer_reward}/std", 0) > 0]
-    format_only = [r for r in late if r.get(f"rewards/{answer_reward}/std", 0) <= 0]
+    answered, format_only = [], []
+    for r in late:  # a spread in the answer reward, or else (a NaN included) in the format alone
+        (answered if r.get(f"rewards/{answer_reward}/std", 0) > 0 else format_only).append(r)
 
-    def applied(group: list[dict]) -> float:  # the mean gradient norm the optimizer got, after clipping
-        return round(sum(min(r["grad_norm"], max_grad_norm) for r in group) / len(group), 3) if group else 0.0
+    def applied(group: list[dict]) -> float | None:  # the mean gradient norm the optimizer got, after clipping
+        return round(sum(min(r["grad_norm"], max_grad_norm) for r in group) / len(group), 3) if group else None
 
     return {"steps": len(steps), "steps_with_spread": len(spread), "clipped_with_spread": len(clipped),
             "clipped_without_spread": sum(r["grad_norm"] > max_grad_norm for r in flat),

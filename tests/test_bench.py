@@ -429,7 +429,9 @@ def test_step_signal_counts_spread_clipping_and_where_late_steps_got_their_signa
         "steps": 6, "steps_with_spread": 4, "clipped_with_spread": 3, "clipped_without_spread": 1,
         "smallest_grad_norm_with_spread": 0.15, "late_steps_with_spread": 3, "late_answer_spread": 1,
         "late_format_spread_only": 2, "late_answer_grad_norm_applied": 0.2, "late_format_only_grad_norm_applied": 0.175}
-    assert count(records, 1000, "lenient_correctness", after_step=3)["late_format_only_grad_norm_applied"] == 0.475
+    unclipped = count(records + [step(7, 2.5, answer_std=1.0)], 1000, "lenient_correctness", after_step=3)
+    assert (unclipped["late_answer_grad_norm_applied"], unclipped["late_format_only_grad_norm_applied"]) == (1.5, 0.475)
+    assert count(records, 0.2, "lenient_correctness", after_step=6)["late_answer_grad_norm_applied"] is None
 
 
 def test_the_readme_step_signal_counts_are_the_committed_results_file():
@@ -443,8 +445,12 @@ def test_the_readme_step_signal_counts_are_the_committed_results_file():
     assert len(recipe) == 4 and all(r["clipped_with_spread"] == r["steps_with_spread"] for r in recipe)
     free = counted["real-grpo-scalenone-seed1"]
     assert free["clipped_with_spread"] == 0, "the unclipped run's gradients should never have reached its clip"
-    assert f"gave the optimizer a gradient of mean norm {free['late_answer_grad_norm_applied']} and its format-only " \
-           f"steps {free['late_format_only_grad_norm_applied']}, where the clip gave every such step 0.2" in prose
+    ratio = free["late_answer_grad_norm_applied"] / free["late_format_only_grad_norm_applied"]
+    assert f"a gradient of mean norm {free['late_answer_grad_norm_applied']} and its format-only steps " \
+           f"{free['late_format_only_grad_norm_applied']} (the answer steps {ratio:.1f} times as much), where the clip gave" \
+           in prose
+    minutes = json.loads((BENCH / "results" / "real-grpo-scalenone-seed1.json").read_text())["figures"]["train_seconds"]
+    assert f"steps' seconds sum to {minutes / 60:.0f} minutes" in prose
 
 
 def test_the_readme_file_map_has_a_line_for_every_tracked_file():
