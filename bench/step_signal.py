@@ -28,21 +28,22 @@ NAME = "grpo-step-signal"
 
 
 def count(records: list[dict], max_grad_norm: float, answer_reward: str, after_step: int) -> dict:
-    """The counts for one run's logged steps (records with a ``grad_norm``)."""
+    """The counts for one run's logged steps (records with a ``grad_norm``); ``max_grad_norm`` 0 is no clip."""
+    clip = max_grad_norm if max_grad_norm > 0 else float("inf")  # the Trainer clips only above 0
     steps = [r for r in records if "grad_norm" in r]
     spread = [r for r in steps if r.get("frac_reward_zero_std", 0) < 1]
     flat = [r for r in steps if r.get("frac_reward_zero_std", 0) >= 1]
-    clipped = [r for r in spread if r["grad_norm"] > max_grad_norm]
+    clipped = [r for r in spread if r["grad_norm"] > clip]
     late = [r for r in spread if r["step"] > after_step]
     answered, format_only = [], []
     for r in late:  # a spread in the answer reward, or else (a NaN included) in the format alone
         (answered if r.get(f"rewards/{answer_reward}/std", 0) > 0 else format_only).append(r)
 
     def applied(group: list[dict]) -> float | None:  # the mean gradient norm the optimizer got, after clipping
-        return round(sum(min(r["grad_norm"], max_grad_norm) for r in group) / len(group), 3) if group else None
+        return round(sum(min(r["grad_norm"], clip) for r in group) / len(group), 3) if group else None
 
     return {"steps": len(steps), "steps_with_spread": len(spread), "clipped_with_spread": len(clipped),
-            "clipped_without_spread": sum(r["grad_norm"] > max_grad_norm for r in flat),
+            "clipped_without_spread": sum(r["grad_norm"] > clip for r in flat),
             "smallest_grad_norm_with_spread": round(min((r["grad_norm"] for r in spread), default=0), 3),
             "late_steps_with_spread": len(late),
             "late_answer_spread": len(answered), "late_format_spread_only": len(format_only),

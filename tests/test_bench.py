@@ -432,6 +432,9 @@ def test_step_signal_counts_spread_clipping_and_where_late_steps_got_their_signa
     unclipped = count(records + [step(7, 2.5, answer_std=1.0)], 1000, "lenient_correctness", after_step=3)
     assert (unclipped["late_answer_grad_norm_applied"], unclipped["late_format_only_grad_norm_applied"]) == (1.5, 0.475)
     assert count(records, 0.2, "lenient_correctness", after_step=6)["late_answer_grad_norm_applied"] is None
+    off = count(records, 0, "lenient_correctness", after_step=3)  # 0 turns the Trainer's clipping off
+    assert (off["clipped_with_spread"], off["clipped_without_spread"], off["late_format_only_grad_norm_applied"]) == \
+        (0, 0, 0.475)
 
 
 def test_the_readme_step_signal_counts_are_the_committed_results_file():
