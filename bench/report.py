@@ -325,6 +325,11 @@ SEED_TABLE_HEADER = ("| run | seed | KL coefficient | reward scaling, gradient c
                      "strict after (points), McNemar | lenient after (points), McNemar | mean length after (tokens) |")
 
 
+def scaling_and_clip(settings: dict) -> str:
+    """A run's reward scaling and gradient clip as the tables name them, e.g. ``group, 0.2``."""
+    return f"{settings.get('scale_rewards', TRL_SCALING)}, {settings.get('max_grad_norm')}"
+
+
 def seed_row(name: str) -> str:
     """README's row for one run of the CPU recipe in its table of runs ("A real model learns on a CPU"), from the run's
     results file: its seed, KL coefficient, reward scaling and gradient clip, then format, strict and lenient accuracy
@@ -337,7 +342,7 @@ def seed_row(name: str) -> str:
         return f"{100 * after[k]['rate']:.1f}% ({100 * (after[k]['rate'] - before[k]['rate']):+.1f})"
 
     return (f"| `{name}` | {st.get('seed', TRL_SEED)} | {st.get('beta') or 0} | "
-            f"{st.get('scale_rewards', TRL_SCALING)}, {st.get('max_grad_norm')} | {100 * after['format']['rate']:.1f}% | "
+            f"{scaling_and_clip(st)} | {100 * after['format']['rate']:.1f}% | "
             f"{moved('strict')}, p = {h['mcnemar_strict_p']:.2g} | {moved('lenient')}, p = {h['mcnemar_lenient_p']:.2g}"
             f" | {after['mean_length']:.0f} |")
 
@@ -453,7 +458,7 @@ def step_signal(r: dict) -> list[str]:
     """Where each run's steps got their signal (bench/step_signal.py), under the runs at a glance."""
     f = r["figures"]
     late = f["after_step"]
-    rows = [[f"`{name}`", f"{x['scale_rewards']}, {x['max_grad_norm']}", x["steps"], x["steps_with_spread"],
+    rows = [[f"`{name}`", scaling_and_clip(x), x["steps"], x["steps_with_spread"],
              x["clipped_with_spread"], x["smallest_grad_norm_with_spread"], x["clipped_without_spread"],
              x["late_answer_spread"], x["late_format_spread_only"],
              *("-" if x[k] is None else x[k] for k in ("late_answer_grad_norm_applied",
@@ -495,7 +500,7 @@ def real_grpo() -> list[str]:
         st = f.get("settings", {})
         answer = [n for n in st.get("rewards") or ["correctness"] if n in CORRECTNESS]
         rows.append([f"`{name}`", r["machine"].get("cpu", "?"), ", ".join(f"`{n}`" for n in answer),
-                     st.get("beta") or 0, f"{st.get('scale_rewards', TRL_SCALING)}, {st.get('max_grad_norm')}",
+                     st.get("beta") or 0, scaling_and_clip(st),
                      st.get("seed", TRL_SEED), f["steps"],
                      f.get("format_reward_90pct_step") or "never",
                      f"{100 * h['after']['format']['rate']:.1f}%", moved["strict"], f"{h['mcnemar_strict_p']:.2g}",

@@ -17,7 +17,6 @@ results file it belongs to (``bench/real_grpo.py``'s ``--name``)::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -63,16 +62,16 @@ def main() -> None:
     for spec in args.runs:
         name, sep, folder = spec.partition("=")
         run_dir = Path(folder)
-        if not sep or not (run_dir / "metrics.jsonl").is_file():
-            sys.exit(f"step_signal: {spec!r} is not NAME=RUN_DIR with a metrics.jsonl in RUN_DIR")
-        config = json.loads((run_dir / "grpo_config.json").read_text())
-        answer = [n for n in runs.saved_settings(run_dir).get("rewards") or [] if n in CORRECTNESS]
+        if not sep or not (run_dir / runs.METRICS).is_file():
+            sys.exit(f"step_signal: {spec!r} is not NAME=RUN_DIR with a {runs.METRICS} in RUN_DIR")
+        settings = runs.saved_settings(run_dir)  # config.yaml under what TRL ended with (grpo_config.json)
+        answer = [n for n in settings.get("rewards") or [] if n in CORRECTNESS]
         if len(answer) != 1:
             sys.exit(f"step_signal: {run_dir} should train with one answer reward, it has {answer}")
-        figures["runs"][name] = {"answer_reward": answer[0], "max_grad_norm": config["max_grad_norm"],
-                                 "scale_rewards": config["scale_rewards"],
-                                 **count(read_jsonl(run_dir / "metrics.jsonl"), config["max_grad_norm"], answer[0],
-                                         args.after_step)}
+        clip = settings["max_grad_norm"]
+        figures["runs"][name] = {"answer_reward": answer[0], "max_grad_norm": clip,
+                                 "scale_rewards": settings["scale_rewards"],
+                                 **count(read_jsonl(run_dir / runs.METRICS), clip, answer[0], args.after_step)}
     record(NAME, figures, notes="Counted from each run's metrics.jsonl (TRL's logged grad_norm is before clipping).")
 
 
