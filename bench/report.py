@@ -326,8 +326,10 @@ SEED_TABLE_HEADER = ("| run | seed | KL coefficient | reward scaling, gradient c
 
 
 def scaling_and_clip(settings: dict) -> str:
-    """A run's reward scaling and gradient clip as the tables name them, e.g. ``group, 0.2``."""
-    return f"{settings.get('scale_rewards', TRL_SCALING)}, {settings.get('max_grad_norm')}"
+    """A run's reward scaling and gradient clip as the tables name them, e.g. ``group, 0.2``; a clip of 0 is ``off``
+    (the Trainer clips only above 0)."""
+    clip = settings.get("max_grad_norm")
+    return f"{settings.get('scale_rewards', TRL_SCALING)}, {'off' if clip == 0 else clip}"
 
 
 def seed_row(name: str) -> str:
@@ -520,7 +522,8 @@ def real_grpo() -> list[str]:
                  + (", truncated completions masked" if st.get("mask_truncated_completions") else "")
                  + (f", rewards scaled per `{st['scale_rewards']}`" if st.get("scale_rewards", TRL_SCALING) != TRL_SCALING
                     else "")
-                 + (f", gradient norm clipped at {st['max_grad_norm']}"
+                 + ((", gradient norm not clipped" if st["max_grad_norm"] == 0 else
+                     f", gradient norm clipped at {st['max_grad_norm']}")
                     if st.get("max_grad_norm") not in (None, recipe.get("max_grad_norm")) else "")
                  + (", truncated completions unscored (`score_truncated: false`)"
                     if st.get("score_truncated") is False else "")

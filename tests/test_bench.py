@@ -401,6 +401,13 @@ def test_the_readme_real_grpo_table_is_the_committed_results_file():
         assert typed in prose, f"README should say {typed!r}, from real-grpo.json"
 
 
+def test_a_run_without_a_clip_is_named_off_in_the_tables():
+    from report import scaling_and_clip
+
+    assert scaling_and_clip({"scale_rewards": "none", "max_grad_norm": 0.0}) == "none, off"
+    assert scaling_and_clip({"scale_rewards": "group", "max_grad_norm": 0.2}) == "group, 0.2"
+
+
 def test_the_readme_table_of_the_recipes_runs_is_their_results_files():
     """Each row of README's table of the CPU recipe's runs (seeds, KL) is its results file's figures, never typed."""
     from report import RESULTS, SEED_TABLE_HEADER, seed_row
@@ -414,6 +421,28 @@ def test_the_readme_table_of_the_recipes_runs_is_their_results_files():
     for name, row in zip(names, table, strict=True):
         assert (RESULTS / f"{name}.json").is_file(), f"README's table names {name}, which has no results file"
         assert row == seed_row(name), f"README's row for {name} is not its results file's:\n{seed_row(name)}"
+
+
+def test_the_readme_mean_rises_over_seeds_are_the_results_files():
+    """The mean rise in strict accuracy over the recipe's seeds, and over the seeds run without scaling or clip."""
+    from report import RESULTS, SEED_TABLE_HEADER, TRL_SCALING
+
+    readme = (BENCH.parent / "README.md").read_text()
+    table = readme.split(SEED_TABLE_HEADER + "\n", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    rises = {}
+    for name in (row.split("|")[1].strip().strip("`") for row in table):
+        f = json.loads((RESULTS / f"{name}.json").read_text())["figures"]
+        st, h = f["settings"], f["held_out"]
+        scaling = st.get("scale_rewards", TRL_SCALING)  # older results files name no scaling: TRL's default then
+        kind = ("recipe" if (scaling, st["max_grad_norm"], st["beta"]) == ("group", 0.2, 0.04)
+                else "unscaled" if scaling == "none" and st["max_grad_norm"] in (0, 1000) else None)
+        rises.setdefault(kind, []).append(100 * (h["after"]["strict"]["rate"] - h["before"]["strict"]["rate"]))
+    recipe, unscaled = (sum(rises[k]) / len(rises[k]) for k in ("recipe", "unscaled"))
+    assert len(rises["recipe"]) == len(rises["unscaled"]) == 3
+    prose = " ".join(readme.split())
+    assert f"the mean over the three is +{recipe:.1f} points" in prose
+    assert f"the mean rise in strict accuracy is +{unscaled:.1f} points without scaling or clip and +{recipe:.1f} " \
+           "with the recipe" in prose
 
 
 def test_step_signal_counts_spread_clipping_and_where_late_steps_got_their_signal():
@@ -446,12 +475,17 @@ def test_the_readme_step_signal_counts_are_the_committed_results_file():
            f"{max(ans)} a spread from a right answer" in prose
     assert "not all scored alike had its gradient clipped, in all four runs with these settings" in prose
     assert len(recipe) == 4 and all(r["clipped_with_spread"] == r["steps_with_spread"] for r in recipe)
-    one, two = counted["real-grpo-scalenone-seed1"], counted["real-grpo-scalenone-seed2"]
-    assert one["clipped_with_spread"] == two["clipped_with_spread"] == 0, "unclipped runs should never reach the clip"
-    (a1, f1), (a2, f2) = ((r["late_answer_grad_norm_applied"], r["late_format_only_grad_norm_applied"])
-                          for r in (one, two))
+    unscaled = {name: r for name, r in counted.items() if r["scale_rewards"] == "none"}
+    assert len(unscaled) == 3 and all(r["clipped_with_spread"] == 0 for r in unscaled.values()), \
+        "the three unscaled runs should never reach a clip"
+    (a1, f1), (a2, f2), (a42, f42) = ((r["late_answer_grad_norm_applied"], r["late_format_only_grad_norm_applied"])
+                                      for r in (unscaled[f"real-grpo-scalenone-seed{n}"] for n in (1, 2, 42)))
     assert f"a gradient of mean norm {a1} and its format-only steps {f1} (the answer steps {a1 / f1:.1f} times as " \
-           f"much), seed 2's {a2} and {f2} ({a2 / f2:.1f} times), where the clip gave" in prose
+           f"much), seed 2's {a2} and {f2} ({a2 / f2:.1f} times), seed 42's {a42} and {f42} ({a42 / f42:.1f} " \
+           f"times), where the clip gave" in prose
+    fewest = min(r["late_answer_spread"] for r in counted.values())
+    assert unscaled["real-grpo-scalenone-seed42"]["late_answer_spread"] == fewest
+    assert f"seed 42 had the fewest steps with a spread from a right answer of any run, {fewest}." in prose
     minutes = json.loads((BENCH / "results" / "real-grpo-scalenone-seed1.json").read_text())["figures"]["train_seconds"]
     assert f"steps' seconds sum to {minutes / 60:.0f} minutes" in prose
 
