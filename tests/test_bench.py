@@ -451,8 +451,14 @@ def test_the_readme_mean_rises_over_seeds_are_the_results_files():
     ones, two, r42 = rises["unscaled"]
     assert f"seed 1 reached +{ones:g}, seed 2 +{two:g} and seed 42 +{r42:g}: not clearly better" in prose
     lost = 100 * (seed42["before"]["lenient"]["rate"] - seed42["after"]["lenient"]["rate"])
-    assert f"seed 42's rose {r42:.1f} points, against {rises['recipe'][0]:.1f} with the recipe as it is, and its " \
-           f"lenient accuracy fell {lost:.1f} points (p = {seed42['mcnemar_lenient_p']:.2g})" in prose
+    kl02 = json.loads((RESULTS / "real-grpo-beta02-seed42.json").read_text())["figures"]["held_out"]
+    kl02_rise = 100 * (kl02["after"]["strict"]["rate"] - kl02["before"]["strict"]["rate"])
+    kl02_lost = 100 * (kl02["before"]["lenient"]["rate"] - kl02["after"]["lenient"]["rate"])
+    assert f"seed 42's rose {r42:.1f} points, against {rises['recipe'][0]:.1f} with the recipe as it is and " \
+           f"{kl02_rise:.1f} at the same KL coefficient with the recipe's scaling and clip (`real-grpo-beta02-seed42`), " \
+           f"and its lenient accuracy fell {lost:.1f} points (p = {seed42['mcnemar_lenient_p']:.2g}; {kl02_lost:.1f} " \
+           f"with the recipe's scaling and clip, p = {kl02['mcnemar_lenient_p']:.2g})" in prose
+    assert f"with seed 42 it rose {kl02_rise:.1f} points where 0.04 rose {rises['recipe'][0]:.1f}" in prose
 
 
 def test_step_signal_counts_spread_clipping_and_where_late_steps_got_their_signal():
@@ -483,8 +489,8 @@ def test_the_readme_step_signal_counts_are_the_committed_results_file():
     fmt, ans = ([r[k] for r in recipe] for k in ("late_format_spread_only", "late_answer_spread"))
     assert f"{min(fmt)} to {max(fmt)} steps of each run had a spread from the format alone and {min(ans)} to " \
            f"{max(ans)} a spread from a right answer" in prose
-    assert "not all scored alike had its gradient clipped, in all four runs with these settings" in prose
-    assert len(recipe) == 4 and all(r["clipped_with_spread"] == r["steps_with_spread"] for r in recipe)
+    assert "not all scored alike had its gradient clipped, in all five runs with these settings" in prose
+    assert len(recipe) == 5 and all(r["clipped_with_spread"] == r["steps_with_spread"] for r in recipe)
     unscaled = {name: r for name, r in counted.items() if r["scale_rewards"] == "none"}
     assert len(unscaled) == 3 and all(r["clipped_with_spread"] == 0 for r in unscaled.values()), \
         "the three unscaled runs should never reach a clip"
@@ -496,8 +502,8 @@ def test_the_readme_step_signal_counts_are_the_committed_results_file():
     fewest = unscaled["real-grpo-scalenone-seed42"]["late_answer_spread"]
     assert all(r["late_answer_spread"] > fewest for name, r in counted.items() if name != "real-grpo-scalenone-seed42")
     how_many = {7: "seven", 8: "eight", 9: "nine"}[len(counted)]  # as README writes the count
-    assert f"of the {how_many} runs counted, seed 42 had the fewest steps after step 25 with a spread from a " \
-           f"right answer, {fewest}." in prose
+    assert f"of the {how_many} runs counted, `real-grpo-scalenone-seed42` had the fewest steps after step 25 with a " \
+           f"spread from a right answer, {fewest}." in prose
     minutes = json.loads((BENCH / "results" / "real-grpo-scalenone-seed1.json").read_text())["figures"]["train_seconds"]
     assert f"steps' seconds sum to {minutes / 60:.0f} minutes" in prose
 
