@@ -431,6 +431,9 @@ def test_the_readme_mean_rises_over_seeds_are_the_results_files():
     """The mean rise in strict accuracy over the recipe's seeds, and over the seeds run without scaling or clip."""
     from report import RESULTS, SEED_TABLE_HEADER, TRL_SCALING
 
+    def moved(h: dict, measure: str) -> float:  # points, after minus before
+        return 100 * (h["after"][measure]["rate"] - h["before"][measure]["rate"])
+
     readme = (BENCH.parent / "README.md").read_text()
     table = readme.split(SEED_TABLE_HEADER + "\n", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
     rises = {}
@@ -440,7 +443,7 @@ def test_the_readme_mean_rises_over_seeds_are_the_results_files():
         scaling = st.get("scale_rewards", TRL_SCALING)  # older results files name no scaling: TRL's default then
         kind = ("recipe" if (scaling, st["max_grad_norm"], st["beta"]) == ("group", 0.2, 0.04)
                 else "unscaled" if scaling == "none" and st["max_grad_norm"] in (0, 1000) else None)
-        rises.setdefault(kind, []).append(100 * (h["after"]["strict"]["rate"] - h["before"]["strict"]["rate"]))
+        rises.setdefault(kind, []).append(moved(h, "strict"))
     recipe, unscaled = (sum(rises[k]) / len(rises[k]) for k in ("recipe", "unscaled"))
     assert len(rises["recipe"]) == len(rises["unscaled"]) == 3
     prose = " ".join(readme.split())
@@ -450,10 +453,9 @@ def test_the_readme_mean_rises_over_seeds_are_the_results_files():
     seed42 = json.loads((RESULTS / "real-grpo-scalenone-seed42.json").read_text())["figures"]["held_out"]
     ones, two, r42 = rises["unscaled"]
     assert f"seed 1 reached +{ones:g}, seed 2 +{two:g} and seed 42 +{r42:g}: not clearly better" in prose
-    lost = 100 * (seed42["before"]["lenient"]["rate"] - seed42["after"]["lenient"]["rate"])
+    lost = -moved(seed42, "lenient")
     kl02 = json.loads((RESULTS / "real-grpo-beta02-seed42.json").read_text())["figures"]["held_out"]
-    kl02_rise = 100 * (kl02["after"]["strict"]["rate"] - kl02["before"]["strict"]["rate"])
-    kl02_lost = 100 * (kl02["before"]["lenient"]["rate"] - kl02["after"]["lenient"]["rate"])
+    kl02_rise, kl02_lost = moved(kl02, "strict"), -moved(kl02, "lenient")
     assert f"seed 42's rose {r42:.1f} points, against {rises['recipe'][0]:.1f} with the recipe as it is and " \
            f"{kl02_rise:.1f} at the same KL coefficient with the recipe's scaling and clip (`real-grpo-beta02-seed42`), " \
            f"and its lenient accuracy fell {lost:.1f} points (p = {seed42['mcnemar_lenient_p']:.2g}; {kl02_lost:.1f} " \
